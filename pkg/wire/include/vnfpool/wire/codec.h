@@ -1,0 +1,54 @@
+// Encoding and decoding of whole ASAP and ENRP messages in either dialect.
+//
+// Decoding never throws, never reads outside the given bytes and never trusts a length field: it returns
+// the message or an Error with the RFC cause, the offset and a copy of the offending bytes, so the caller
+// can send the right Error reply (or none, when Error::report is false). All functions are pure and may
+// be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "vnfpool/wire/asap.h"
+#include "vnfpool/wire/enrp.h"
+
+namespace vnfpool::wire {
+
+/// Unknown parameters whose action bits say "skip and report" (RFC 5354 3): decoding goes on, and the
+/// caller may send them back in an Error with cause Unrecognized Parameter.
+struct DecodeReport {
+  std::vector<Bytes> skipped_to_report{};
+};
+
+/// Decodes one message. `bytes` holds exactly one message: its header length, optionally followed by the
+/// padding up to the next multiple of 4 (as the stream framer delivers it). Parameters are expected in
+/// the order of the digest; unknown ones are handled by their action bits.
+Result<AsapMessage> decodeAsap(std::span<const std::byte> bytes, Dialect dialect, DecodeReport* report = nullptr);
+Result<EnrpMessage> decodeEnrp(std::span<const std::byte> bytes, Dialect dialect, DecodeReport* report = nullptr);
+
+/// Appends the encoding of `message` to `out` (lengths include all parameter padding, as RSPLIB writes
+/// them). Fails with InvalidValues when a value cannot be represented in `dialect` (a 64-bit ID in
+/// classic, an ng-only transport in classic, a pool handle over 65535 bytes) and with LackOfResources when
+/// the message would exceed 65535 bytes; `out` is then left as it was.
+Result<std::size_t> encodeTo(const AsapMessage& message, Dialect dialect, Bytes& out);
+Result<std::size_t> encodeTo(const EnrpMessage& message, Dialect dialect, Bytes& out);
+
+/// Convenience forms of encodeTo that return a new buffer.
+Result<Bytes> encode(const AsapMessage& message, Dialect dialect);
+Result<Bytes> encode(const EnrpMessage& message, Dialect dialect);
+
+/// The header's type, flags and length of a message, if at least 4 bytes are there.
+struct Header {
+  std::uint8_t type = 0;
+  std::uint8_t flags = 0;
+  std::uint16_t length = 0;
+};
+std::optional<Header> peekHeader(std::span<const std::byte> bytes);
+
+/// Bytes <-> hex helpers (lower case, no separators; parsing accepts white space and an optional "0x").
+std::string toHex(std::span<const std::byte> bytes);
+std::optional<Bytes> fromHex(std::string_view text);
+
+}  // namespace vnfpool::wire
