@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "vnfpool/wire/constants.h"
 #include "vnfpool/wire/result.h"
 
 namespace vnfpool::wire {
@@ -19,7 +20,7 @@ class StreamFramer {
  public:
   /// `max_message` bounds the header length accepted (at most 65535, the header's limit); `max_buffered`
   /// bounds the bytes held while waiting for a whole message, so a peer cannot make us buffer without end.
-  explicit StreamFramer(std::size_t max_message = 65535, std::size_t max_buffered = 256 * 1024);
+  explicit StreamFramer(std::size_t max_message = kMaxMessageSize, std::size_t max_buffered = 256 * 1024);
 
   /// Space for up to `n` more bytes to be written directly (e.g. by a socket read); follow with commit().
   std::span<std::byte> prepare(std::size_t n);

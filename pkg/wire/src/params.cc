@@ -1,0 +1,522 @@
+#include "params.h"
+
+#include <algorithm>
+#include <string>
+
+namespace vnfpool::wire::detail {
+namespace {
+
+constexpr std::uint16_t code(ParamType t) { return static_cast<std::uint16_t>(t); }
+
+std::string hex16(std::uint16_t v) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string s = "0x";
+  for (int shift = 12; shift >= 0; shift -= 4) s.push_back(kDigits[(v >> shift) & 0xF]);
+  return s;
+}
+
+bool isAddress(std::uint16_t type) {
+  return type == code(ParamType::Ipv4Address) || type == code(ParamType::Ipv6Address);
+}
+
+}  // namespace
+
+Error makeError(Cause cause, std::size_t offset, std::span<const std::byte> offending, std::string detail,
+                bool report) {
+  return Error{cause, offset, Bytes(offending.begin(), offending.end()), report, std::move(detail)};
+}
+
+Error invalid(const Tlv& tlv, std::string detail) {
+  return makeError(Cause::InvalidValues, tlv.offset, tlv.whole, std::move(detail));
+}
+
+bool recognised(std::uint16_t type, Dialect dialect) {
+  if (type >= 0x0001 && type <= 0x000f) return true;
+  if (type == code(ParamType::HandleResolutionOption) || type == code(ParamType::NgCapabilities)) return true;
+  if (dialect == Dialect::Ng) return type >= code(ParamType::PeIdentifier64) && type <= code(ParamType::MptcpTransport);
+  return false;
+}
+
+Result<const Tlv*> ParamReader::peek() {
+  while (!have_) {
+    if (pos_ >= end_) return static_cast<const Tlv*>(nullptr);
+    if (end_ - pos_ < 4) {
+      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_),
+                       "truncated parameter header");
+    }
+    Reader r(message_.subspan(pos_, 4));
+    const std::uint16_t type = *r.u16();
+    const std::uint16_t length = *r.u16();
+    if (length < 4) {
+      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, 4),
+                       "parameter " + hex16(type) + " has length " + std::to_string(length) + " < 4");
+    }
+    if (length > end_ - pos_) {
+      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_),
+                       "parameter " + hex16(type) + " runs past the end of its container");
+    }
+    Tlv tlv;
+    tlv.type = type;
+    tlv.offset = pos_;
+    tlv.whole = message_.subspan(pos_, length);
+    tlv.value = tlv.whole.subspan(4);
+    // The container may end before the last parameter's padding (RFC 5354 allows either form).
+    pos_ = std::min(pos_ + padded(length), end_);
+    if (recognised(type, dialect_)) {
+      next_ = tlv;
+      have_ = true;
+      break;
+    }
+    switch (unknownAction(type)) {
+      case UnknownAction::Stop:
+        return makeError(Cause::UnrecognizedParameter, tlv.offset, tlv.whole,
+                         "unrecognised parameter " + hex16(type) + " (action: discard silently)", false);
+      case UnknownAction::StopAndReport:
+        return makeError(Cause::UnrecognizedParameter, tlv.offset, tlv.whole,
+                         "unrecognised parameter " + hex16(type) + " (action: discard and report)");
+      case UnknownAction::SkipAndReport:
+        if (report_ != nullptr) report_->skipped_to_report.emplace_back(tlv.whole.begin(), tlv.whole.end());
+        break;
+      case UnknownAction::Skip:
+        break;
+    }
+  }
+  return static_cast<const Tlv*>(&next_);
+}
+
+Result<std::optional<Tlv>> ParamReader::optional(ParamType type) {
+  auto next = peek();
+  if (!next.ok()) return next.error();
+  if (next.value() == nullptr || next.value()->type != code(type)) return std::optional<Tlv>{};
+  consume();
+  return std::optional<Tlv>{next_};
+}
+
+Result<Tlv> ParamReader::expect(ParamType type, std::string_view what) {
+  auto next = peek();
+  if (!next.ok()) return next.error();
+  if (next.value() == nullptr) {
+    return makeError(Cause::InvalidValues, end_, {}, "missing " + std::string(what) + " parameter");
+  }
+  if (next.value()->type != code(type)) {
+    return invalid(*next.value(), "expected " + std::string(what) + " parameter, found " + hex16(next.value()->type));
+  }
+  consume();
+  return next_;
+}
+
+std::optional<Error> ParamReader::expectEnd() {
+  auto next = peek();
+  if (!next.ok()) return next.error();
+  if (next.value() != nullptr) return invalid(*next.value(), "unexpected parameter " + hex16(next.value()->type));
+  return std::nullopt;
+}
+
+ParamType peIdType(Dialect d) { return d == Dialect::Classic ? ParamType::PeIdentifier : ParamType::PeIdentifier64; }
+ParamType poolElementType(Dialect d) { return d == Dialect::Classic ? ParamType::PoolElement : ParamType::PoolElement64; }
+ParamType serverInformationType(Dialect d) {
+  return d == Dialect::Classic ? ParamType::ServerInformation : ParamType::ServerInformation64;
+}
+ParamType checksumType(Dialect d) { return d == Dialect::Classic ? ParamType::PeChecksum : ParamType::PeChecksum32; }
+
+// ---------------------------------------------------------------------------------------------------------
+// Decoders
+
+Result<IpAddress> decodeAddress(const Tlv& tlv) {
+  IpAddress address;
+  if (tlv.type == code(ParamType::Ipv4Address) && tlv.value.size() == 4) {
+    address.family = IpAddress::Family::V4;
+  } else if (tlv.type == code(ParamType::Ipv6Address) && tlv.value.size() == 16) {
+    address.family = IpAddress::Family::V6;
+  } else {
+    return invalid(tlv, "address parameter of wrong type or length");
+  }
+  std::transform(tlv.value.begin(), tlv.value.end(), address.bytes.begin(),
+                 [](std::byte b) { return std::to_integer<std::uint8_t>(b); });
+  return address;
+}
+
+Result<Transport> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
+  if (!isTransportType(tlv.type) || (tlv.type == code(ParamType::MptcpTransport) && dialect == Dialect::Classic)) {
+    return invalid(tlv, "expected a transport parameter");
+  }
+  Transport t;
+  t.kind = static_cast<TransportKind>(tlv.type);
+  Reader r(tlv.value);
+  auto port = r.u16();
+  auto use = r.u16();
+  if (!port || !use) return invalid(tlv, "transport parameter too short");
+  t.port = *port;
+  t.use = *use;
+  std::size_t fixed = 4;
+  if (t.kind == TransportKind::Dccp) {
+    auto service = r.u32();
+    if (!service) return invalid(tlv, "DCCP transport parameter too short");
+    t.service_code = *service;
+    fixed = 8;
+  }
+  const std::size_t begin = tlv.offset + 4 + fixed;
+  ParamReader addresses(message, begin, tlv.offset + tlv.whole.size(), dialect, nullptr);
+  for (;;) {
+    auto next = addresses.peek();
+    if (!next.ok()) return next.error();
+    if (next.value() == nullptr) break;
+    if (!isAddress(next.value()->type)) return invalid(*next.value(), "transport parameter holds a non-address");
+    auto address = decodeAddress(*next.value());
+    if (!address.ok()) return address.error();
+    t.addresses.push_back(address.value());
+    addresses.consume();
+  }
+  if (t.addresses.empty()) return invalid(tlv, "transport parameter without an address");
+  return t;
+}
+
+Result<Policy> decodePolicy(const Tlv& tlv) {
+  if (tlv.value.size() < 4 || tlv.value.size() % 4 != 0) return invalid(tlv, "policy parameter of bad length");
+  Reader r(tlv.value);
+  Policy policy;
+  policy.type = *r.u32();
+  const std::size_t words = tlv.value.size() / 4 - 1;
+  if (words > Policy::kMaxWords) return invalid(tlv, "policy parameter with too many value words");
+  const auto* info = policyInfo(policy.type);
+  if (info != nullptr && words < info->fields.size()) {
+    return invalid(tlv, "policy " + std::string(info->name) + " needs " + std::to_string(info->fields.size()) +
+                            " value words");
+  }
+  policy.word_count = static_cast<std::uint8_t>(words);
+  for (std::size_t i = 0; i < words; ++i) policy.words[i] = *r.u32();
+  return policy;
+}
+
+Result<PoolHandle> decodePoolHandle(const Tlv& tlv) {
+  if (tlv.value.empty()) return invalid(tlv, "empty pool handle");
+  return PoolHandle(reinterpret_cast<const char*>(tlv.value.data()), tlv.value.size());
+}
+
+Result<PoolElement> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
+  PoolElement pe;
+  Reader r(tlv.value);
+  std::size_t fixed = 0;
+  if (dialect == Dialect::Classic) {
+    auto id = r.u32();
+    auto home = r.u32();
+    auto life = r.u32();
+    if (!life) return invalid(tlv, "pool element parameter too short");
+    pe.id = *id;
+    pe.home_pr = *home;
+    pe.registration_life_ms = *life;
+    fixed = 12;
+  } else {
+    auto id = r.u64();
+    auto home = r.u64();
+    auto life = r.u32();
+    if (!life) return invalid(tlv, "pool element parameter too short");
+    pe.id = *id;
+    pe.home_pr = *home;
+    pe.registration_life_ms = *life;
+    fixed = 20;
+  }
+  ParamReader nested(message, tlv.offset + 4 + fixed, tlv.offset + tlv.whole.size(), dialect, nullptr);
+  auto user = nested.peek();
+  if (!user.ok()) return user.error();
+  if (user.value() == nullptr) return invalid(tlv, "pool element without user transport");
+  auto transport = decodeTransport(message, *user.value(), dialect);
+  if (!transport.ok()) return transport.error();
+  pe.user_transport = std::move(transport).value();
+  nested.consume();
+
+  auto policy_tlv = nested.expect(ParamType::SelectionPolicy, "selection policy");
+  if (!policy_tlv.ok()) return policy_tlv.error();
+  auto policy = decodePolicy(policy_tlv.value());
+  if (!policy.ok()) return policy.error();
+  pe.policy = policy.value();
+
+  auto asap = nested.peek();
+  if (!asap.ok()) return asap.error();
+  if (asap.value() != nullptr) {
+    auto asap_transport = decodeTransport(message, *asap.value(), dialect);
+    if (!asap_transport.ok()) return asap_transport.error();
+    pe.asap_transport = std::move(asap_transport).value();
+    nested.consume();
+  }
+  if (auto error = nested.expectEnd()) return *error;
+  return pe;
+}
+
+Result<ServerInformation> decodeServerInformation(std::span<const std::byte> message, const Tlv& tlv,
+                                                  Dialect dialect) {
+  ServerInformation info;
+  Reader r(tlv.value);
+  std::size_t fixed = 0;
+  if (dialect == Dialect::Classic) {
+    auto id = r.u32();
+    if (!id) return invalid(tlv, "server information too short");
+    info.id = *id;
+    fixed = 4;
+  } else {
+    auto id = r.u64();
+    if (!id) return invalid(tlv, "server information too short");
+    info.id = *id;
+    fixed = 8;
+  }
+  ParamReader nested(message, tlv.offset + 4 + fixed, tlv.offset + tlv.whole.size(), dialect, nullptr);
+  for (;;) {
+    auto next = nested.peek();
+    if (!next.ok()) return next.error();
+    if (next.value() == nullptr) break;
+    auto transport = decodeTransport(message, *next.value(), dialect);
+    if (!transport.ok()) return transport.error();
+    info.transports.push_back(std::move(transport).value());
+    nested.consume();
+  }
+  const std::size_t max = dialect == Dialect::Classic ? 1 : 3;
+  if (info.transports.empty() || info.transports.size() > max) {
+    return invalid(tlv, "server information needs 1.." + std::to_string(max) + " transport parameters");
+  }
+  return info;
+}
+
+Result<OperationalError> decodeOperationalError(const Tlv& tlv) {
+  OperationalError error;
+  std::size_t pos = 0;
+  const auto value = tlv.value;
+  while (pos < value.size()) {
+    if (value.size() - pos < 4) return invalid(tlv, "truncated error cause");
+    Reader r(value.subspan(pos, 4));
+    const std::uint16_t cause = *r.u16();
+    const std::uint16_t length = *r.u16();
+    if (length < 4 || length > value.size() - pos) return invalid(tlv, "error cause of bad length");
+    const auto info = value.subspan(pos + 4, length - 4u);
+    error.causes.push_back(ErrorCause{cause, Bytes(info.begin(), info.end())});
+    pos = std::min(pos + padded(length), value.size());
+  }
+  return error;
+}
+
+Result<Bytes> decodeCookie(const Tlv& tlv) { return Bytes(tlv.value.begin(), tlv.value.end()); }
+
+Result<PeId> decodePeId(const Tlv& tlv) {
+  Reader r(tlv.value);
+  if (tlv.type == code(ParamType::PeIdentifier) && tlv.value.size() == 4) return PeId{*r.u32()};
+  if (tlv.type == code(ParamType::PeIdentifier64) && tlv.value.size() == 8) return PeId{*r.u64()};
+  return invalid(tlv, "PE identifier of bad length");
+}
+
+Result<std::uint32_t> decodeChecksum(const Tlv& tlv) {
+  Reader r(tlv.value);
+  if (tlv.type == code(ParamType::PeChecksum) && tlv.value.size() == 2) return std::uint32_t{*r.u16()};
+  if (tlv.type == code(ParamType::PeChecksum32) && tlv.value.size() == 4) return *r.u32();
+  return invalid(tlv, "PE checksum of bad length");
+}
+
+Result<std::uint32_t> decodeHandleResolutionOption(const Tlv& tlv) {
+  if (tlv.value.size() != 4) return invalid(tlv, "handle resolution option of bad length");
+  Reader r(tlv.value);
+  return *r.u32();
+}
+
+Result<NgCapabilities> decodeNgCapabilities(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
+  Reader r(tlv.value);
+  auto version = r.u8();
+  auto reserved = r.u8();
+  auto features = r.u16();
+  auto id = r.u64();
+  if (!id) return invalid(tlv, "NG capabilities too short");
+  NgCapabilities caps;
+  caps.version = *version;
+  caps.reserved = *reserved;
+  caps.features = *features;
+  caps.sender_id = *id;
+  // Endpoints may be ng transports (MPTCP) even inside a classic-format message.
+  ParamReader nested(message, tlv.offset + 16, tlv.offset + tlv.whole.size(), Dialect::Ng, nullptr);
+  (void)dialect;
+  for (;;) {
+    auto next = nested.peek();
+    if (!next.ok()) return next.error();
+    if (next.value() == nullptr) break;
+    auto transport = decodeTransport(message, *next.value(), Dialect::Ng);
+    if (!transport.ok()) return transport.error();
+    caps.endpoints.push_back(std::move(transport).value());
+    nested.consume();
+  }
+  return caps;
+}
+
+Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
+                                                             Dialect dialect) {
+  auto tlv = params.optional(ParamType::NgCapabilities);
+  if (!tlv.ok()) return tlv.error();
+  if (!tlv.value()) return std::optional<NgCapabilities>{};
+  auto caps = decodeNgCapabilities(message, *tlv.value(), dialect);
+  if (!caps.ok()) return caps.error();
+  return std::optional<NgCapabilities>{std::move(caps).value()};
+}
+
+Result<PoolHandle> expectPoolHandle(ParamReader& params) {
+  auto tlv = params.expect(ParamType::PoolHandle, "pool handle");
+  if (!tlv.ok()) return tlv.error();
+  return decodePoolHandle(tlv.value());
+}
+
+Result<PeId> expectPeId(ParamReader& params, Dialect dialect) {
+  auto tlv = params.expect(peIdType(dialect), "PE identifier");
+  if (!tlv.ok()) return tlv.error();
+  return decodePeId(tlv.value());
+}
+
+Result<PoolElement> expectPoolElement(std::span<const std::byte> message, ParamReader& params, Dialect dialect) {
+  auto tlv = params.expect(poolElementType(dialect), "pool element");
+  if (!tlv.ok()) return tlv.error();
+  return decodePoolElement(message, tlv.value(), dialect);
+}
+
+Result<std::size_t> checkFrame(std::span<const std::byte> bytes, std::size_t min_length) {
+  if (bytes.size() < kHeaderSize) return makeError(Cause::InvalidValues, 0, bytes, "shorter than a message header");
+  Reader r(bytes.subspan(2, 2));
+  const std::size_t length = *r.u16();
+  if (length < min_length) {
+    return makeError(Cause::InvalidValues, 0, bytes.first(std::min(bytes.size(), min_length)),
+                     "message length " + std::to_string(length) + " below the minimum " + std::to_string(min_length));
+  }
+  if (length > bytes.size()) {
+    return makeError(Cause::InvalidValues, bytes.size(), bytes,
+                     "truncated: length says " + std::to_string(length) + ", got " + std::to_string(bytes.size()));
+  }
+  if (bytes.size() > padded(length)) {
+    return makeError(Cause::InvalidValues, padded(length), bytes, "bytes after the end of the message");
+  }
+  return length;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Encoders
+
+std::optional<Error> encodeId(Writer& w, std::uint64_t id, Dialect dialect, std::string_view what) {
+  if (dialect == Dialect::Ng) {
+    w.u64(id);
+    return std::nullopt;
+  }
+  if (!fitsClassic(id)) {
+    return makeError(Cause::InvalidValues, w.size(), {}, std::string(what) + " does not fit in 32 bits (classic)");
+  }
+  w.u32(static_cast<std::uint32_t>(id));
+  return std::nullopt;
+}
+
+std::optional<Error> encodeTransport(Writer& w, const Transport& t, Dialect dialect) {
+  if (t.kind == TransportKind::Mptcp && dialect == Dialect::Classic) {
+    return makeError(Cause::InvalidValues, w.size(), {}, "MPTCP transport exists only in the ng dialect");
+  }
+  if (!isTransportType(static_cast<std::uint16_t>(t.kind))) {
+    return makeError(Cause::InvalidValues, w.size(), {}, "unknown transport kind");
+  }
+  const std::size_t at = w.begin(static_cast<std::uint16_t>(t.kind));
+  w.u16(t.port);
+  w.u16(t.use);
+  if (t.kind == TransportKind::Dccp) w.u32(t.service_code);
+  for (const auto& a : t.addresses) {
+    const std::size_t address = w.begin(a.isV4() ? code(ParamType::Ipv4Address) : code(ParamType::Ipv6Address));
+    w.raw(std::as_bytes(std::span(a.bytes.data(), a.isV4() ? 4 : 16)));
+    w.end(address);
+  }
+  w.end(at);
+  return std::nullopt;
+}
+
+void encodePolicy(Writer& w, const Policy& policy) {
+  const std::size_t at = w.begin(code(ParamType::SelectionPolicy));
+  w.u32(policy.type);
+  for (std::size_t i = 0; i < policy.word_count && i < Policy::kMaxWords; ++i) w.u32(policy.words[i]);
+  w.end(at);
+}
+
+void encodePoolHandle(Writer& w, std::string_view handle) {
+  const std::size_t at = w.begin(code(ParamType::PoolHandle));
+  w.raw(handle);
+  w.end(at);
+}
+
+std::optional<Error> encodePoolElement(Writer& w, const PoolElement& pe, Dialect dialect) {
+  const std::size_t at = w.begin(code(poolElementType(dialect)));
+  if (auto e = encodeId(w, pe.id, dialect, "PE identifier")) return e;
+  if (auto e = encodeId(w, pe.home_pr, dialect, "home PR identifier")) return e;
+  w.u32(pe.registration_life_ms);
+  if (auto e = encodeTransport(w, pe.user_transport, dialect)) return e;
+  encodePolicy(w, pe.policy);
+  if (pe.asap_transport) {
+    if (auto e = encodeTransport(w, *pe.asap_transport, dialect)) return e;
+  }
+  w.end(at);
+  return std::nullopt;
+}
+
+std::optional<Error> encodeServerInformation(Writer& w, const ServerInformation& info, Dialect dialect) {
+  const std::size_t max = dialect == Dialect::Classic ? 1 : 3;
+  if (info.transports.empty() || info.transports.size() > max) {
+    return makeError(Cause::InvalidValues, w.size(), {},
+                     "server information needs 1.." + std::to_string(max) + " transport parameters");
+  }
+  const std::size_t at = w.begin(code(serverInformationType(dialect)));
+  if (auto e = encodeId(w, info.id, dialect, "PR identifier")) return e;
+  for (const auto& t : info.transports) {
+    if (auto e = encodeTransport(w, t, dialect)) return e;
+  }
+  w.end(at);
+  return std::nullopt;
+}
+
+void encodeOperationalError(Writer& w, const OperationalError& error) {
+  const std::size_t at = w.begin(code(ParamType::OperationalError));
+  for (const auto& cause : error.causes) {
+    const std::size_t c = w.begin(cause.code);
+    w.raw(cause.info);
+    w.end(c);
+  }
+  w.end(at);
+}
+
+void encodeCookie(Writer& w, const Bytes& cookie) {
+  const std::size_t at = w.begin(code(ParamType::Cookie));
+  w.raw(cookie);
+  w.end(at);
+}
+
+std::optional<Error> encodePeId(Writer& w, PeId id, Dialect dialect) {
+  const std::size_t at = w.begin(code(peIdType(dialect)));
+  if (auto e = encodeId(w, id, dialect, "PE identifier")) return e;
+  w.end(at);
+  return std::nullopt;
+}
+
+std::optional<Error> encodeChecksum(Writer& w, std::uint32_t checksum, Dialect dialect) {
+  const std::size_t at = w.begin(code(checksumType(dialect)));
+  if (dialect == Dialect::Classic) {
+    if (checksum > 0xFFFF) return makeError(Cause::InvalidValues, w.size(), {}, "classic checksums have 16 bits");
+    w.u16(static_cast<std::uint16_t>(checksum));
+  } else {
+    w.u32(checksum);
+  }
+  w.end(at);
+  return std::nullopt;
+}
+
+void encodeHandleResolutionOption(Writer& w, std::uint32_t items) {
+  const std::size_t at = w.begin(code(ParamType::HandleResolutionOption));
+  w.u32(items);
+  w.end(at);
+}
+
+std::optional<Error> encodeNgCapabilities(Writer& w, const NgCapabilities& caps, Dialect /*dialect*/) {
+  const std::size_t at = w.begin(code(ParamType::NgCapabilities));
+  w.u8(caps.version);
+  w.u8(caps.reserved);
+  w.u16(caps.features);
+  w.u64(caps.sender_id);
+  for (const auto& t : caps.endpoints) {
+    if (auto e = encodeTransport(w, t, Dialect::Ng)) return e;
+  }
+  w.end(at);
+  return std::nullopt;
+}
+
+}  // namespace vnfpool::wire::detail

@@ -1,0 +1,359 @@
+#include "vnfpool/wire/codec.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "samples.h"
+
+namespace vnfpool::wire {
+namespace {
+
+Bytes hex(std::string_view text) { return *fromHex(text); }
+
+template <typename T>
+const T& as(const AsapMessage& m) {
+  return std::get<T>(m);
+}
+
+// ---------------------------------------------------------------- worked encodings (digest section 10)
+
+TEST(WorkedEncodings, HandleResolutionWithOption) {
+  const Bytes bytes = hex("05000018 0009000c 4563686f 506f6f6c 803f0008 00000003");
+  auto decoded = decodeAsap(bytes, Dialect::Classic);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+  const auto& m = as<asap::HandleResolution>(decoded.value());
+  EXPECT_EQ(m.pool_handle, "EchoPool");
+  EXPECT_EQ(m.items, 3u);
+  EXPECT_FALSE(m.subscribe);
+  EXPECT_EQ(encode(decoded.value(), Dialect::Classic).value(), bytes);
+}
+
+TEST(WorkedEncodings, Registration) {
+  const Bytes bytes = hex(
+      "01000038 0009000c 4563686f 506f6f6c 000a0028 12345678 00000000 00015f90"
+      "00040010 13880001 00010008 c000020a 00080008 00000001");
+  auto decoded = decodeAsap(bytes, Dialect::Classic);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+  const auto& m = as<asap::Registration>(decoded.value());
+  EXPECT_EQ(m.pe.id, 0x12345678u);
+  EXPECT_EQ(m.pe.registration_life_ms, 90000u);
+  EXPECT_EQ(m.pe.user_transport.kind, TransportKind::Sctp);
+  EXPECT_EQ(m.pe.user_transport.port, 5000);
+  EXPECT_EQ(m.pe.user_transport.use, static_cast<std::uint16_t>(TransportUse::DataPlusControl));
+  ASSERT_EQ(m.pe.user_transport.addresses.size(), 1u);
+  EXPECT_EQ(m.pe.user_transport.addresses[0].toString(), "192.0.2.10");
+  EXPECT_EQ(m.pe.policy.type, static_cast<std::uint32_t>(PolicyType::RoundRobin));
+  EXPECT_FALSE(m.pe.asap_transport.has_value());
+  EXPECT_EQ(encode(decoded.value(), Dialect::Classic).value(), bytes);
+}
+
+TEST(WorkedEncodings, PresenceWithReplyRequired) {
+  const Bytes bytes = hex(
+      "0101002c 11111111 22222222 000f0006 29a50000 000b0018 11111111 00040010"
+      "26ad0000 00010008 c0000201");
+  auto decoded = decodeEnrp(bytes, Dialect::Classic);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+  const auto& m = std::get<enrp::Presence>(decoded.value());
+  EXPECT_TRUE(m.reply_required);
+  EXPECT_EQ(m.ids.sender, 0x11111111u);
+  EXPECT_EQ(m.ids.receiver, 0x22222222u);
+  EXPECT_EQ(m.checksum, 0x29a5u);
+  ASSERT_TRUE(m.server_info.has_value());
+  EXPECT_EQ(m.server_info->transports.at(0).port, kEnrpPort);
+  EXPECT_EQ(encode(decoded.value(), Dialect::Classic).value(), bytes);
+}
+
+TEST(WorkedEncodings, HandleUpdateWithTakeoverSuggestion) {
+  const Bytes bytes = hex(
+      "04010054 11111111 22222222 00000000 0009000c 4563686f 506f6f6c 000a0038"
+      "12345678 11111111 00015f90 00040010 13880001 00010008 c000020a 00080008"
+      "00000001 00040010 a0280000 00010008 c000020a");
+  auto decoded = decodeEnrp(bytes, Dialect::Classic);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+  const auto& m = std::get<enrp::HandleUpdate>(decoded.value());
+  EXPECT_TRUE(m.takeover_suggested);
+  EXPECT_EQ(m.action, static_cast<std::uint16_t>(UpdateAction::AddPe));
+  ASSERT_TRUE(m.pe.asap_transport.has_value());
+  EXPECT_EQ(m.pe.asap_transport->port, 41000);
+  EXPECT_EQ(m.pe.home_pr, 0x11111111u);
+  EXPECT_EQ(encode(decoded.value(), Dialect::Classic).value(), bytes);
+}
+
+TEST(WorkedEncodings, KeepAliveHomeWithRsplibPeId) {
+  const Bytes bytes = hex("0701001c 11111111 0009000c 4563686f 506f6f6c 000e0008 12345678");
+  auto decoded = decodeAsap(bytes, Dialect::Classic);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().detail;
+  const auto& m = as<asap::EndpointKeepAlive>(decoded.value());
+  EXPECT_TRUE(m.home);
+  EXPECT_EQ(m.server_id, 0x11111111u);
+  EXPECT_EQ(m.pe_id, 0x12345678u);
+  EXPECT_EQ(encode(decoded.value(), Dialect::Classic).value(), bytes);
+}
+
+TEST(WorkedEncodings, NgCapabilitiesAndChecksum32) {
+  asap::HandleResolution m{false, NgCapabilities{1, 0, features::kMandatory, 0x0123456789ABCDEF, {}}, "EchoPool", 3u};
+  auto bytes = encode(AsapMessage{m}, Dialect::Classic).value();
+  // NG Capabilities comes first, then the pool handle and the option.
+  EXPECT_EQ(toHex(bytes), "05000028" "80400010" "0100000f" "0123456789abcdef" "0009000c4563686f506f6f6c" "803f000800000003");
+
+  enrp::Presence p{false, {1, 2}, std::nullopt, 0x919176fc, std::nullopt};
+  auto ng = encode(EnrpMessage{p}, Dialect::Ng).value();
+  EXPECT_EQ(toHex(ng), "0100001c" "0000000000000001" "0000000000000002" "40440008919176fc");
+}
+
+// ---------------------------------------------------------------- round trips
+
+class RoundTrip : public ::testing::TestWithParam<Dialect> {};
+
+TEST_P(RoundTrip, EveryAsapSample) {
+  const Dialect d = GetParam();
+  const auto samples = test::sampleAsapMessages(d);
+  std::set<std::size_t> types;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    SCOPED_TRACE(test::label(samples[i], i));
+    auto bytes = encode(samples[i], d);
+    ASSERT_TRUE(bytes.ok()) << bytes.error().detail;
+    EXPECT_EQ(bytes.value().size() % 4, 0u);
+    EXPECT_EQ(peekHeader(bytes.value())->length, bytes.value().size());
+    auto back = decodeAsap(bytes.value(), d);
+    ASSERT_TRUE(back.ok()) << back.error().detail;
+    EXPECT_EQ(back.value(), samples[i]);
+    types.insert(samples[i].index());
+  }
+  EXPECT_EQ(types.size(), std::variant_size_v<AsapMessage>) << "a message type has no sample";
+}
+
+TEST_P(RoundTrip, EveryEnrpSample) {
+  const Dialect d = GetParam();
+  const auto samples = test::sampleEnrpMessages(d);
+  std::set<std::size_t> types;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    SCOPED_TRACE(test::label(samples[i], i));
+    auto bytes = encode(samples[i], d);
+    ASSERT_TRUE(bytes.ok()) << bytes.error().detail;
+    auto back = decodeEnrp(bytes.value(), d);
+    ASSERT_TRUE(back.ok()) << back.error().detail;
+    EXPECT_EQ(back.value(), samples[i]);
+    types.insert(samples[i].index());
+  }
+  EXPECT_EQ(types.size(), std::variant_size_v<EnrpMessage>) << "a message type has no sample";
+}
+
+INSTANTIATE_TEST_SUITE_P(Dialects, RoundTrip, ::testing::Values(Dialect::Classic, Dialect::Ng),
+                         [](const auto& p) { return p.param == Dialect::Classic ? "Classic" : "Ng"; });
+
+TEST(Dialects, NgUsesWideIdsAndNgParameterTypes) {
+  asap::Deregistration m{"EchoPool", 0x0123456789abcdef};
+  EXPECT_EQ(toHex(encode(AsapMessage{m}, Dialect::Ng).value()),
+            "0200001c" "0009000c4563686f506f6f6c" "4041000c0123456789abcdef");
+  enrp::InitTakeover t{{1, 2}, 3};
+  EXPECT_EQ(encode(EnrpMessage{t}, Dialect::Ng).value().size(), 28u);
+  EXPECT_EQ(encode(EnrpMessage{t}, Dialect::Classic).value().size(), 16u);
+  EXPECT_EQ(encode(EnrpMessage{enrp::ListRequest{{1, 2}}}, Dialect::Ng).value().size(), 20u);
+}
+
+TEST(Dialects, ClassicRefusesWhatItCannotCarry) {
+  auto wide = encode(AsapMessage{asap::Deregistration{"EchoPool", 0x100000000}}, Dialect::Classic);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.error().cause, Cause::InvalidValues);
+
+  asap::Registration r;
+  r.pool_handle = "p";
+  r.pe = test::samplePoolElement(1, Policy::make(PolicyType::RoundRobin), false);
+  r.pe.user_transport.kind = TransportKind::Mptcp;
+  EXPECT_FALSE(encode(AsapMessage{r}, Dialect::Classic).ok());
+  EXPECT_TRUE(encode(AsapMessage{r}, Dialect::Ng).ok());
+
+  enrp::Presence p{false, {1, 2}, std::nullopt, 0x10000, std::nullopt};
+  EXPECT_FALSE(encode(EnrpMessage{p}, Dialect::Classic).ok());
+}
+
+TEST(Dialects, NgParameterInClassicIsUnrecognisedAndReported) {
+  // An ng Deregistration read as classic: 0x4041 has action bits 01, "stop and report".
+  auto ng = encode(AsapMessage{asap::Deregistration{"EchoPool", 7}}, Dialect::Ng).value();
+  auto decoded = decodeAsap(ng, Dialect::Classic);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().cause, Cause::UnrecognizedParameter);
+  EXPECT_TRUE(decoded.error().report);
+  EXPECT_EQ(decoded.error().offset, 16u);
+  EXPECT_EQ(toHex(decoded.error().offending), "4041000c0000000000000007");
+}
+
+TEST(Encoding, OversizeMessageIsRefusedAndLeavesBufferAlone) {
+  asap::Cookie m{Bytes(70000, std::byte{1})};
+  Bytes out = {std::byte{9}};
+  auto n = encodeTo(AsapMessage{m}, Dialect::Classic, out);
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.error().cause, Cause::LackOfResources);
+  EXPECT_EQ(out, Bytes{std::byte{9}});
+  // The length includes the padding, so the largest message is 65532 bytes.
+  EXPECT_TRUE(encode(AsapMessage{asap::Cookie{Bytes(65532 - 8, std::byte{1})}}, Dialect::Classic).ok());
+  EXPECT_FALSE(encode(AsapMessage{asap::Cookie{Bytes(65532 - 7, std::byte{1})}}, Dialect::Classic).ok());
+}
+
+// ---------------------------------------------------------------- bad input, one test per cause
+
+TEST(BadInput, UnknownMessageTypeIsUnrecognizedMessage) {
+  const Bytes bytes = hex("7f000010 0009000c 4563686f 506f6f6c");
+  auto decoded = decodeAsap(bytes, Dialect::Classic);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().cause, Cause::UnrecognizedMessage);
+  EXPECT_EQ(decoded.error().offending, bytes);
+  auto enrp = decodeEnrp(hex("7f00000c 0badbad0 00000000"), Dialect::Classic);
+  ASSERT_FALSE(enrp.ok());
+  EXPECT_EQ(enrp.error().cause, Cause::UnrecognizedMessage);
+}
+
+TEST(BadInput, UnknownParameterFollowsItsActionBits) {
+  // 0x0123: action 00, discard silently.
+  auto stop = decodeAsap(hex("05000018 0009000c 4563686f 506f6f6c 01230008 01020304"), Dialect::Classic);
+  ASSERT_FALSE(stop.ok());
+  EXPECT_EQ(stop.error().cause, Cause::UnrecognizedParameter);
+  EXPECT_FALSE(stop.error().report);
+  // 0x4123: action 01, discard and report with the parameter.
+  auto report = decodeAsap(hex("05000018 0009000c 4563686f 506f6f6c 41230008 01020304"), Dialect::Classic);
+  ASSERT_FALSE(report.ok());
+  EXPECT_TRUE(report.error().report);
+  EXPECT_EQ(toHex(report.error().offending), "4123000801020304");
+  // 0x8123: action 10, skip. Anywhere, also between expected parameters.
+  auto skip = decodeAsap(hex("05000018 81230008 01020304 0009000c 4563686f 506f6f6c"), Dialect::Classic);
+  ASSERT_TRUE(skip.ok()) << skip.error().detail;
+  EXPECT_EQ(as<asap::HandleResolution>(skip.value()).pool_handle, "EchoPool");
+  // 0xc123: action 11, skip and report.
+  DecodeReport r;
+  auto skip_report = decodeAsap(hex("05000018 0009000c 4563686f 506f6f6c c1230008 01020304"), Dialect::Classic, &r);
+  ASSERT_TRUE(skip_report.ok());
+  ASSERT_EQ(r.skipped_to_report.size(), 1u);
+  EXPECT_EQ(toHex(r.skipped_to_report[0]), "c123000801020304");
+}
+
+TEST(BadInput, EmptyPoolHandleIsInvalidValuesWithTheParameter) {
+  // RSPLIB answers this with cause 0x3 carrying the parameter (errors.pcap); so do we.
+  auto decoded = decodeAsap(hex("05000008 00090004"), Dialect::Classic);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.error().cause, Cause::InvalidValues);
+  EXPECT_EQ(toHex(decoded.error().offending), "00090004");
+  EXPECT_EQ(decoded.error().offset, 4u);
+}
+
+TEST(BadInput, MissingAndMisplacedParameters) {
+  auto missing = decodeAsap(hex("02000010 0009000c 4563686f 506f6f6c"), Dialect::Classic);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().cause, Cause::InvalidValues);
+  // A known parameter out of order (PE ID before pool handle).
+  auto misplaced = decodeAsap(hex("02000018 000e0008 00000001 0009000c 4563686f 506f6f6c"), Dialect::Classic);
+  ASSERT_FALSE(misplaced.ok());
+  EXPECT_EQ(toHex(misplaced.error().offending), "000e000800000001");
+  // A known parameter after the last expected one.
+  auto trailing = decodeAsap(hex("09000020 0009000c 4563686f 506f6f6c 000e0008 00000001 000e0008 00000002"),
+                             Dialect::Classic);
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_EQ(trailing.error().offset, 24u);
+}
+
+TEST(BadInput, LengthsThatLie) {
+  const Bytes good = hex("09000018 0009000c 4563686f 506f6f6c 000e0008 00000001");
+  ASSERT_TRUE(decodeAsap(good, Dialect::Classic).ok());
+
+  EXPECT_FALSE(decodeAsap({}, Dialect::Classic).ok()) << "zero-length input";
+  EXPECT_FALSE(decodeAsap(Bytes(good.begin(), good.begin() + 3), Dialect::Classic).ok()) << "partial header";
+  for (std::size_t n = 4; n < good.size(); ++n) {
+    EXPECT_FALSE(decodeAsap(Bytes(good.begin(), good.begin() + static_cast<long>(n)), Dialect::Classic).ok())
+        << "truncated to " << n;
+  }
+  Bytes longer = good;
+  longer.resize(good.size() + 4);
+  EXPECT_FALSE(decodeAsap(longer, Dialect::Classic).ok()) << "bytes past the message";
+
+  Bytes header_too_long = good;
+  header_too_long[3] = std::byte{0x1c};
+  EXPECT_FALSE(decodeAsap(header_too_long, Dialect::Classic).ok()) << "header length beyond the buffer";
+
+  Bytes header_too_short = good;
+  header_too_short[3] = std::byte{0x02};
+  EXPECT_FALSE(decodeAsap(header_too_short, Dialect::Classic).ok()) << "header length below 4";
+
+  Bytes tlv_too_long = good;
+  tlv_too_long[7] = std::byte{0x40};  // pool handle claims 64 bytes
+  auto e = decodeAsap(tlv_too_long, Dialect::Classic);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().cause, Cause::InvalidValues);
+
+  Bytes tlv_zero = good;
+  tlv_zero[7] = std::byte{0x00};
+  EXPECT_FALSE(decodeAsap(tlv_zero, Dialect::Classic).ok()) << "parameter length 0 must not loop";
+
+  Bytes id_short = good;
+  id_short[19] = std::byte{0x06};  // PE identifier with 2 value bytes
+  EXPECT_FALSE(decodeAsap(id_short, Dialect::Classic).ok());
+}
+
+TEST(BadInput, PaddingRules) {
+  // Odd-length handle "CalcAppPool": TLV length 15, padded to 16; message length may include the final
+  // padding or not, as long as the padding bytes are there.
+  const Bytes padded = hex("05000014 0009000f 43616c63 41707050 6f6f6c00");
+  ASSERT_TRUE(decodeAsap(padded, Dialect::Classic).ok());
+  Bytes unpadded_length = padded;
+  unpadded_length[3] = std::byte{0x13};
+  auto d = decodeAsap(unpadded_length, Dialect::Classic);
+  ASSERT_TRUE(d.ok()) << d.error().detail;
+  EXPECT_EQ(as<asap::HandleResolution>(d.value()).pool_handle, "CalcAppPool");
+  // Padding content is not checked (RFC 5354 says receivers ignore it).
+  Bytes dirty = padded;
+  dirty.back() = std::byte{0xff};
+  EXPECT_TRUE(decodeAsap(dirty, Dialect::Classic).ok());
+  // A mis-padded parameter: the next TLV starts before the padding boundary.
+  auto mispadded = decodeAsap(hex("0900001c 0009000f 43616c63 41707050 6f6f6c 000e0008 00000001 00"), Dialect::Classic);
+  EXPECT_FALSE(mispadded.ok());
+}
+
+TEST(BadInput, PolicyAndTransportValues) {
+  // LU needs its load word.
+  auto pe = hex(
+      "01000038 0009000c 4563686f 506f6f6c 000a0028 12345678 00000000 00015f90"
+      "00040010 13880001 00010008 c000020a 00080008 40000001");
+  auto d = decodeAsap(pe, Dialect::Classic);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().cause, Cause::InvalidValues);
+  EXPECT_EQ(toHex(d.error().offending), "0008000840000001");
+  // A transport without an address.
+  auto no_address = hex(
+      "01000030 0009000c 4563686f 506f6f6c 000a0020 12345678 00000000 00015f90"
+      "00040008 13880001 00080008 00000001");
+  EXPECT_FALSE(decodeAsap(no_address, Dialect::Classic).ok());
+  // An IPv4 address parameter of the wrong length.
+  auto bad_address = hex(
+      "01000038 0009000c 4563686f 506f6f6c 000a0028 12345678 00000000 00015f90"
+      "00040010 13880001 00010008 c000020a 00080008 00000001");
+  bad_address[43] = std::byte{0x0c};  // IPv4 address parameter claiming 12 bytes
+  EXPECT_FALSE(decodeAsap(bad_address, Dialect::Classic).ok());
+}
+
+TEST(BadInput, OperationalErrorCausesOfBadLength) {
+  auto good = decodeAsap(hex("0e000010 000c000c 00010008 01020304"), Dialect::Classic);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(as<asap::Error>(good.value()).error.firstCode(), 1u);
+  EXPECT_FALSE(decodeAsap(hex("0e000010 000c000c 00010010 01020304"), Dialect::Classic).ok());
+  EXPECT_FALSE(decodeAsap(hex("0e000010 000c000c 00010002 01020304"), Dialect::Classic).ok());
+}
+
+TEST(BadInput, EveryRfcCauseRoundTripsInAnErrorMessage) {
+  for (std::uint16_t code = 0x1; code <= 0xa; ++code) {
+    asap::Error m{OperationalError::of(static_cast<Cause>(code))};
+    auto back = decodeAsap(encode(AsapMessage{m}, Dialect::Classic).value(), Dialect::Classic);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(as<asap::Error>(back.value()).error.firstCode(), code);
+    EXPECT_NE(causeName(code), "unknown");
+  }
+  EXPECT_EQ(causeName(0xf002), "unknown");  // an RSPLIB code: kept as a number
+}
+
+TEST(Hex, ParsesWithSpacesAndPrefixes) {
+  EXPECT_EQ(fromHex("0x0102 03"), hex("010203"));
+  EXPECT_FALSE(fromHex("abc").has_value());
+  EXPECT_FALSE(fromHex("zz").has_value());
+}
+
+}  // namespace
+}  // namespace vnfpool::wire
