@@ -1,5 +1,7 @@
 #include "samples.h"
 
+#include "vnfpool/wire/codec.h"
+
 namespace vnfpool::test {
 
 using namespace wire;  // NOLINT(google-build-using-namespace): test data
@@ -118,9 +120,12 @@ std::vector<AsapMessage> sampleAsapMessages(Dialect d) {
     out.emplace_back(m);
   }
   {
+    // Every RFC cause, each with the cause information RFC 5354 3.10 gives it: the offending parameter
+    // (0x1, 0x3), the offending message (0x2), the policy (0x5), the transport (0x7), or nothing.
+    const char* info[] = {"4123000801020304", "7f0000100009000c4563686f506f6f6c", "00090004", "", "0008000800000001", "",
+                          "0005001013880000" "00010008c000020a", "", "", ""};
     OperationalError error;
-    for (std::uint16_t cause = 0x1; cause <= 0xa; ++cause) error.causes.push_back({cause, {}});
-    error.causes[0].info = {std::byte{0x41}, std::byte{0x23}, std::byte{0x00}, std::byte{0x05}, std::byte{0x7f}};
+    for (std::uint16_t cause = 0x1; cause <= 0xa; ++cause) error.causes.push_back({cause, *fromHex(info[cause - 1])});
     out.emplace_back(asap::Error{error});
   }
   return out;

@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""HTTP-level tests of the fake API server: what real clients rely on but kubectl cannot show
+directly (watch resume, 410 Expired, bookmarks, selector transitions, auth, protobuf, persistence)."""
+
+import http.client
+import json
+import os
+import ssl
+import tempfile
+import unittest
+import urllib.parse
+
+from harness import FakeApiServer
+
+CM = "/api/v1/namespaces/default/configmaps"
+
+
+class Client:
+    def __init__(self, server, token=None):
+        url = urllib.parse.urlsplit(server.info["http"])
+        self.host, self.port = url.hostname, url.port
+        self.token = token
+
+    def request(self, method, path, body=None, ctype="application/json", headers=None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        h = dict(headers or {})
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        if data is not None:
+            h["Content-Type"] = ctype
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        return resp.status, (json.loads(raw) if raw and raw[:1] in b"{[" else raw), resp
+
+    def watch(self, path):
+        """Opens a watch; returns an iterator over events (the stream closes when the server ends it)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        assert resp.status == 200, resp.status
+
+        def events():
+            try:
+                while True:
+                    line = resp.readline()
+                    if not line:
+                        return
+                    yield json.loads(line)
+            finally:
+                conn.close()
+        return events()
+
+
+def cm(name, labels=None, data=None, rv=None):
+    meta = {"name": name, "labels": labels or {}}
+    if rv:
+        meta["resourceVersion"] = rv
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data or {}}
+
+
+class FakeApiServerTest(unittest.TestCase):
+    def setUp(self):
+        self.server = FakeApiServer("--bookmark-interval", "0.2", "--history", "20")
+        self.c = Client(self.server)
+
+    def tearDown(self):
+        self.server.close()
+
+    def create(self, obj, path=CM):
+        status, body, _ = self.c.request("POST", path, obj)
+        self.assertEqual(status, 201, body)
+        return body
+
+    def test_resource_versions_increase_and_stale_updates_conflict(self):
+        a = self.create(cm("a"))
+        b = self.create(cm("b"))
+        self.assertGreater(int(b["metadata"]["resourceVersion"]), int(a["metadata"]["resourceVersion"]))
+        a["data"] = {"x": "1"}
+        status, a2, _ = self.c.request("PUT", CM + "/a", a)
+        self.assertEqual(status, 200)
+        status, body, _ = self.c.request("PUT", CM + "/a", a)      # a's resourceVersion is now stale
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        unconditional = dict(a2)
+        unconditional["metadata"] = {k: v for k, v in a2["metadata"].items() if k != "resourceVersion"}
+        unconditional["data"] = {"x": "2"}
+        self.assertEqual(self.c.request("PUT", CM + "/a", unconditional)[0], 200)
+        status, body, _ = self.c.request("DELETE", CM + "/a", {"preconditions": {"resourceVersion": "1"}})
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+
+    def test_watch_resumes_from_a_resource_version_and_answers_410_when_too_old(self):
+        first = self.create(cm("w0"))
+        rv = first["metadata"]["resourceVersion"]
+        self.create(cm("w1"))
+        events = self.c.watch(f"{CM}?watch=true&resourceVersion={rv}&timeoutSeconds=5")
+        ev = next(events)
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "w1"))
+        events.close()
+        for i in range(25):                                      # history holds 20 events per resource
+            self.create(cm(f"h{i}"))
+        events = self.c.watch(f"{CM}?watch=true&resourceVersion={rv}")
+        ev = next(events)
+        self.assertEqual(ev["type"], "ERROR")
+        self.assertEqual((ev["object"]["code"], ev["object"]["reason"]), (410, "Expired"))
+        self.assertIsNone(next(events, None), "the stream ends after the ERROR event")
+
+    def test_watch_sends_bookmarks_and_ends_at_timeout(self):
+        created = self.create(cm("b0"))
+        events = list(self.c.watch(f"{CM}?watch=true&allowWatchBookmarks=true&timeoutSeconds=1"
+                                   f"&resourceVersion={created['metadata']['resourceVersion']}"))
+        bookmarks = [e for e in events if e["type"] == "BOOKMARK"]
+        self.assertTrue(bookmarks, events)
+        self.assertEqual(set(bookmarks[0]["object"]["metadata"]), {"resourceVersion"})
+        self.assertGreaterEqual(int(bookmarks[-1]["object"]["metadata"]["resourceVersion"]),
+                                int(created["metadata"]["resourceVersion"]))
+
+    def test_watch_without_resource_version_starts_with_current_state(self):
+        self.create(cm("s0"))
+        events = self.c.watch(f"{CM}?watch=true&timeoutSeconds=5")
+        ev = next(events)
+        self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "s0"))
+        events.close()
+
+    def test_watch_list_ends_initial_events_with_a_bookmark(self):
+        self.create(cm("l0"))
+        events = self.c.watch(f"{CM}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+                              "&allowWatchBookmarks=true&timeoutSeconds=5")
+        self.assertEqual(next(events)["type"], "ADDED")
+        mark = next(events)
+        self.assertEqual(mark["type"], "BOOKMARK")
+        self.assertEqual(mark["object"]["metadata"]["annotations"], {"k8s.io/initial-events-end": "true"})
+        events.close()
+
+    def test_label_selector_watch_turns_relabels_into_added_and_deleted(self):
+        obj = self.create(cm("sel", labels={"role": "a"}))
+        rv = obj["metadata"]["resourceVersion"]
+        obj["metadata"]["labels"] = {"role": "b"}
+        _, obj, _ = self.c.request("PUT", CM + "/sel", obj)
+        obj["metadata"]["labels"] = {"role": "a"}
+        self.c.request("PUT", CM + "/sel", obj)
+        events = self.c.watch(f"{CM}?watch=true&labelSelector=role%3Da&resourceVersion={rv}&timeoutSeconds=5")
+        self.assertEqual([next(events)["type"], next(events)["type"]], ["DELETED", "ADDED"])
+        events.close()
+
+    def test_pagination_and_expired_continue_tokens(self):
+        for i in range(5):
+            self.create(cm(f"p{i}"))
+        status, page, _ = self.c.request("GET", CM + "?limit=2")
+        self.assertEqual([i["metadata"]["name"] for i in page["items"]], ["p0", "p1"])
+        self.assertEqual(page["metadata"]["remainingItemCount"], 3)
+        token = page["metadata"]["continue"]
+        status, page2, _ = self.c.request("GET", CM + "?limit=2&continue=" + urllib.parse.quote(token))
+        self.assertEqual([i["metadata"]["name"] for i in page2["items"]], ["p2", "p3"])
+        self.server.control("POST", "compact")
+        status, body, _ = self.c.request("GET", CM + "?limit=2&continue=" + urllib.parse.quote(token))
+        self.assertEqual((status, body["reason"]), (410, "Expired"))
+        status, body, _ = self.c.request("GET", CM + "?continue=garbage")
+        self.assertEqual(status, 400)
+
+    def test_bad_input_gives_clear_errors(self):
+        status, body, _ = self.c.request("POST", CM, b"{not json")
+        self.assertEqual((status, body["reason"]), (400, "BadRequest"))
+        status, body, _ = self.c.request("GET", CM + "?labelSelector=a%20in%20(")
+        self.assertEqual(status, 400)
+        status, body, _ = self.c.request("PATCH", CM + "/missing", {"data": {}}, "application/merge-patch+json")
+        self.assertEqual(status, 404)
+        self.create(cm("pp"))
+        status, body, _ = self.c.request("PATCH", CM + "/pp", b"{}", "text/plain")
+        self.assertEqual((status, body["reason"]), (415, "UnsupportedMediaType"))
+        status, body, _ = self.c.request("PATCH", CM + "/pp", {"op": "add"}, "application/json-patch+json")
+        self.assertEqual(status, 400)
+        status, body, _ = self.c.request("POST", CM, cm("UPPER"))
+        self.assertEqual((status, body["reason"]), (422, "Invalid"))
+
+    def test_server_side_apply_over_http(self):
+        path = CM + "/ssa?fieldManager=op&force=false"
+        status, body, _ = self.c.request("PATCH", path, cm("ssa", data={"a": "1"}), "application/apply-patch+yaml")
+        self.assertEqual(status, 201, body)
+        status, body, _ = self.c.request("PATCH", CM + "/ssa?fieldManager=other", cm("ssa", data={"a": "2"}),
+                                         "application/apply-patch+yaml")
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        self.assertEqual(body["details"]["causes"][0]["field"], ".data.a")
+        status, body, _ = self.c.request("PATCH", CM + "/ssa", cm("ssa"), "application/apply-patch+yaml")
+        self.assertEqual(status, 400, "fieldManager is required")
+
+    def test_token_auth_rereads_the_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            token = os.path.join(d, "token")
+            with open(token, "w") as f:
+                f.write("one\n")
+            server = FakeApiServer("--token-file", token)
+            try:
+                self.assertEqual(Client(server).request("GET", "/api/v1/namespaces")[0], 401)
+                self.assertEqual(Client(server, "one").request("GET", "/api/v1/namespaces")[0], 200)
+                with open(token, "w") as f:
+                    f.write("two\n")
+                self.assertEqual(Client(server, "one").request("GET", "/api/v1/namespaces")[0], 401)
+                self.assertEqual(Client(server, "two").request("GET", "/api/v1/namespaces")[0], 200)
+                # HTTPS with a client certificate from the fake CA is accepted without a token.
+                tls = ssl.create_default_context(cafile=server.info["ca"])
+                tls.load_cert_chain(server.info["clientCert"], server.info["clientKey"])
+                url = urllib.parse.urlsplit(server.info["https"])
+                conn = http.client.HTTPSConnection(url.hostname, url.port, context=tls, timeout=10)
+                conn.request("GET", "/api/v1/namespaces")
+                self.assertEqual(conn.getresponse().status, 200)
+                conn.close()
+            finally:
+                server.close()
+
+    def test_injected_faults(self):
+        self.server.control("POST", "faults", {"pathPrefix": CM, "code": 429, "retryAfterSeconds": 1, "count": 1})
+        status, body, resp = self.c.request("GET", CM)
+        self.assertEqual((status, resp.getheader("Retry-After")), (429, "1"))
+        self.assertEqual(self.c.request("GET", CM)[0], 200)
+
+    def test_protobuf_secret_from_typed_clients(self):
+        # A Secret as client-go's protobuf encoder writes it (hand-assembled: name "pb", data {"k": "v"}).
+        def field(num, payload):
+            return bytes([num << 3 | 2, len(payload)]) + payload
+        meta = field(1, b"pb")
+        secret = field(1, meta) + field(2, field(1, b"k") + field(2, b"v")) + field(3, b"Opaque")
+        body = b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"Secret")) + field(2, secret)
+        status, obj, _ = self.c.request("POST", "/api/v1/namespaces/default/secrets", body,
+                                        "application/vnd.kubernetes.protobuf")
+        self.assertEqual(status, 201, obj)
+        self.assertEqual(obj["data"], {"k": "dg=="})
+        status, obj, _ = self.c.request("POST", "/api/v1/namespaces/default/secrets", b"k8s\x00\x0a\x05",
+                                        "application/vnd.kubernetes.protobuf")
+        self.assertEqual(status, 415)
+
+    def test_state_is_saved_and_loaded(self):
+        with tempfile.TemporaryDirectory() as d:
+            state = os.path.join(d, "state.json")
+            first = FakeApiServer("--state", state)
+            try:
+                Client(first).request("POST", CM, cm("kept", data={"a": "b"}))
+            finally:
+                first.close()
+            self.assertFalse(first.killed, "the server must stop cleanly on SIGTERM:\n" + first.logs())
+            second = FakeApiServer("--state", state)
+            try:
+                status, obj, _ = Client(second).request("GET", CM + "/kept")
+                self.assertEqual((status, obj["data"]), (200, {"a": "b"}))
+                status, obj, _ = Client(second).request("POST", CM, cm("next"))
+                self.assertGreater(int(obj["metadata"]["resourceVersion"]), 4)
+            finally:
+                second.close()
+
+    def test_custom_resource_generation_and_status_rules(self):
+        with open(os.path.join(os.path.dirname(__file__), "testdata", "crd-pools.yaml")) as f:
+            del f  # the YAML file is for kubectl; the same CRD in JSON here
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "pools.vnfpool.io"},
+               "spec": {"group": "vnfpool.io", "scope": "Namespaced",
+                        "names": {"kind": "Pool", "plural": "pools"},
+                        "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                      "subresources": {"status": {}},
+                                      "schema": {"openAPIV3Schema": {"type": "object",
+                                                                     "x-kubernetes-preserve-unknown-fields": True}}}]}}
+        self.create(crd, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        pools = "/apis/vnfpool.io/v1alpha1/namespaces/default/pools"
+        pool = self.create({"apiVersion": "vnfpool.io/v1alpha1", "kind": "Pool", "metadata": {"name": "p"},
+                            "spec": {"policy": "Random"}, "status": {"members": 9}}, pools)
+        self.assertEqual(pool["metadata"]["generation"], 1)
+        self.assertNotIn("status", pool, "status is dropped on create")
+        patch = lambda path, body: self.c.request("PATCH", path, body, "application/merge-patch+json")  # noqa: E731
+        _, pool, _ = patch(pools + "/p", {"metadata": {"labels": {"a": "b"}}})
+        self.assertEqual(pool["metadata"]["generation"], 1, "metadata changes keep generation")
+        _, pool, _ = patch(pools + "/p/status", {"status": {"members": 2}, "spec": {"policy": "X"}})
+        self.assertEqual((pool["metadata"]["generation"], pool["spec"]["policy"], pool["status"]["members"]),
+                         (1, "Random", 2))
+        _, pool, _ = patch(pools + "/p", {"spec": {"policy": "LeastUsed"}})
+        self.assertEqual(pool["metadata"]["generation"], 2)
+        # Deleting the CRD deletes its custom resources and the resource type.
+        self.c.request("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/pools.vnfpool.io")
+        self.assertEqual(self.c.request("GET", pools)[0], 404)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,337 @@
+// Contents, validation, indexes and bulk operations of the handlespace.
+#include "vnfpool/handlespace/handlespace.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "test_util.h"
+
+namespace vnfpool::handlespace {
+namespace {
+
+using test::pe;
+using test::policy;
+using wire::Cause;
+using wire::PolicyType;
+
+const wire::Policy kRr = wire::Policy::make(PolicyType::RoundRobin);
+const wire::Policy kLu = wire::Policy::make(PolicyType::LeastUsed, {5});
+
+TimePoint at(int seconds) { return TimePoint{} + std::chrono::seconds(seconds); }
+
+std::set<PeId> idSet(const Handlespace& hs, const std::vector<PeRef>& refs) {
+  std::set<PeId> out;
+  for (PeRef r : refs) out.insert(hs.view(r).id());
+  return out;
+}
+
+std::set<PeId> idSet(const std::vector<RemovedPe>& removed) {
+  std::set<PeId> out;
+  for (const auto& r : removed) out.insert(r.pe);
+  return out;
+}
+
+TEST(HandlespaceTest, StoresEverythingAboutAPe) {
+  Handlespace hs;
+  auto e = pe(42, wire::Policy::make(PolicyType::LeastUsedDpf, {7, 8, 9}), 0x1122334455667788);
+  e.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::1"));
+  e.user_transport.use = 1;
+  e.registration_life_ms = 90000;
+  wire::Transport asap;
+  asap.kind = wire::TransportKind::Sctp;
+  asap.port = 3863;
+  asap.addresses.push_back(*wire::IpAddress::parse("192.0.2.9"));
+  e.asap_transport = asap;
+  auto r = hs.registerPe("sip-proxy", e, EntryContext{77, at(90)}, at(1));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r.value().added);
+  auto v = hs.view(r.value().ref);
+  EXPECT_EQ(v.id(), 42u);
+  EXPECT_EQ(v.homePr(), 0x1122334455667788u);
+  EXPECT_EQ(v.pool(), "sip-proxy");
+  EXPECT_EQ(v.connection(), 77u);
+  EXPECT_EQ(v.lastUpdate(), at(1));
+  EXPECT_EQ(v.expires(), at(90));
+  EXPECT_EQ(v.registrationLifeMs(), 90000u);
+  EXPECT_EQ(v.poolElement(), e);
+  EXPECT_EQ(hs.size(), 1u);
+  EXPECT_EQ(hs.poolCount(), 1u);
+  EXPECT_EQ(hs.poolPolicy("sip-proxy"), static_cast<std::uint32_t>(PolicyType::LeastUsedDpf));
+  EXPECT_TRUE(hs.contains("sip-proxy", 42));
+  EXPECT_FALSE(hs.contains("sip-proxy", 43));
+  EXPECT_FALSE(hs.contains("sip", 42));
+}
+
+TEST(HandlespaceTest, KeepsManyAddressesAndSharedAsapAddresses) {
+  Handlespace hs;
+  auto e = pe(1, kRr);
+  for (int i = 0; i < 9; ++i) e.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::" + std::to_string(i + 1)));
+  wire::Transport asap;
+  asap.port = 4000;
+  asap.addresses = e.user_transport.addresses;  // same host: stored once
+  e.asap_transport = asap;
+  ASSERT_TRUE(hs.registerPe("p", e, {}, {}).ok());
+  auto e2 = pe(2, kRr);
+  wire::Transport asap2;
+  asap2.port = 4001;
+  asap2.addresses.push_back(*wire::IpAddress::parse("2001:db8::99"));
+  asap2.addresses.push_back(wire::IpAddress::v4(192, 0, 2, 1));
+  e2.asap_transport = asap2;
+  ASSERT_TRUE(hs.registerPe("p", e2, {}, {}).ok());
+  EXPECT_EQ(hs.view(*hs.find("p", 1)).poolElement(), e);
+  EXPECT_EQ(hs.view(*hs.find("p", 2)).poolElement(), e2);
+  // A re-registration with fewer addresses replaces them (heap storage back to inline).
+  auto e3 = pe(1, kRr);
+  ASSERT_TRUE(hs.registerPe("p", e3, {}, {}).ok());
+  EXPECT_EQ(hs.view(*hs.find("p", 1)).poolElement(), e3);
+}
+
+TEST(HandlespaceTest, RefusesBadRegistrationsWithTheRfcCause) {
+  Handlespace hs;
+  auto check = [&](std::string_view pool, const wire::PoolElement& e, Cause cause) {
+    auto r = hs.registerPe(pool, e, {}, {});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().cause, cause) << r.error().detail;
+    EXPECT_FALSE(r.error().detail.empty());
+  };
+  check("", pe(1, kRr), Cause::InvalidValues);
+  check(std::string(33, 'x'), pe(1, kRr), Cause::InvalidValues);
+  check("p", pe(0, kRr), Cause::InvalidValues);
+  wire::Policy unknown;
+  unknown.type = 0x7777;
+  check("p", pe(1, unknown), Cause::InvalidValues);
+  wire::Policy short_policy;
+  short_policy.type = static_cast<std::uint32_t>(PolicyType::LeastUsedDegradation);
+  short_policy.word_count = 1;
+  check("p", pe(1, short_policy), Cause::InvalidValues);
+  auto no_address = pe(1, kRr);
+  no_address.user_transport.addresses.clear();
+  check("p", no_address, Cause::InvalidValues);
+  auto too_many = pe(1, kRr);
+  for (int i = 0; i < 40; ++i) too_many.user_transport.addresses.push_back(wire::IpAddress::v4(10, 1, 1, 1));
+  check("p", too_many, Cause::InvalidValues);
+  EXPECT_EQ(hs.size(), 0u);
+  EXPECT_EQ(hs.poolCount(), 0u);
+
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), {}, {}).ok());
+  check("p", pe(2, kLu), Cause::PolicyInconsistent);
+  check("p", pe(1, kLu), Cause::PolicyInconsistent);  // also for a re-registration
+  auto udp = pe(2, kRr);
+  udp.user_transport.kind = wire::TransportKind::Udp;
+  check("p", udp, Cause::InconsistentTransportType);
+  auto control = pe(2, kRr);
+  control.user_transport.use = 1;
+  check("p", control, Cause::InconsistentDataControl);
+  EXPECT_EQ(hs.size(), 1u);
+  EXPECT_EQ(hs.view(*hs.find("p", 1)).policy(), kRr);
+}
+
+TEST(HandlespaceTest, MaximumHandleLengthIsConfigurable) {
+  Config config;
+  config.max_pool_handle = 64;
+  Handlespace hs(config);
+  EXPECT_TRUE(hs.registerPe(std::string(64, 'a'), pe(1, kRr), {}, {}).ok());
+  auto r = hs.registerPe(std::string(65, 'a'), pe(1, kRr), {}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().detail.find("maximum of 64"), std::string::npos);
+  // Handles are byte strings: embedded zero bytes are fine and distinct.
+  EXPECT_TRUE(hs.registerPe(std::string("a\0b", 3), pe(1, kRr), {}, {}).ok());
+  EXPECT_TRUE(hs.registerPe(std::string("a\0c", 3), pe(1, kRr), {}, {}).ok());
+  EXPECT_EQ(hs.poolCount(), 3u);
+}
+
+TEST(HandlespaceTest, ReRegistrationUpdatesInPlace) {
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kLu, 10), EntryContext{5, at(30)}, at(0)).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kLu, 10), {}, at(0)).ok());
+  auto again = pe(1, wire::Policy::make(PolicyType::LeastUsed, {1}), 11);
+  auto r = hs.registerPe("p", again, EntryContext{6, at(60)}, at(20));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.value().added);
+  EXPECT_EQ(hs.size(), 2u);
+  auto v = hs.view(*hs.find("p", 1));
+  EXPECT_EQ(v.policy().words[0], 1u);
+  EXPECT_EQ(v.homePr(), 11u);
+  EXPECT_EQ(v.connection(), 6u);
+  EXPECT_EQ(v.lastUpdate(), at(20));
+  EXPECT_EQ(v.expires(), at(60));
+  EXPECT_EQ(hs.ownerSize(10), 1u);
+  EXPECT_EQ(hs.ownerSize(11), 1u);
+  EXPECT_TRUE(hs.connectionMembers(5).empty());
+  EXPECT_EQ(idSet(hs, hs.connectionMembers(6)), (std::set<PeId>{1}));
+  EXPECT_EQ(hs.nextExpiry(), at(60));
+}
+
+TEST(HandlespaceTest, DeregistrationRemovesThePoolWithItsLastPe) {
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), {}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr), {}, {}).ok());
+  EXPECT_TRUE(hs.deregisterPe("p", 1));
+  EXPECT_FALSE(hs.deregisterPe("p", 1));
+  EXPECT_FALSE(hs.deregisterPe("q", 2));
+  EXPECT_EQ(hs.poolCount(), 1u);
+  EXPECT_TRUE(hs.deregisterPe("p", 2));
+  EXPECT_EQ(hs.poolCount(), 0u);
+  EXPECT_EQ(hs.poolSize("p"), 0u);
+  EXPECT_FALSE(hs.poolPolicy("p"));
+  // The pool can come back with another policy.
+  EXPECT_TRUE(hs.registerPe("p", pe(1, kLu), {}, {}).ok());
+}
+
+TEST(HandlespaceTest, SamePeIdInTwoPoolsIsTwoEntries) {
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("a", pe(1, kRr), {}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("b", pe(1, kLu), {}, {}).ok());
+  EXPECT_EQ(hs.size(), 2u);
+  EXPECT_TRUE(hs.deregisterPe("a", 1));
+  EXPECT_TRUE(hs.contains("b", 1));
+}
+
+TEST(HandlespaceTest, RemoveConnectionTakesOnlyItsPes) {
+  Handlespace hs;
+  for (PeId id = 1; id <= 6; ++id)
+    ASSERT_TRUE(hs.registerPe(id % 2 ? "odd" : "even", pe(id, kRr), EntryContext{id <= 3 ? 100u : 200u}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("odd", pe(9, kRr), {}, {}).ok());  // learned via ENRP: no connection
+  EXPECT_EQ(idSet(hs, hs.connectionMembers(100)), (std::set<PeId>{1, 2, 3}));
+  auto removed = hs.removeConnection(100);
+  EXPECT_EQ(idSet(removed), (std::set<PeId>{1, 2, 3}));
+  EXPECT_EQ(hs.size(), 4u);
+  EXPECT_TRUE(hs.removeConnection(100).empty());
+  EXPECT_TRUE(hs.removeConnection(kNoConnection).empty());
+  EXPECT_EQ(idSet(hs.removeConnection(200)), (std::set<PeId>{4, 5, 6}));
+  EXPECT_TRUE(hs.contains("odd", 9));
+}
+
+TEST(HandlespaceTest, HandleTablePagesEachOwnerAndAllOwners) {
+  Handlespace hs;
+  for (PeId id = 1; id <= 25; ++id) ASSERT_TRUE(hs.registerPe("p" + std::to_string(id % 4), pe(id, kRr, 1 + id % 3), {}, {}).ok());
+  EXPECT_EQ(hs.owners(), (std::vector<PrId>{1, 2, 3}));
+  for (std::optional<PrId> owner : {std::optional<PrId>{}, std::optional<PrId>{2}}) {
+    std::multiset<PeId> seen;
+    TableCursor cursor;
+    int pages = 0;
+    for (;;) {
+      auto page = hs.handleTable(owner, cursor, 4);
+      ++pages;
+      EXPECT_LE(page.entries.size(), 4u);
+      for (PeRef r : page.entries) {
+        seen.insert(hs.view(r).id());
+        if (owner) {
+          EXPECT_EQ(hs.view(r).homePr(), *owner);
+        }
+      }
+      if (!page.next) break;
+      cursor = *page.next;
+    }
+    const std::size_t expected = owner ? hs.ownerSize(*owner) : 25;
+    EXPECT_EQ(seen.size(), expected);
+    EXPECT_EQ(std::set<PeId>(seen.begin(), seen.end()).size(), expected);  // no duplicates
+    EXPECT_EQ(pages, static_cast<int>((expected + 3) / 4));
+  }
+  EXPECT_TRUE(hs.handleTable(PrId{99}, {}, 10).entries.empty());
+}
+
+TEST(HandlespaceTest, HandleTableCursorSurvivesChanges) {
+  Handlespace hs;
+  for (PeId id = 1; id <= 200; ++id) ASSERT_TRUE(hs.registerPe("p", pe(id, kRr, 1 + id % 2), {}, {}).ok());
+  std::set<PeId> seen;
+  std::set<PeId> removed;
+  TableCursor cursor;
+  PeId next_new = 1000;
+  for (;;) {
+    auto page = hs.handleTable(std::nullopt, cursor, 7);
+    for (PeRef r : page.entries) EXPECT_TRUE(seen.insert(hs.view(r).id()).second);
+    if (!page.next) break;
+    cursor = *page.next;
+    // Between pages: remove some entries (seen or not) and add new ones.
+    for (PeId id = 1 + seen.size() % 13; id <= 200; id += 17)
+      if (hs.deregisterPe("p", id)) removed.insert(id);
+    ASSERT_TRUE(hs.registerPe("p", pe(next_new++, kRr, 1), {}, {}).ok());
+  }
+  // Every entry present during the whole paging was returned exactly once.
+  for (PeId id = 1; id <= 200; ++id)
+    if (!removed.count(id)) {
+      EXPECT_TRUE(seen.count(id)) << id;
+    }
+}
+
+TEST(HandlespaceTest, TakeoverRehomesAndMovesChecksums) {
+  Handlespace hs;
+  for (PeId id = 1; id <= 10; ++id) ASSERT_TRUE(hs.registerPe("p", pe(id, kRr, id <= 6 ? 7 : 8), {}, {}).ok());
+  const auto before7 = hs.ownerChecksum(7);
+  const auto before8 = hs.ownerChecksum(8);
+  EXPECT_EQ(hs.rehomeOwner(7, 9), 6u);
+  EXPECT_EQ(hs.ownerSize(7), 0u);
+  EXPECT_EQ(hs.ownerSize(9), 6u);
+  EXPECT_EQ(hs.ownerChecksum(9), before7);
+  EXPECT_EQ(hs.ownerChecksum(7), wire::OwnerChecksum{});
+  EXPECT_EQ(hs.ownerChecksum(8), before8);
+  EXPECT_EQ(hs.view(*hs.find("p", 3)).homePr(), 9u);
+  EXPECT_EQ(hs.rehomeOwner(7, 9), 0u);
+  EXPECT_TRUE(hs.rehome("p", 10, 9));
+  EXPECT_FALSE(hs.rehome("p", 11, 9));
+  EXPECT_EQ(hs.ownerSize(9), 7u);
+  EXPECT_EQ(hs.recomputeOwnerChecksum(9), hs.ownerChecksum(9));
+  EXPECT_EQ(idSet(hs.removeOwner(9)), (std::set<PeId>{1, 2, 3, 4, 5, 6, 10}));
+  EXPECT_EQ(hs.size(), 3u);
+  EXPECT_EQ(hs.ownerChecksum(9), wire::OwnerChecksum{});
+}
+
+TEST(HandlespaceTest, ExpiryRemovesDueEntriesInDeadlineOrder) {
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), EntryContext{0, at(30)}, at(0)).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr), EntryContext{0, at(10)}, at(0)).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(3, kRr), EntryContext{0, at(20)}, at(0)).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(4, kRr), {}, at(0)).ok());  // no deadline
+  EXPECT_EQ(hs.nextExpiry(), at(10));
+  // A refresh (re-registration) postpones: applied lazily, still exact.
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr), EntryContext{0, at(40)}, at(5)).ok());
+  EXPECT_EQ(hs.nextExpiry(), at(20));
+  hs.setExpiry(*hs.find("p", 1), at(15));  // an earlier deadline
+  EXPECT_EQ(hs.nextExpiry(), at(15));
+  EXPECT_TRUE(hs.expire(at(14)).empty());
+  auto removed = hs.expire(at(25));
+  ASSERT_EQ(removed.size(), 2u);
+  EXPECT_EQ(removed[0].pe, 1u);
+  EXPECT_EQ(removed[1].pe, 3u);
+  hs.setExpiry(*hs.find("p", 2), kNever);
+  EXPECT_FALSE(hs.nextExpiry());
+  EXPECT_TRUE(hs.expire(at(1000)).empty());
+  EXPECT_EQ(hs.size(), 2u);
+}
+
+TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
+  Config config;
+  config.record_changes = true;
+  Handlespace hs(config);
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr, 5), EntryContext{3}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr, 5), EntryContext{3}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr, 5), EntryContext{3}, {}).ok());
+  EXPECT_FALSE(hs.registerPe("p", pe(3, kLu, 5), {}, {}).ok());  // refused: no change
+  hs.rehomeOwner(5, 6);
+  hs.removeConnection(3);
+  using K = Change::Kind;
+  const std::vector<Change> expected = {
+      {K::Added, "p", 1, 5, 5},   {K::Updated, "p", 1, 5, 5}, {K::Added, "p", 2, 5, 5},
+      {K::Rehomed, "p", 1, 6, 5}, {K::Rehomed, "p", 2, 6, 5}, {K::Removed, "p", 2, 6, 6},
+      {K::Removed, "p", 1, 6, 6},
+  };
+  EXPECT_EQ(hs.takeChanges(), expected);
+  EXPECT_TRUE(hs.takeChanges().empty());
+  Handlespace quiet;
+  ASSERT_TRUE(quiet.registerPe("p", pe(1, kRr), {}, {}).ok());
+  EXPECT_TRUE(quiet.takeChanges().empty());
+}
+
+TEST(HandlespaceTest, MoveKeepsContents) {
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), {}, {}).ok());
+  Handlespace moved(std::move(hs));
+  EXPECT_TRUE(moved.contains("p", 1));
+  EXPECT_GT(moved.memoryBytes(), 0u);
+}
+
+}  // namespace
+}  // namespace vnfpool::handlespace
