@@ -1,0 +1,731 @@
+#include "vnfpool/handlespace/handlespace.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "impl.h"
+
+namespace vnfpool::handlespace {
+namespace detail {
+namespace {
+
+Error refuse(wire::Cause cause, std::string detail) {
+  Error error;
+  error.cause = cause;
+  error.detail = std::move(detail);
+  return error;
+}
+
+std::size_t packedSize(const wire::AddressList& list) {
+  std::size_t n = 0;
+  for (const auto& a : list) n += a.isV4() ? 5u : 17u;
+  return n;
+}
+
+std::uint8_t* packInto(std::uint8_t* out, const wire::AddressList& list) {
+  for (const auto& a : list) {
+    const std::size_t len = a.isV4() ? 4u : 16u;
+    *out++ = static_cast<std::uint8_t>(a.family);
+    std::memcpy(out, a.bytes.data(), len);
+    out += len;
+  }
+  return out;
+}
+
+// Transport Use (data only / data plus control) exists for SCTP, TCP and MPTCP; the other transports
+// carry a reserved field there, which must not make two PEs "inconsistent".
+bool hasTransportUse(wire::TransportKind kind) {
+  return kind == wire::TransportKind::Sctp || kind == wire::TransportKind::Tcp ||
+         kind == wire::TransportKind::Mptcp;
+}
+
+}  // namespace
+
+void AddressPack::assign(const wire::AddressList& user, const wire::AddressList* asap) {
+  const bool same = asap == nullptr || *asap == user;
+  const std::size_t total = packedSize(user) + (same ? 0 : packedSize(*asap));
+  release();
+  std::uint8_t* out = inline_;
+  if (total > kInline) {
+    heap_ = new std::uint8_t[total];
+    out = heap_;
+  }
+  size_ = static_cast<std::uint16_t>(total);
+  out = packInto(out, user);
+  if (!same) packInto(out, *asap);
+  user_count_ = static_cast<std::uint8_t>(user.size());
+  asap_count_ = same ? kSameAsUser : static_cast<std::uint8_t>(asap->size());
+}
+
+wire::AddressList AddressPack::asap() const {
+  if (asap_count_ == kSameAsUser) return user();
+  return decode(user_count_, asap_count_);
+}
+
+wire::AddressList AddressPack::decode(std::size_t first, std::size_t count) const {
+  wire::AddressList list;
+  const std::uint8_t* p = data();
+  for (std::size_t i = 0; i < first + count; ++i) {
+    wire::IpAddress a;
+    a.family = static_cast<wire::IpAddress::Family>(*p++);
+    const std::size_t len = a.isV4() ? 4u : 16u;
+    std::memcpy(a.bytes.data(), p, len);
+    p += len;
+    if (i >= first) list.push_back(a);
+  }
+  return list;
+}
+
+Impl::~Impl() {
+  // Unlink every tree before the records go, so no hook is destroyed while linked.
+  for (auto& pool : pools_)
+    if (pool) pool->ordered.clear();
+}
+
+std::uint32_t Impl::allocateRecord() {
+  std::uint32_t slot;
+  if (!free_records_.empty()) {
+    slot = free_records_.back();
+    free_records_.pop_back();
+  } else {
+    if ((next_record_ >> kChunkBits) == chunks_.size())
+      chunks_.push_back(std::make_unique<PeRecord[]>(std::size_t{1} << kChunkBits));
+    slot = next_record_++;
+  }
+  record(slot).slot = slot;
+  return slot;
+}
+
+void Impl::freeRecord(std::uint32_t slot) {
+  PeRecord& r = record(slot);
+  r.pool = kNoSlot;
+  r.addresses.clear();
+  free_records_.push_back(slot);
+}
+
+std::uint32_t Impl::findPool(std::string_view handle) const {
+  return pool_index_.find(hashBytes(handle), [&](std::uint32_t s) { return pools_[s]->handle == handle; });
+}
+
+std::uint32_t Impl::findSlot(std::string_view pool, PeId pe) const {
+  const std::uint32_t p = findPool(pool);
+  if (p == kNoSlot) return kNoSlot;
+  return pe_index_.find(peHash(p, pe), [&](std::uint32_t s) {
+    const PeRecord& r = record(s);
+    return r.id == pe && r.pool == p;
+  });
+}
+
+std::uint32_t Impl::createPool(std::string_view handle, std::uint64_t hash, const PolicyTraits& traits,
+                               const wire::Transport& transport) {
+  std::uint32_t slot;
+  if (!free_pools_.empty()) {
+    slot = free_pools_.back();
+    free_pools_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(pools_.size());
+    pools_.emplace_back();
+  }
+  auto pool = std::make_unique<PoolRecord>();
+  pool->handle.assign(handle);
+  pool->hash = hash;
+  pool->traits = &traits;
+  pool->transport = transport.kind;
+  pool->transport_use = hasTransportUse(transport.kind) ? transport.use : 0;
+  pools_[slot] = std::move(pool);
+  pool_index_.insert(hash, slot);
+  ++pool_count_;
+  return slot;
+}
+
+void Impl::destroyPool(std::uint32_t pool_slot) {
+  pool_index_.erase(pools_[pool_slot]->hash, pool_slot);
+  pools_[pool_slot].reset();
+  free_pools_.push_back(pool_slot);
+  --pool_count_;
+}
+
+Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::PoolElement& pe,
+                                    const EntryContext& context, TimePoint now) {
+  using wire::Cause;
+  if (pool_handle.empty()) return refuse(Cause::InvalidValues, "empty pool handle");
+  if (pool_handle.size() > config_.max_pool_handle)
+    return refuse(Cause::InvalidValues, "pool handle of " + std::to_string(pool_handle.size()) +
+                                            " bytes exceeds the maximum of " +
+                                            std::to_string(config_.max_pool_handle));
+  if (pe.id == 0) return refuse(Cause::InvalidValues, "PE identifier 0 is invalid");
+  const PolicyTraits* traits = policyTraits(pe.policy.type);
+  if (traits == nullptr) return refuse(Cause::InvalidValues, "unsupported policy type " + std::to_string(pe.policy.type));
+  if (pe.policy.word_count < traits->word_count)
+    return refuse(Cause::InvalidValues, "policy has " + std::to_string(pe.policy.word_count) + " value words, needs " +
+                                            std::to_string(traits->word_count));
+  const auto& user = pe.user_transport.addresses;
+  if (user.empty()) return refuse(Cause::InvalidValues, "user transport has no address");
+  if (user.size() > config_.max_addresses || user.size() > 0xFE)
+    return refuse(Cause::InvalidValues, "user transport has too many addresses");
+  if (pe.asap_transport &&
+      (pe.asap_transport->addresses.size() > config_.max_addresses || pe.asap_transport->addresses.size() > 0xFE))
+    return refuse(Cause::InvalidValues, "ASAP transport has too many addresses");
+
+  const std::uint64_t hash = hashBytes(pool_handle);
+  std::uint32_t pool_slot =
+      pool_index_.find(hash, [&](std::uint32_t s) { return pools_[s]->handle == pool_handle; });
+  std::uint32_t slot = kNoSlot;
+  if (pool_slot != kNoSlot) {
+    const PoolRecord& pool = *pools_[pool_slot];
+    // RFC 5352 / digest 6.5: the first PE fixes the pool's policy, transport protocol and Transport Use.
+    if (pool.traits->type != pe.policy.type)
+      return refuse(Cause::PolicyInconsistent, "pool uses policy type " + std::to_string(pool.traits->type));
+    if (pool.transport != pe.user_transport.kind)
+      return refuse(Cause::InconsistentTransportType, "pool uses another user transport protocol");
+    if (hasTransportUse(pe.user_transport.kind) && pool.transport_use != pe.user_transport.use)
+      return refuse(Cause::InconsistentDataControl, "pool uses another transport use (data/control)");
+    slot = pe_index_.find(peHash(pool_slot, pe.id), [&](std::uint32_t s) {
+      const PeRecord& r = record(s);
+      return r.id == pe.id && r.pool == pool_slot;
+    });
+  }
+
+  const bool added = slot == kNoSlot;
+  if (added) {
+    if (pool_slot == kNoSlot) pool_slot = createPool(pool_handle, hash, *traits, pe.user_transport);
+    slot = allocateRecord();
+  }
+  PoolRecord& pool = *pools_[pool_slot];
+  PeRecord& r = record(slot);
+  const std::uint32_t old_round_weight = added ? 0 : roundWeight(*traits, r.policyWords());
+
+  r.words = {};
+  r.word_count = traits->word_count;
+  std::copy_n(pe.policy.words.begin(), traits->word_count, r.words.begin());
+  r.degradation = 0;  // digest 9.2: a (re-)registration clears the PR-local degradation
+  r.life_ms = pe.registration_life_ms;
+  r.last_update = now;
+  r.user_kind = pe.user_transport.kind;
+  r.user_port = pe.user_transport.port;
+  r.user_use = pe.user_transport.use;
+  r.user_service_code = pe.user_transport.service_code;
+  r.has_asap = pe.asap_transport.has_value();
+  if (r.has_asap) {
+    r.asap_kind = pe.asap_transport->kind;
+    r.asap_port = pe.asap_transport->port;
+    r.asap_use = pe.asap_transport->use;
+  }
+  r.addresses.assign(user, r.has_asap ? &pe.asap_transport->addresses : nullptr);
+
+  if (added) {
+    r.id = pe.id;
+    r.pool = pool_slot;
+    r.connection = context.connection;
+    r.expires = kNever;
+    r.heap_pos = kNoSlot;
+    r.conn_prev = r.conn_next = kNoSlot;
+    pe_index_.insert(peHash(pool_slot, pe.id), slot);
+    addToOwner(slot, pe.home_pr, pool.handle);
+    linkConnection(slot);
+    insertIntoPool(pool, slot);
+    ++pool.size;
+    ++pe_count_;
+    setExpiry(slot, context.expires);
+    journal(Change::Kind::Added, pool.handle, pe.id, pe.home_pr, pe.home_pr);
+  } else {
+    const PrId previous = r.home_pr;
+    if (previous != pe.home_pr) {
+      removeFromOwner(slot, pool.handle);
+      addToOwner(slot, pe.home_pr, pool.handle);
+    }
+    if (r.connection != context.connection) {
+      unlinkConnection(slot);
+      r.connection = context.connection;
+      linkConnection(slot);
+    }
+    setExpiry(slot, context.expires);
+    rekey(pool, slot, old_round_weight);
+    journal(Change::Kind::Updated, pool.handle, pe.id, pe.home_pr, previous);
+  }
+  return Registered{PeRef{slot}, added};
+}
+
+bool Impl::deregister(std::string_view pool, PeId pe) {
+  const std::uint32_t slot = findSlot(pool, pe);
+  if (slot == kNoSlot) return false;
+  removeSlot(slot, nullptr);
+  return true;
+}
+
+void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
+  PeRecord& r = record(slot);
+  const std::uint32_t pool_slot = r.pool;
+  PoolRecord& pool = *pools_[pool_slot];
+  if (removed != nullptr) removed->push_back(RemovedPe{pool.handle, r.id, r.home_pr});
+  journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr);
+  removeFromPool(pool, slot);
+  pe_index_.erase(peHash(pool_slot, r.id), slot);
+  removeFromOwner(slot, pool.handle);
+  unlinkConnection(slot);
+  if (r.heap_pos != kNoSlot) heapRemove(slot);
+  r.expires = kNever;
+  --pool.size;
+  --pe_count_;
+  freeRecord(slot);
+  if (pool.size == 0) destroyPool(pool_slot);  // RFC 5351: a pool exists while it has PEs
+}
+
+// ---- Owners -------------------------------------------------------------------------------------------
+
+OwnerState* Impl::owner(PrId id) {
+  auto it = std::lower_bound(owners_.begin(), owners_.end(), id,
+                             [](const OwnerState& s, PrId v) { return s.id < v; });
+  return it != owners_.end() && it->id == id ? &*it : nullptr;
+}
+
+const OwnerState* Impl::owner(PrId id) const { return const_cast<Impl*>(this)->owner(id); }
+
+OwnerState& Impl::ownerOrCreate(PrId id) {
+  auto it = std::lower_bound(owners_.begin(), owners_.end(), id,
+                             [](const OwnerState& s, PrId v) { return s.id < v; });
+  if (it != owners_.end() && it->id == id) return *it;
+  OwnerState state;
+  state.id = id;
+  return *owners_.insert(it, std::move(state));
+}
+
+void Impl::addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle) {
+  PeRecord& r = record(slot);
+  OwnerState& st = ownerOrCreate(owner_id);
+  r.home_pr = owner_id;
+  r.owner_pos = static_cast<std::uint32_t>(st.items.size());
+  st.items.push_back(OwnerItem{st.next_serial++, slot});
+  ++st.live;
+  st.checksum.add(handle, r.id);
+}
+
+void Impl::removeFromOwner(std::uint32_t slot, std::string_view handle) {
+  PeRecord& r = record(slot);
+  OwnerState* st = owner(r.home_pr);
+  st->items[r.owner_pos].slot = kNoSlot;
+  r.owner_pos = kNoSlot;
+  --st->live;
+  st->checksum.remove(handle, r.id);
+  if (st->live == 0) {
+    st->items.clear();
+  } else if (st->items.size() >= 64 && st->live * 2 < st->items.size()) {
+    // Compact away the removed items (amortised O(1) per removal); serials keep their order.
+    std::size_t w = 0;
+    for (const OwnerItem& item : st->items) {
+      if (item.slot == kNoSlot) continue;
+      record(item.slot).owner_pos = static_cast<std::uint32_t>(w);
+      st->items[w++] = item;
+    }
+    st->items.resize(w);
+  }
+}
+
+TablePage Impl::handleTable(std::optional<PrId> only, TableCursor from, std::size_t max) const {
+  TablePage page;
+  max = std::max<std::size_t>(max, 1);
+  auto first = owners_.begin();
+  auto last = owners_.end();
+  if (only) {
+    first = std::lower_bound(owners_.begin(), owners_.end(), *only,
+                             [](const OwnerState& s, PrId v) { return s.id < v; });
+    if (first == owners_.end() || first->id != *only) return page;
+    last = first + 1;
+  } else {
+    first = std::lower_bound(owners_.begin(), owners_.end(), from.owner,
+                             [](const OwnerState& s, PrId v) { return s.id < v; });
+  }
+  TableCursor at = from;
+  for (auto st = first; st != last; ++st) {
+    const std::uint64_t after = st->id == from.owner ? from.after : 0;
+    auto item = std::upper_bound(st->items.begin(), st->items.end(), after,
+                                 [](std::uint64_t v, const OwnerItem& i) { return v < i.serial; });
+    for (; item != st->items.end(); ++item) {
+      if (item->slot == kNoSlot) continue;
+      if (page.entries.size() == max) {
+        page.next = at;  // there is at least one more entry
+        return page;
+      }
+      page.entries.push_back(PeRef{item->slot});
+      at = TableCursor{st->id, item->serial};
+    }
+  }
+  return page;
+}
+
+std::vector<RemovedPe> Impl::removeOwner(PrId id) {
+  std::vector<RemovedPe> removed;
+  const OwnerState* st = owner(id);
+  if (st == nullptr) return removed;
+  std::vector<std::uint32_t> slots;
+  slots.reserve(st->live);
+  for (const OwnerItem& item : st->items)
+    if (item.slot != kNoSlot) slots.push_back(item.slot);
+  removed.reserve(slots.size());
+  for (std::uint32_t slot : slots) removeSlot(slot, &removed);
+  return removed;
+}
+
+void Impl::rehome(std::uint32_t slot, PrId to) {
+  PeRecord& r = record(slot);
+  const PrId previous = r.home_pr;
+  if (previous == to) return;
+  const std::string& handle = pools_[r.pool]->handle;
+  removeFromOwner(slot, handle);
+  addToOwner(slot, to, handle);
+  journal(Change::Kind::Rehomed, handle, r.id, to, previous);
+}
+
+std::size_t Impl::rehomeOwner(PrId from, PrId to) {
+  if (from == to) return 0;
+  const OwnerState* st = owner(from);
+  if (st == nullptr) return 0;
+  std::vector<std::uint32_t> slots;
+  slots.reserve(st->live);
+  for (const OwnerItem& item : st->items)
+    if (item.slot != kNoSlot) slots.push_back(item.slot);
+  for (std::uint32_t slot : slots) rehome(slot, to);
+  return slots.size();
+}
+
+wire::OwnerChecksum Impl::recompute(PrId id) const {
+  wire::OwnerChecksum sum;
+  for (const auto& pool : pools_) {
+    if (!pool) continue;
+    auto visit = [&](const PeRecord& r) {
+      if (r.home_pr == id) sum.add(pool->handle, r.id);
+    };
+    if (pool->traits->cls == PolicyClass::Ordered) {
+      for (const PeRecord& r : pool->ordered) visit(r);
+    } else {
+      for (std::uint32_t s : pool->members) visit(record(s));
+    }
+  }
+  return sum;
+}
+
+// ---- Connections --------------------------------------------------------------------------------------
+
+void Impl::linkConnection(std::uint32_t slot) {
+  PeRecord& r = record(slot);
+  r.conn_prev = r.conn_next = kNoSlot;
+  if (r.connection == kNoConnection) return;
+  const std::uint64_t h = mix64(r.connection);
+  const ConnectionId c = r.connection;
+  const std::uint32_t head = connection_index_.find(h, [&](std::uint32_t s) { return record(s).connection == c; });
+  if (head == kNoSlot) {
+    connection_index_.insert(h, slot);
+    return;
+  }
+  r.conn_next = head;
+  record(head).conn_prev = slot;
+  connection_index_.replace(h, head, slot);
+}
+
+void Impl::unlinkConnection(std::uint32_t slot) {
+  PeRecord& r = record(slot);
+  if (r.connection == kNoConnection) return;
+  if (r.conn_prev != kNoSlot) {
+    record(r.conn_prev).conn_next = r.conn_next;
+  } else {
+    const std::uint64_t h = mix64(r.connection);
+    if (r.conn_next != kNoSlot)
+      connection_index_.replace(h, slot, r.conn_next);
+    else
+      connection_index_.erase(h, slot);
+  }
+  if (r.conn_next != kNoSlot) record(r.conn_next).conn_prev = r.conn_prev;
+  r.conn_prev = r.conn_next = kNoSlot;
+}
+
+std::vector<std::uint32_t> Impl::connectionSlots(ConnectionId connection) const {
+  std::vector<std::uint32_t> slots;
+  if (connection == kNoConnection) return slots;
+  std::uint32_t s = connection_index_.find(mix64(connection),
+                                           [&](std::uint32_t x) { return record(x).connection == connection; });
+  for (; s != kNoSlot; s = record(s).conn_next) slots.push_back(s);
+  return slots;
+}
+
+std::vector<RemovedPe> Impl::removeConnection(ConnectionId connection) {
+  std::vector<RemovedPe> removed;
+  const auto slots = connectionSlots(connection);
+  removed.reserve(slots.size());
+  for (std::uint32_t slot : slots) removeSlot(slot, &removed);
+  return removed;
+}
+
+// ---- Expiry: a binary min-heap of (deadline, slot). A later deadline is applied lazily: the record holds
+// the truth, the heap item may be earlier, and is corrected when it reaches the top. So refreshing an
+// entry (the common case: every re-registration) costs O(1). ----------------------------------------------
+
+void Impl::heapSet(std::size_t i, HeapItem item) {
+  heap_[i] = item;
+  record(item.slot).heap_pos = static_cast<std::uint32_t>(i);
+}
+
+void Impl::siftUp(std::size_t i) {
+  const HeapItem item = heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!(item.at < heap_[parent].at)) break;
+    heapSet(i, heap_[parent]);
+    i = parent;
+  }
+  heapSet(i, item);
+}
+
+void Impl::siftDown(std::size_t i) {
+  const HeapItem item = heap_[i];
+  const std::size_t n = heap_.size();
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && heap_[child + 1].at < heap_[child].at) ++child;
+    if (!(heap_[child].at < item.at)) break;
+    heapSet(i, heap_[child]);
+    i = child;
+  }
+  heapSet(i, item);
+}
+
+void Impl::heapPush(std::uint32_t slot, TimePoint at) {
+  heap_.push_back(HeapItem{at, slot});
+  siftUp(heap_.size() - 1);
+}
+
+void Impl::heapRemove(std::uint32_t slot) {
+  PeRecord& r = record(slot);
+  const std::size_t i = r.heap_pos;
+  r.heap_pos = kNoSlot;
+  const HeapItem last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;
+  heapSet(i, last);
+  if (i > 0 && last.at < heap_[(i - 1) / 2].at)
+    siftUp(i);
+  else
+    siftDown(i);
+}
+
+void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
+  PeRecord& r = record(slot);
+  r.expires = expires;
+  if (expires == kNever) {
+    if (r.heap_pos != kNoSlot) heapRemove(slot);
+    return;
+  }
+  if (r.heap_pos == kNoSlot) {
+    heapPush(slot, expires);
+  } else if (expires < heap_[r.heap_pos].at) {
+    heap_[r.heap_pos].at = expires;
+    siftUp(r.heap_pos);
+  }
+}
+
+std::optional<TimePoint> Impl::nextExpiry() {
+  while (!heap_.empty()) {
+    const HeapItem top = heap_[0];
+    const TimePoint truth = record(top.slot).expires;
+    if (truth == top.at) return top.at;
+    heap_[0].at = truth;  // a lazily postponed deadline: put it where it belongs
+    siftDown(0);
+  }
+  return std::nullopt;
+}
+
+std::vector<RemovedPe> Impl::expire(TimePoint now) {
+  std::vector<RemovedPe> removed;
+  for (auto next = nextExpiry(); next && *next <= now; next = nextExpiry()) removeSlot(heap_[0].slot, &removed);
+  return removed;
+}
+
+std::size_t Impl::memoryBytes() const {
+  std::size_t bytes = chunks_.size() * (std::size_t{1} << kChunkBits) * sizeof(PeRecord);
+  bytes += chunks_.capacity() * sizeof(chunks_[0]) + free_records_.capacity() * sizeof(std::uint32_t);
+  bytes += pe_index_.memoryBytes() + pool_index_.memoryBytes() + connection_index_.memoryBytes();
+  bytes += heap_.capacity() * sizeof(HeapItem) + scratch_.capacity() * sizeof(std::uint32_t);
+  bytes += owners_.capacity() * sizeof(OwnerState);
+  for (const auto& st : owners_) bytes += st.items.capacity() * sizeof(OwnerItem);
+  bytes += pools_.capacity() * sizeof(pools_[0]) + free_pools_.capacity() * sizeof(std::uint32_t);
+  for (const auto& pool : pools_) {
+    if (!pool) continue;
+    bytes += sizeof(PoolRecord) + pool->members.capacity() * sizeof(std::uint32_t) + pool->fenwick.memoryBytes();
+    if (pool->handle.capacity() > 15) bytes += pool->handle.capacity() + 1;
+  }
+  for (const auto& chunk : chunks_)
+    for (std::size_t i = 0; i < (std::size_t{1} << kChunkBits); ++i) bytes += chunk[i].addresses.heapBytes();
+  return bytes;
+}
+
+}  // namespace detail
+
+// ---- PeView -------------------------------------------------------------------------------------------
+
+PeId PeView::id() const { return record_->id; }
+PrId PeView::homePr() const { return record_->home_pr; }
+std::string_view PeView::pool() const { return pool_->handle; }
+ConnectionId PeView::connection() const { return record_->connection; }
+TimePoint PeView::lastUpdate() const { return record_->last_update; }
+TimePoint PeView::expires() const { return record_->expires; }
+std::uint32_t PeView::registrationLifeMs() const { return record_->life_ms; }
+std::uint32_t PeView::degradation() const { return record_->degradation; }
+
+wire::Policy PeView::policy() const {
+  wire::Policy policy;
+  policy.type = pool_->traits->type;
+  policy.word_count = record_->word_count;
+  std::copy_n(record_->words.begin(), record_->word_count, policy.words.begin());
+  return policy;
+}
+
+wire::Transport PeView::userTransport() const {
+  wire::Transport t;
+  t.kind = record_->user_kind;
+  t.port = record_->user_port;
+  t.use = record_->user_use;
+  t.service_code = record_->user_service_code;
+  t.addresses = record_->addresses.user();
+  return t;
+}
+
+std::optional<wire::Transport> PeView::asapTransport() const {
+  if (!record_->has_asap) return std::nullopt;
+  wire::Transport t;
+  t.kind = record_->asap_kind;
+  t.port = record_->asap_port;
+  t.use = record_->asap_use;
+  t.addresses = record_->addresses.asap();
+  return t;
+}
+
+wire::PoolElement PeView::poolElement() const {
+  wire::PoolElement pe;
+  pe.id = record_->id;
+  pe.home_pr = record_->home_pr;
+  pe.registration_life_ms = record_->life_ms;
+  pe.user_transport = userTransport();
+  pe.policy = policy();
+  pe.asap_transport = asapTransport();
+  return pe;
+}
+
+// ---- Handlespace --------------------------------------------------------------------------------------
+
+Handlespace::Handlespace(Config config) : impl_(std::make_unique<detail::Impl>(config)) {}
+Handlespace::~Handlespace() = default;
+Handlespace::Handlespace(Handlespace&&) noexcept = default;
+Handlespace& Handlespace::operator=(Handlespace&&) noexcept = default;
+
+const Config& Handlespace::config() const { return impl_->config_; }
+
+Result<Registered> Handlespace::registerPe(std::string_view pool, const wire::PoolElement& pe,
+                                           const EntryContext& context, TimePoint now) {
+  return impl_->registerPe(pool, pe, context, now);
+}
+
+bool Handlespace::deregisterPe(std::string_view pool, PeId pe) { return impl_->deregister(pool, pe); }
+
+std::optional<PeRef> Handlespace::find(std::string_view pool, PeId pe) const {
+  const std::uint32_t slot = impl_->findSlot(pool, pe);
+  if (slot == detail::kNoSlot) return std::nullopt;
+  return PeRef{slot};
+}
+
+PeView Handlespace::view(PeRef ref) const { return impl_->view(ref.slot); }
+
+Result<std::size_t> Handlespace::select(std::string_view pool, std::size_t count, Random& rng,
+                                        std::vector<PeRef>& out) {
+  return impl_->select(pool, count, rng, out);
+}
+
+std::size_t Handlespace::size() const { return impl_->pe_count_; }
+std::size_t Handlespace::poolCount() const { return impl_->pool_count_; }
+
+std::size_t Handlespace::poolSize(std::string_view pool) const {
+  const std::uint32_t p = impl_->findPool(pool);
+  return p == detail::kNoSlot ? 0 : impl_->pools_[p]->size;
+}
+
+std::optional<std::uint32_t> Handlespace::poolPolicy(std::string_view pool) const {
+  const std::uint32_t p = impl_->findPool(pool);
+  if (p == detail::kNoSlot) return std::nullopt;
+  return impl_->pools_[p]->traits->type;
+}
+
+std::vector<PeRef> Handlespace::poolMembers(std::string_view pool) const {
+  std::vector<PeRef> refs;
+  const std::uint32_t p = impl_->findPool(pool);
+  if (p == detail::kNoSlot) return refs;
+  const auto& rec = *impl_->pools_[p];
+  refs.reserve(rec.size);
+  if (rec.traits->cls == PolicyClass::Ordered) {
+    for (const auto& r : rec.ordered) refs.push_back(PeRef{r.slot});
+  } else {
+    for (std::uint32_t s : rec.members) refs.push_back(PeRef{s});
+  }
+  return refs;
+}
+
+std::vector<PoolHandle> Handlespace::poolHandles() const {
+  std::vector<PoolHandle> handles;
+  handles.reserve(impl_->pool_count_);
+  for (const auto& pool : impl_->pools_)
+    if (pool) handles.push_back(pool->handle);
+  return handles;
+}
+
+wire::OwnerChecksum Handlespace::ownerChecksum(PrId owner) const {
+  const auto* st = impl_->owner(owner);
+  return st == nullptr ? wire::OwnerChecksum{} : st->checksum;
+}
+
+wire::OwnerChecksum Handlespace::recomputeOwnerChecksum(PrId owner) const { return impl_->recompute(owner); }
+
+std::size_t Handlespace::ownerSize(PrId owner) const {
+  const auto* st = impl_->owner(owner);
+  return st == nullptr ? 0 : st->live;
+}
+
+std::vector<PrId> Handlespace::owners() const {
+  return impl_->ownerIds();
+}
+
+TablePage Handlespace::handleTable(std::optional<PrId> owner, TableCursor from, std::size_t max) const {
+  return impl_->handleTable(owner, from, max);
+}
+
+std::vector<RemovedPe> Handlespace::removeOwner(PrId owner) { return impl_->removeOwner(owner); }
+std::size_t Handlespace::rehomeOwner(PrId from, PrId to) { return impl_->rehomeOwner(from, to); }
+
+bool Handlespace::rehome(std::string_view pool, PeId pe, PrId to) {
+  const std::uint32_t slot = impl_->findSlot(pool, pe);
+  if (slot == detail::kNoSlot) return false;
+  impl_->rehome(slot, to);
+  return true;
+}
+
+std::vector<RemovedPe> Handlespace::removeConnection(ConnectionId connection) {
+  return impl_->removeConnection(connection);
+}
+
+std::vector<PeRef> Handlespace::connectionMembers(ConnectionId connection) const {
+  std::vector<PeRef> refs;
+  for (std::uint32_t s : impl_->connectionSlots(connection)) refs.push_back(PeRef{s});
+  return refs;
+}
+
+void Handlespace::setExpiry(PeRef ref, TimePoint expires) { impl_->setExpiry(ref.slot, expires); }
+std::optional<TimePoint> Handlespace::nextExpiry() { return impl_->nextExpiry(); }
+std::vector<RemovedPe> Handlespace::expire(TimePoint now) { return impl_->expire(now); }
+
+std::vector<Change> Handlespace::takeChanges() {
+  std::vector<Change> out;
+  out.swap(impl_->changes_);
+  return out;
+}
+
+std::size_t Handlespace::memoryBytes() const { return impl_->memoryBytes(); }
+
+}  // namespace vnfpool::handlespace

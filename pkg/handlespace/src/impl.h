@@ -1,0 +1,242 @@
+// The handlespace's private data structures. See docs/handlespace.md for the picture and the costs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/intrusive/set.hpp>
+
+#include "fenwick.h"
+#include "slot_table.h"
+#include "vnfpool/handlespace/handlespace.h"
+#include "vnfpool/handlespace/policy.h"
+
+namespace vnfpool::handlespace::detail {
+
+inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
+/// WRR key of an entry whose weight is 0: it sorts last and is never returned.
+inline constexpr std::uint32_t kNeverKey = 0xFFFFFFFFu;
+/// WRR rounds are renumbered before they reach this (a wrap would reorder the rounds).
+inline constexpr std::uint32_t kRoundLimit = 0xFFFFFF00u;
+
+/// The addresses of a PE's user and ASAP transports, packed as [family byte][4 or 16 bytes] each, inline
+/// when they fit (one IPv4 plus one IPv6 address does), on the heap otherwise. When the ASAP transport
+/// has the same addresses as the user transport (the usual case: same host) they are stored once.
+class AddressPack {
+ public:
+  static constexpr std::size_t kInline = 30;
+  AddressPack() = default;
+  AddressPack(const AddressPack&) = delete;
+  AddressPack& operator=(const AddressPack&) = delete;
+  ~AddressPack() { release(); }
+
+  void assign(const wire::AddressList& user, const wire::AddressList* asap);
+  wire::AddressList user() const { return decode(0, user_count_); }
+  wire::AddressList asap() const;
+  std::size_t heapBytes() const { return size_ > kInline ? size_ : 0; }
+  void clear() { release(); }
+
+ private:
+  const std::uint8_t* data() const { return size_ > kInline ? heap_ : inline_; }
+  wire::AddressList decode(std::size_t first, std::size_t count) const;
+  void release() {
+    if (size_ > kInline) delete[] heap_;
+    size_ = 0;
+  }
+
+  union {
+    std::uint8_t inline_[kInline];
+    std::uint8_t* heap_;
+  };
+  std::uint16_t size_ = 0;
+  std::uint8_t user_count_ = 0;
+  std::uint8_t asap_count_ = 0;  // kSameAsUser: the user addresses
+ public:
+  static constexpr std::uint8_t kSameAsUser = 0xFF;
+};
+
+using SetHook = boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>,
+                                                  boost::intrusive::optimize_size<true>>;
+
+/// One PE. Lives in a chunked arena (stable address), named by its slot number.
+struct PeRecord {
+  SetHook hook{};                     // selection order of Ordered pools
+  PeId id = 0;
+  PrId home_pr = 0;
+  ConnectionId connection = kNoConnection;
+  TimePoint last_update{};
+  TimePoint expires = kNever;
+  std::uint64_t seq = 0;              // selection sequence number (lower = less recently selected)
+  std::uint32_t pool = kNoSlot;       // pool slot; kNoSlot: this record is free
+  std::uint32_t slot = kNoSlot;       // this record's own slot
+  std::uint32_t life_ms = 0;
+  std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
+  std::uint32_t degradation = 0;      // PR-local accumulated degradation
+  std::uint32_t credit = 0;           // WRR: selections left in this round
+  std::uint32_t position = kNoSlot;   // Weighted: index in the pool's member array
+  std::uint32_t owner_pos = kNoSlot;  // index in the owner's item array
+  std::uint32_t heap_pos = kNoSlot;   // index in the expiry heap
+  std::uint32_t conn_prev = kNoSlot, conn_next = kNoSlot;
+  std::array<std::uint32_t, 4> words{};
+  std::uint32_t user_service_code = 0;
+  wire::TransportKind user_kind = wire::TransportKind::Sctp;
+  std::uint16_t user_port = 0, user_use = 0;
+  wire::TransportKind asap_kind = wire::TransportKind::Sctp;
+  std::uint16_t asap_port = 0, asap_use = 0;
+  std::uint8_t word_count = 0;
+  bool has_asap = false;
+  AddressPack addresses{};
+
+  std::span<const std::uint32_t> policyWords() const { return {words.data(), word_count}; }
+};
+
+struct RecordLess {
+  bool operator()(const PeRecord& a, const PeRecord& b) const {
+    return a.key != b.key ? a.key < b.key : a.seq < b.seq;
+  }
+};
+
+using SelectionSet =
+    boost::intrusive::set<PeRecord, boost::intrusive::member_hook<PeRecord, SetHook, &PeRecord::hook>,
+                          boost::intrusive::compare<RecordLess>, boost::intrusive::constant_time_size<true>>;
+
+struct PoolRecord {
+  std::string handle;
+  std::uint64_t hash = 0;
+  const PolicyTraits* traits = nullptr;
+  wire::TransportKind transport = wire::TransportKind::Sctp;
+  std::uint16_t transport_use = 0;
+  std::uint32_t size = 0;
+  std::uint64_t seq = 0;          // last sequence number handed out
+  // Ordered policies.
+  SelectionSet ordered{};
+  std::uint32_t round_hint = 0;   // WRR: the current round when no entry has a weight
+  // Weighted policies.
+  std::vector<std::uint32_t> members{};
+  Fenwick fenwick{};
+  std::uint32_t eligible = 0;     // members with weight > 0
+};
+
+struct OwnerItem {
+  std::uint64_t serial = 0;
+  std::uint32_t slot = kNoSlot;  // kNoSlot: removed (compacted away later)
+};
+
+struct OwnerState {
+  PrId id = 0;
+  wire::OwnerChecksum checksum{};
+  std::vector<OwnerItem> items{};  // ascending serial
+  std::size_t live = 0;
+  std::uint64_t next_serial = 1;
+};
+
+struct HeapItem {
+  TimePoint at{};
+  std::uint32_t slot = kNoSlot;
+};
+
+class Impl {
+ public:
+  explicit Impl(Config config) : config_(config) {}
+  ~Impl();
+
+  Result<Registered> registerPe(std::string_view pool, const wire::PoolElement& pe, const EntryContext& context,
+                                TimePoint now);
+  bool deregister(std::string_view pool, PeId pe);
+  std::uint32_t findSlot(std::string_view pool, PeId pe) const;
+  std::uint32_t findPool(std::string_view handle) const;
+  Result<std::size_t> select(std::string_view pool, std::size_t count, Random& rng, std::vector<PeRef>& out);
+
+  PeView view(std::uint32_t slot) const { return PeView(&record(slot), pools_[record(slot).pool].get()); }
+
+  PeRecord& record(std::uint32_t slot) { return chunks_[slot >> kChunkBits][slot & kChunkMask]; }
+  const PeRecord& record(std::uint32_t slot) const { return chunks_[slot >> kChunkBits][slot & kChunkMask]; }
+
+  // Owners.
+  OwnerState* owner(PrId id);
+  const OwnerState* owner(PrId id) const;
+  OwnerState& ownerOrCreate(PrId id);
+  TablePage handleTable(std::optional<PrId> owner, TableCursor from, std::size_t max) const;
+  std::vector<RemovedPe> removeOwner(PrId id);
+  std::size_t rehomeOwner(PrId from, PrId to);
+  void rehome(std::uint32_t slot, PrId to);
+  wire::OwnerChecksum recompute(PrId id) const;
+  std::vector<PrId> ownerIds() const {
+    std::vector<PrId> ids;
+    for (const auto& st : owners_)
+      if (st.live > 0) ids.push_back(st.id);
+    return ids;
+  }
+
+  // Connections.
+  std::vector<std::uint32_t> connectionSlots(ConnectionId connection) const;
+  std::vector<RemovedPe> removeConnection(ConnectionId connection);
+
+  // Expiry.
+  void setExpiry(std::uint32_t slot, TimePoint expires);
+  std::optional<TimePoint> nextExpiry();
+  std::vector<RemovedPe> expire(TimePoint now);
+
+  std::size_t memoryBytes() const;
+
+  Config config_;
+  std::vector<std::unique_ptr<PoolRecord>> pools_{};
+  std::vector<std::uint32_t> free_pools_{};
+  SlotTable pool_index_{};
+  std::size_t pool_count_ = 0;
+  std::size_t pe_count_ = 0;
+  std::vector<Change> changes_{};
+
+ private:
+  static constexpr std::uint32_t kChunkBits = 10;
+  static constexpr std::uint32_t kChunkMask = (1u << kChunkBits) - 1;
+
+  std::uint32_t allocateRecord();
+  void freeRecord(std::uint32_t slot);
+  std::uint32_t createPool(std::string_view handle, std::uint64_t hash, const PolicyTraits& traits,
+                           const wire::Transport& transport);
+  void destroyPool(std::uint32_t pool_slot);
+  static std::uint64_t peHash(std::uint32_t pool_slot, PeId id) {
+    return mix64(id ^ (std::uint64_t{pool_slot} * 0x9E3779B97F4A7C15ull));
+  }
+
+  // Selection structures.
+  void insertIntoPool(PoolRecord& pool, std::uint32_t slot);
+  void removeFromPool(PoolRecord& pool, std::uint32_t slot);
+  void rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_weight);  // keeps seq
+  void advance(PoolRecord& pool, std::uint32_t slot);
+  std::uint32_t currentRound(const PoolRecord& pool) const;
+  void renumberRounds(PoolRecord& pool);
+  void setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight);
+  std::size_t selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeRef>& out);
+  std::size_t selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, std::vector<PeRef>& out);
+
+  void addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle);
+  void removeFromOwner(std::uint32_t slot, std::string_view handle);
+  void linkConnection(std::uint32_t slot);
+  void unlinkConnection(std::uint32_t slot);
+  void heapRemove(std::uint32_t slot);
+  void heapPush(std::uint32_t slot, TimePoint at);
+  void siftUp(std::size_t i);
+  void siftDown(std::size_t i);
+  void heapSet(std::size_t i, HeapItem item);
+
+  void removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed);
+  void journal(Change::Kind kind, std::string_view pool, PeId pe, PrId owner, PrId previous) {
+    if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous});
+  }
+
+  std::vector<std::unique_ptr<PeRecord[]>> chunks_{};
+  std::vector<std::uint32_t> free_records_{};
+  std::uint32_t next_record_ = 0;
+  SlotTable pe_index_{};
+  SlotTable connection_index_{};  // connection -> first PE of its list
+  std::vector<OwnerState> owners_{};  // ascending id
+  std::vector<HeapItem> heap_{};
+  std::vector<std::uint32_t> scratch_{};
+};
+
+}  // namespace vnfpool::handlespace::detail
