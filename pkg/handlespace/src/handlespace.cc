@@ -45,11 +45,15 @@ bool hasTransportUse(wire::TransportKind kind) {
 void AddressPack::assign(const wire::AddressList& user, const wire::AddressList* asap) {
   const bool same = asap == nullptr || *asap == user;
   const std::size_t total = packedSize(user) + (same ? 0 : packedSize(*asap));
-  release();
-  std::uint8_t* out = inline_;
-  if (total > kInline) {
-    heap_ = new std::uint8_t[total];
-    out = heap_;
+  std::uint8_t* out = bytes_;
+  if (total > kInline && total == size_) {
+    out = heap();  // a re-registration with the same address layout reuses the block
+  } else {
+    release();
+    if (total > kInline) {
+      out = new std::uint8_t[total];
+      setHeap(out);
+    }
   }
   size_ = static_cast<std::uint16_t>(total);
   out = packInto(out, user);
@@ -294,6 +298,7 @@ OwnerState& Impl::ownerOrCreate(PrId id) {
 void Impl::addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle) {
   PeRecord& r = record(slot);
   OwnerState& st = ownerOrCreate(owner_id);
+  if (st.next_serial == 0xFFFFFFFFu) renumberOwner(st);
   r.home_pr = owner_id;
   r.owner_pos = static_cast<std::uint32_t>(st.items.size());
   st.items.push_back(OwnerItem{st.next_serial++, slot});
@@ -301,9 +306,24 @@ void Impl::addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle
   st.checksum.add(handle, r.id);
 }
 
+void Impl::renumberOwner(OwnerState& st) {
+  // Once per 2^32 joins: drop removed items and number the rest from 1 (a cursor held across this
+  // may see some entries twice).
+  std::uint32_t serial = 0;
+  std::size_t w = 0;
+  for (const OwnerItem& item : st.items) {
+    if (item.slot == kNoSlot) continue;
+    record(item.slot).owner_pos = static_cast<std::uint32_t>(w);
+    st.items[w++] = OwnerItem{++serial, item.slot};
+  }
+  st.items.resize(w);
+  st.next_serial = serial + 1;
+}
+
 void Impl::removeFromOwner(std::uint32_t slot, std::string_view handle) {
   PeRecord& r = record(slot);
   OwnerState* st = owner(r.home_pr);
+  if (st == nullptr) return;  // cannot happen: every stored PE is in its owner's index
   st->items[r.owner_pos].slot = kNoSlot;
   r.owner_pos = kNoSlot;
   --st->live;
@@ -340,7 +360,7 @@ TablePage Impl::handleTable(std::optional<PrId> only, TableCursor from, std::siz
   for (auto st = first; st != last; ++st) {
     const std::uint64_t after = st->id == from.owner ? from.after : 0;
     auto item = std::upper_bound(st->items.begin(), st->items.end(), after,
-                                 [](std::uint64_t v, const OwnerItem& i) { return v < i.serial; });
+                                 [](std::uint64_t v, const OwnerItem& i) { return v < std::uint64_t{i.serial}; });
     for (; item != st->items.end(); ++item) {
       if (item->slot == kNoSlot) continue;
       if (page.entries.size() == max) {
@@ -462,7 +482,7 @@ std::vector<RemovedPe> Impl::removeConnection(ConnectionId connection) {
 
 void Impl::heapSet(std::size_t i, HeapItem item) {
   heap_[i] = item;
-  record(item.slot).heap_pos = static_cast<std::uint32_t>(i);
+  if (item.slot != kNoSlot) record(item.slot).heap_pos = static_cast<std::uint32_t>(i);
 }
 
 void Impl::siftUp(std::size_t i) {
@@ -491,22 +511,35 @@ void Impl::siftDown(std::size_t i) {
 }
 
 void Impl::heapPush(std::uint32_t slot, TimePoint at) {
-  heap_.push_back(HeapItem{at, slot});
+  heap_.push_back(HeapItem{at.time_since_epoch().count(), slot});
   siftUp(heap_.size() - 1);
 }
 
 void Impl::heapRemove(std::uint32_t slot) {
+  // Removal only marks the item: no sifting, one memory access. Marked items are dropped when they reach
+  // the top, or all at once when they outnumber the live ones.
   PeRecord& r = record(slot);
-  const std::size_t i = r.heap_pos;
+  heap_[r.heap_pos].slot = kNoSlot;
   r.heap_pos = kNoSlot;
+  if (++heap_dead_ > 64 && heap_dead_ * 2 > heap_.size()) heapCompact();
+}
+
+void Impl::heapPopTop() {
   const HeapItem last = heap_.back();
   heap_.pop_back();
-  if (i == heap_.size()) return;
-  heapSet(i, last);
-  if (i > 0 && last.at < heap_[(i - 1) / 2].at)
-    siftUp(i);
-  else
-    siftDown(i);
+  if (heap_.empty()) return;
+  heapSet(0, last);
+  siftDown(0);
+}
+
+void Impl::heapCompact() {
+  std::size_t w = 0;
+  for (const HeapItem& item : heap_)
+    if (item.slot != kNoSlot) heap_[w++] = item;
+  heap_.resize(w);
+  heap_dead_ = 0;
+  for (std::size_t i = 0; i < w; ++i) heapSet(i, heap_[i]);
+  for (std::size_t i = w / 2; i-- > 0;) siftDown(i);
 }
 
 void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
@@ -518,8 +551,8 @@ void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
   }
   if (r.heap_pos == kNoSlot) {
     heapPush(slot, expires);
-  } else if (expires < heap_[r.heap_pos].at) {
-    heap_[r.heap_pos].at = expires;
+  } else if (expires.time_since_epoch().count() < heap_[r.heap_pos].at) {
+    heap_[r.heap_pos].at = expires.time_since_epoch().count();
     siftUp(r.heap_pos);
   }
 }
@@ -527,9 +560,14 @@ void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
 std::optional<TimePoint> Impl::nextExpiry() {
   while (!heap_.empty()) {
     const HeapItem top = heap_[0];
+    if (top.slot == kNoSlot) {
+      heapPopTop();
+      --heap_dead_;
+      continue;
+    }
     const TimePoint truth = record(top.slot).expires;
-    if (truth == top.at) return top.at;
-    heap_[0].at = truth;  // a lazily postponed deadline: put it where it belongs
+    if (truth.time_since_epoch().count() == top.at) return truth;
+    heap_[0].at = truth.time_since_epoch().count();  // a lazily postponed deadline: put it where it belongs
     siftDown(0);
   }
   return std::nullopt;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,11 +24,12 @@ inline constexpr std::uint32_t kNeverKey = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kRoundLimit = 0xFFFFFF00u;
 
 /// The addresses of a PE's user and ASAP transports, packed as [family byte][4 or 16 bytes] each, inline
-/// when they fit (one IPv4 plus one IPv6 address does), on the heap otherwise. When the ASAP transport
-/// has the same addresses as the user transport (the usual case: same host) they are stored once.
+/// when they fit in 42 bytes (one IPv4 plus one IPv6 address take 22), on the heap otherwise. When the ASAP transport has the same addresses as the user transport
+/// (the usual case: same host) they are stored once. Byte-aligned, so it packs tightly into PeRecord.
 class AddressPack {
  public:
-  static constexpr std::size_t kInline = 30;
+  static constexpr std::size_t kInline = 42;
+  static constexpr std::uint8_t kSameAsUser = 0xFF;
   AddressPack() = default;
   AddressPack(const AddressPack&) = delete;
   AddressPack& operator=(const AddressPack&) = delete;
@@ -40,47 +42,55 @@ class AddressPack {
   void clear() { release(); }
 
  private:
-  const std::uint8_t* data() const { return size_ > kInline ? heap_ : inline_; }
+  // Heap storage keeps its pointer in the first bytes of bytes_ (copied, never type-punned).
+  std::uint8_t* heap() const {
+    std::uint8_t* p;
+    std::memcpy(&p, bytes_, sizeof p);
+    return p;
+  }
+  void setHeap(std::uint8_t* p) { std::memcpy(bytes_, &p, sizeof p); }
+  const std::uint8_t* data() const { return size_ > kInline ? heap() : bytes_; }
   wire::AddressList decode(std::size_t first, std::size_t count) const;
   void release() {
-    if (size_ > kInline) delete[] heap_;
+    if (size_ > kInline) delete[] heap();
     size_ = 0;
   }
 
-  union {
-    std::uint8_t inline_[kInline];
-    std::uint8_t* heap_;
-  };
+  std::uint8_t bytes_[kInline]{};
   std::uint16_t size_ = 0;
   std::uint8_t user_count_ = 0;
   std::uint8_t asap_count_ = 0;  // kSameAsUser: the user addresses
- public:
-  static constexpr std::uint8_t kSameAsUser = 0xFF;
 };
 
 using SetHook = boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>,
                                                   boost::intrusive::optimize_size<true>>;
 
-/// One PE. Lives in a chunked arena (stable address), named by its slot number.
-struct PeRecord {
+/// One PE, three cache lines: what selection and removal touch first, then identity and index links,
+/// then the transports. Lives in a chunked arena (stable address), named by its slot number.
+struct alignas(64) PeRecord {
+  // Line 1: selection order and the index positions.
   SetHook hook{};                     // selection order of Ordered pools
   PeId id = 0;
-  PrId home_pr = 0;
-  ConnectionId connection = kNoConnection;
-  TimePoint last_update{};
-  TimePoint expires = kNever;
   std::uint64_t seq = 0;              // selection sequence number (lower = less recently selected)
+  std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
   std::uint32_t pool = kNoSlot;       // pool slot; kNoSlot: this record is free
   std::uint32_t slot = kNoSlot;       // this record's own slot
-  std::uint32_t life_ms = 0;
-  std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
-  std::uint32_t degradation = 0;      // PR-local accumulated degradation
-  std::uint32_t credit = 0;           // WRR: selections left in this round
-  std::uint32_t position = kNoSlot;   // Weighted: index in the pool's member array
   std::uint32_t owner_pos = kNoSlot;  // index in the owner's item array
   std::uint32_t heap_pos = kNoSlot;   // index in the expiry heap
+  std::uint32_t degradation = 0;      // PR-local accumulated degradation
+  // Line 2.
+  PrId home_pr = 0;
+  ConnectionId connection = kNoConnection;
+  TimePoint expires = kNever;
+  TimePoint last_update{};
   std::uint32_t conn_prev = kNoSlot, conn_next = kNoSlot;
+  union {
+    std::uint32_t credit;    // WRR: selections left in this round
+    std::uint32_t position;  // Weighted: index in the pool's member array
+  };
+  std::uint32_t life_ms = 0;
   std::array<std::uint32_t, 4> words{};
+  // Line 3: transports.
   std::uint32_t user_service_code = 0;
   wire::TransportKind user_kind = wire::TransportKind::Sctp;
   std::uint16_t user_port = 0, user_use = 0;
@@ -90,8 +100,10 @@ struct PeRecord {
   bool has_asap = false;
   AddressPack addresses{};
 
+  PeRecord() : credit(0) {}
   std::span<const std::uint32_t> policyWords() const { return {words.data(), word_count}; }
 };
+static_assert(sizeof(PeRecord) == 192, "three cache lines");
 
 struct RecordLess {
   bool operator()(const PeRecord& a, const PeRecord& b) const {
@@ -121,7 +133,7 @@ struct PoolRecord {
 };
 
 struct OwnerItem {
-  std::uint64_t serial = 0;
+  std::uint32_t serial = 0;
   std::uint32_t slot = kNoSlot;  // kNoSlot: removed (compacted away later)
 };
 
@@ -130,13 +142,15 @@ struct OwnerState {
   wire::OwnerChecksum checksum{};
   std::vector<OwnerItem> items{};  // ascending serial
   std::size_t live = 0;
-  std::uint64_t next_serial = 1;
+  std::uint32_t next_serial = 1;  // renumbered before it wraps
 };
 
-struct HeapItem {
-  TimePoint at{};
-  std::uint32_t slot = kNoSlot;
+#pragma pack(push, 4)
+struct HeapItem {  // 12 bytes: the heap is one of the per-PE costs
+  std::int64_t at = 0;           // deadline, TimePoint ticks (a plain integer: the struct is packed)
+  std::uint32_t slot = kNoSlot;  // kNoSlot: removed, discarded when it reaches the top
 };
+#pragma pack(pop)
 
 class Impl {
  public:
@@ -216,9 +230,12 @@ class Impl {
 
   void addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle);
   void removeFromOwner(std::uint32_t slot, std::string_view handle);
+  void renumberOwner(OwnerState& st);
   void linkConnection(std::uint32_t slot);
   void unlinkConnection(std::uint32_t slot);
   void heapRemove(std::uint32_t slot);
+  void heapPopTop();
+  void heapCompact();
   void heapPush(std::uint32_t slot, TimePoint at);
   void siftUp(std::size_t i);
   void siftDown(std::size_t i);
@@ -236,6 +253,7 @@ class Impl {
   SlotTable connection_index_{};  // connection -> first PE of its list
   std::vector<OwnerState> owners_{};  // ascending id
   std::vector<HeapItem> heap_{};
+  std::size_t heap_dead_ = 0;  // removed items still in heap_
   std::vector<std::uint32_t> scratch_{};
 };
 

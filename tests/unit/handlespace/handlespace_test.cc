@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "test_util.h"
@@ -300,6 +301,46 @@ TEST(HandlespaceTest, ExpiryRemovesDueEntriesInDeadlineOrder) {
   EXPECT_FALSE(hs.nextExpiry());
   EXPECT_TRUE(hs.expire(at(1000)).empty());
   EXPECT_EQ(hs.size(), 2u);
+}
+
+TEST(HandlespaceTest, ExpiryStaysExactThroughManyRemovalsAndRefreshes) {
+  Handlespace hs;
+  Random rng(5);
+  std::map<PeId, int> deadline;  // seconds
+  for (PeId id = 1; id <= 2000; ++id) {
+    const int s = 1 + static_cast<int>(rng.below(1000));
+    ASSERT_TRUE(hs.registerPe("p", pe(id, kRr), EntryContext{0, at(s)}, {}).ok());
+    deadline[id] = s;
+  }
+  for (PeId id = 1; id <= 2000; ++id) {
+    if (rng.below(10) < 7) {  // removed: the heap compacts its removed items along the way
+      ASSERT_TRUE(hs.deregisterPe("p", id));
+      deadline.erase(id);
+    } else if (rng.below(2) == 0) {  // refreshed later or earlier
+      const int s = 1 + static_cast<int>(rng.below(1000));
+      hs.setExpiry(*hs.find("p", id), at(s));
+      deadline[id] = s;
+    }
+  }
+  for (int now = 0; now <= 1000; now += 37) {
+    auto removed = hs.expire(at(now));
+    std::set<PeId> expected;
+    for (auto it = deadline.begin(); it != deadline.end();) {
+      if (it->second <= now) {
+        expected.insert(it->first);
+        it = deadline.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    EXPECT_EQ(idSet(removed), expected) << now;
+    if (!deadline.empty()) {
+      int next = 100000;
+      for (auto [id, s] : deadline) next = std::min(next, s);
+      EXPECT_EQ(hs.nextExpiry(), at(next));
+    }
+  }
+  EXPECT_EQ(hs.size(), deadline.size());
 }
 
 TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {

@@ -1,0 +1,251 @@
+// Handlespace benchmarks: the matrix of docs/BENCHMARKS.md (10^4 / 10^5 / 10^6 PEs; one pool vs pools of
+// 10; RR, weighted random, LU; register / re-register / resolve 3 / deregister; bytes per PE), plus
+// baselines measured in the same run. Every PE has a TCP user transport with one IPv4 and one IPv6
+// address, an SCTP ASAP transport on the same addresses, a connection, a deadline in the expiry index and
+// one of three home PRs, so every index is populated.
+//
+//   build/hs-release/tests/bench/handlespace/vnfpool_handlespace_bench --benchmark_repetitions=5
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "vnfpool/handlespace/handlespace.h"
+
+namespace vnfpool::handlespace {
+namespace {
+
+using wire::PolicyType;
+
+constexpr PolicyType kPolicies[] = {PolicyType::RoundRobin, PolicyType::WeightedRandom, PolicyType::LeastUsed};
+
+struct Setup {
+  std::size_t n = 0;
+  std::size_t pool_size = 0;  // n: one pool; 10: pools of 10
+  PolicyType policy = PolicyType::RoundRobin;
+};
+
+Setup setupOf(const benchmark::State& state) {
+  Setup s;
+  s.n = static_cast<std::size_t>(state.range(0));
+  s.pool_size = state.range(1) == 1 ? s.n : static_cast<std::size_t>(state.range(1));
+  s.policy = kPolicies[state.range(2)];
+  return s;
+}
+
+/// Everything a run needs, generated up front so that the timed loops only touch the handlespace.
+struct Workload {
+  explicit Workload(const Setup& s) : setup(s), rng(42) {
+    const std::size_t pools = s.n / s.pool_size;
+    for (std::size_t p = 0; p < pools; ++p) handles.push_back(pools == 1 ? "bench-pool" : "pool-" + std::to_string(p));
+    ids.resize(s.n);
+    for (auto& id : ids) id = rng.next() | 1;  // random 64-bit PE IDs
+    order.resize(s.n);
+    for (std::size_t i = 0; i < s.n; ++i) order[i] = static_cast<std::uint32_t>(i);
+    for (std::size_t i = s.n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    for (std::size_t i = 0; i < kRandom; ++i) {
+      random_pe.push_back(static_cast<std::uint32_t>(rng.below(s.n)));
+      random_pool.push_back(static_cast<std::uint32_t>(rng.below(pools)));
+      random_value.push_back(static_cast<std::uint32_t>(rng.next()));
+    }
+    element.home_pr = 1;
+    element.registration_life_ms = 90000;
+    element.user_transport.kind = wire::TransportKind::Tcp;
+    element.user_transport.port = 5060;
+    element.user_transport.addresses.push_back(wire::IpAddress::v4(10, 1, 2, 3));
+    element.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::1:2:3"));
+    wire::Transport asap;
+    asap.kind = wire::TransportKind::Sctp;
+    asap.port = 40000;
+    asap.addresses = element.user_transport.addresses;
+    element.asap_transport = asap;
+    element.policy = wire::Policy::make(s.policy, {1});
+  }
+
+  const std::string& poolOf(std::size_t i) const { return handles[i / setup.pool_size]; }
+
+  /// The PE parameter of PE i with policy value `value` (weight or load).
+  const wire::PoolElement& pe(std::size_t i, std::uint32_t value) {
+    element.id = ids[i];
+    element.home_pr = 1 + i % 3;
+    element.user_transport.addresses[0].bytes[3] = static_cast<std::uint8_t>(i);
+    element.asap_transport->addresses[0].bytes[3] = static_cast<std::uint8_t>(i);  // same host
+    element.policy.words[0] = setup.policy == PolicyType::WeightedRandom ? 1 + value % 1000 : value;
+    return element;
+  }
+
+  void registerPe(Handlespace& hs, std::size_t i, std::uint32_t value, TimePoint now) {
+    auto r = hs.registerPe(poolOf(i), pe(i, value), EntryContext{i + 1, now + std::chrono::seconds(90)}, now);
+    benchmark::DoNotOptimize(r);
+  }
+
+  void fill(Handlespace& hs) {
+    for (std::size_t i = 0; i < setup.n; ++i) registerPe(hs, i, static_cast<std::uint32_t>(ids[i] >> 32), TimePoint{});
+  }
+
+  static constexpr std::size_t kRandom = 1 << 16;
+  Setup setup;
+  Random rng;
+  std::vector<std::string> handles;
+  std::vector<PeId> ids;
+  std::vector<std::uint32_t> order;  // a random permutation of 0..n-1
+  std::vector<std::uint32_t> random_pe, random_pool, random_value;
+  wire::PoolElement element;
+};
+
+/// Filled handlespaces are expensive at 10^6 PEs, so the read-mostly benchmarks share one per setup.
+struct Filled {
+  std::unique_ptr<Workload> work;
+  std::unique_ptr<Handlespace> hs;
+};
+
+Filled& filled(const Setup& s) {
+  static std::map<std::tuple<std::size_t, std::size_t, int>, Filled> cache;
+  auto& f = cache[{s.n, s.pool_size, static_cast<int>(s.policy)}];
+  if (!f.hs) {
+    cache.clear();  // keep one at a time: 10^6-PE handlespaces are large
+    auto& g = cache[{s.n, s.pool_size, static_cast<int>(s.policy)}];
+    g.work = std::make_unique<Workload>(s);
+    g.hs = std::make_unique<Handlespace>();
+    g.work->fill(*g.hs);
+    return g;
+  }
+  return f;
+}
+
+void label(benchmark::State& state, const Setup& s) {
+  state.SetLabel(std::string(s.pool_size == s.n ? "1 pool" : "pools of 10") + ", " +
+                 std::string(wire::policyInfo(static_cast<std::uint32_t>(s.policy))->name));
+}
+
+void BM_Register(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Workload work(s);
+  auto hs = std::make_unique<Handlespace>();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if (i == s.n) {
+      state.PauseTiming();
+      hs = std::make_unique<Handlespace>();
+      i = 0;
+      state.ResumeTiming();
+    }
+    const std::size_t k = work.order[i++];
+    work.registerPe(*hs, k, work.random_value[k & (Workload::kRandom - 1)], TimePoint{});
+  }
+  label(state, s);
+}
+
+void BM_ReRegister(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Filled& f = filled(s);
+  std::size_t i = 0;
+  TimePoint now{};
+  for (auto _ : state) {
+    const std::size_t j = i++ & (Workload::kRandom - 1);
+    now += std::chrono::microseconds(1);
+    f.work->registerPe(*f.hs, f.work->random_pe[j], f.work->random_value[j], now);  // new load / weight
+  }
+  label(state, s);
+}
+
+void BM_Resolve3(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Filled& f = filled(s);
+  Random rng(7);
+  std::vector<PeRef> out;
+  out.reserve(8);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& pool = f.work->handles[f.work->random_pool[i++ & (Workload::kRandom - 1)]];
+    auto n = f.hs->select(pool, 3, rng, out);
+    benchmark::DoNotOptimize(n);
+  }
+  label(state, s);
+}
+
+void BM_Deregister(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Workload work(s);
+  auto hs = std::make_unique<Handlespace>();
+  std::size_t i = s.n;
+  for (auto _ : state) {
+    if (i == s.n) {
+      state.PauseTiming();
+      hs = std::make_unique<Handlespace>();
+      work.fill(*hs);
+      i = 0;
+      state.ResumeTiming();
+    }
+    const std::size_t k = work.order[i++];
+    benchmark::DoNotOptimize(hs->deregisterPe(work.poolOf(k), work.ids[k]));
+  }
+  label(state, s);
+}
+
+void BM_BytesPerPe(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  for (auto _ : state) {
+    Workload work(s);
+    const auto before = mallinfo2().uordblks;
+    Handlespace hs;
+    work.fill(hs);
+    const auto after = mallinfo2().uordblks;
+    state.counters["bytes_per_pe"] = static_cast<double>(after - before) / static_cast<double>(s.n);
+    state.counters["accounted_per_pe"] = static_cast<double>(hs.memoryBytes()) / static_cast<double>(s.n);
+  }
+  label(state, s);
+}
+
+// ---- Baselines, same binary and run ---------------------------------------------------------------------
+
+/// Copying three PE parameters: what answering a resolution costs the encoder at least.
+void BM_BaselineCopy3PoolElements(benchmark::State& state) {
+  Workload work(Setup{16, 16, PolicyType::RoundRobin});
+  std::vector<wire::PoolElement> list;
+  for (std::size_t i = 0; i < 3; ++i) list.push_back(work.pe(i, 1));
+  for (auto _ : state) {
+    std::vector<wire::PoolElement> copy = list;
+    benchmark::DoNotOptimize(copy.data());
+  }
+}
+
+/// A std::unordered_map lookup of a random existing 64-bit key among N (the floor of performance.md 3d).
+void BM_BaselineUnorderedMapLookup(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  Random rng(3);
+  std::unordered_map<std::uint64_t, std::uint64_t> map;
+  std::vector<std::uint64_t> keys(n);
+  for (auto& k : keys) {
+    k = rng.next();
+    map.emplace(k, k);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(map.find(keys[rng.below(n)]));
+    ++i;
+  }
+}
+
+void matrix(benchmark::internal::Benchmark* b) {
+  for (std::int64_t n : {10000, 100000, 1000000})
+    for (std::int64_t layout : {1, 10})
+      for (std::int64_t policy : {0, 1, 2}) b->Args({n, layout, policy});
+  b->ArgNames({"pes", "pool", "policy"});
+}
+
+BENCHMARK(BM_Register)->Apply(matrix);
+BENCHMARK(BM_ReRegister)->Apply(matrix);
+BENCHMARK(BM_Resolve3)->Apply(matrix);
+BENCHMARK(BM_Deregister)->Apply(matrix);
+BENCHMARK(BM_BytesPerPe)->Apply(matrix)->Iterations(1);
+BENCHMARK(BM_BaselineCopy3PoolElements);
+BENCHMARK(BM_BaselineUnorderedMapLookup)->Arg(100000)->Arg(1000000);
+
+}  // namespace
+}  // namespace vnfpool::handlespace
