@@ -35,8 +35,7 @@ struct AsapDecoder {
     m.ng_caps = std::move(caps);
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
-    VNFPOOL_TRY(pe, expectPoolElement(bytes, params, dialect));
-    m.pe = std::move(pe);
+    if (auto e = expectPoolElement(bytes, params, dialect, m.pe)) return *e;
     return finish(std::move(m));
   }
 
@@ -98,21 +97,14 @@ struct AsapDecoder {
   }
 
   // Pool Elements until the end, as in Handle Resolution Response and Business Card.
-  std::optional<Error> poolElements(std::vector<PoolElement>& out) {
-    for (;;) {
-      auto tlv = params.optional(poolElementType(dialect));
-      if (!tlv.ok()) return tlv.error();
-      if (!tlv.value()) return std::nullopt;
-      auto pe = decodePoolElement(bytes, *tlv.value(), dialect);
-      if (!pe.ok()) return pe.error();
-      out.push_back(std::move(pe).value());
-    }
-  }
+  std::optional<Error> poolElements(std::vector<PoolElement>& out) { return poolElementList(bytes, params, dialect, out); }
 
   Result<std::optional<Policy>> optionalPolicy() {
-    VNFPOOL_TRY(tlv, params.optional(ParamType::SelectionPolicy));
-    if (!tlv) return std::optional<Policy>{};
-    VNFPOOL_TRY(policy, decodePolicy(*tlv));
+    const Tlv* tlv = params.take(ParamType::SelectionPolicy);
+    if (params.failed()) return params.error();
+    if (tlv == nullptr) return std::optional<Policy>{};
+    Policy policy;
+    if (auto e = decodePolicy(*tlv, policy)) return *e;
     return std::optional<Policy>{policy};
   }
 
@@ -158,8 +150,7 @@ struct AsapDecoder {
     for (;;) {
       VNFPOOL_TRY(next, params.peek());
       if (next == nullptr || !isTransportType(next->type)) break;
-      VNFPOOL_TRY(transport, decodeTransport(bytes, *next, dialect));
-      m.transports.push_back(std::move(transport));
+      if (auto e = decodeTransport(bytes, *next, dialect, m.transports.emplace_back())) return *e;
       params.consume();
     }
     return finish(std::move(m));

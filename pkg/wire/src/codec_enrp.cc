@@ -72,12 +72,7 @@ struct EnrpDecoder {
       VNFPOOL_TRY(handle, decodePoolHandle(*handle_tlv));
       enrp::PoolEntries entries;
       entries.pool_handle = std::move(handle);
-      for (;;) {
-        VNFPOOL_TRY(pe_tlv, params.optional(poolElementType(dialect)));
-        if (!pe_tlv) break;
-        VNFPOOL_TRY(pe, decodePoolElement(bytes, *pe_tlv, dialect));
-        entries.pes.push_back(std::move(pe));
-      }
+      if (auto e = poolElementList(bytes, params, dialect, entries.pes)) return *e;
       m.pools.push_back(std::move(entries));
     }
     return finish(std::move(m));
@@ -91,8 +86,7 @@ struct EnrpDecoder {
     m.reserved = *fixed.u16();
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
-    VNFPOOL_TRY(pe, expectPoolElement(bytes, params, dialect));
-    m.pe = std::move(pe);
+    if (auto e = expectPoolElement(bytes, params, dialect, m.pe)) return *e;
     return finish(std::move(m));
   }
 

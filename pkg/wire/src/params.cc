@@ -1,6 +1,7 @@
 #include "params.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 namespace vnfpool::wire::detail {
@@ -30,58 +31,51 @@ Error invalid(const Tlv& tlv, std::string detail) {
   return makeError(Cause::InvalidValues, tlv.offset, tlv.whole, std::move(detail));
 }
 
-bool recognised(std::uint16_t type, Dialect dialect) {
-  if (type >= 0x0001 && type <= 0x000f) return true;
-  if (type == code(ParamType::HandleResolutionOption) || type == code(ParamType::NgCapabilities)) return true;
-  if (dialect == Dialect::Ng) return type >= code(ParamType::PeIdentifier64) && type <= code(ParamType::MptcpTransport);
-  return false;
-}
-
-Result<const Tlv*> ParamReader::peek() {
-  while (!have_) {
-    if (pos_ >= end_) return static_cast<const Tlv*>(nullptr);
+const Tlv* ParamReader::slowNext() {
+  while (pos_ < end_) {
     if (end_ - pos_ < 4) {
-      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_),
-                       "truncated parameter header");
+      error_ = makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_), "truncated parameter header");
+      return nullptr;
     }
-    Reader r(message_.subspan(pos_, 4));
-    const std::uint16_t type = *r.u16();
-    const std::uint16_t length = *r.u16();
+    const std::byte* header = message_.data() + pos_;
+    const std::uint16_t type = load16(header);
+    const std::uint16_t length = load16(header + 2);
     if (length < 4) {
-      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, 4),
-                       "parameter " + hex16(type) + " has length " + std::to_string(length) + " < 4");
+      error_ = makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, 4),
+                         "parameter " + hex16(type) + " has length " + std::to_string(length) + " < 4");
+      return nullptr;
     }
     if (length > end_ - pos_) {
-      return makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_),
-                       "parameter " + hex16(type) + " runs past the end of its container");
+      error_ = makeError(Cause::InvalidValues, pos_, message_.subspan(pos_, end_ - pos_),
+                         "parameter " + hex16(type) + " runs past the end of its container");
+      return nullptr;
     }
-    Tlv tlv;
-    tlv.type = type;
-    tlv.offset = pos_;
-    tlv.whole = message_.subspan(pos_, length);
-    tlv.value = tlv.whole.subspan(4);
-    // The container may end before the last parameter's padding (RFC 5354 allows either form).
-    pos_ = std::min(pos_ + padded(length), end_);
-    if (recognised(type, dialect_)) {
-      next_ = tlv;
-      have_ = true;
-      break;
-    }
+    accept(type, length);
+    if (recognised(type, dialect_)) return &next_;
+    have_ = false;
     switch (unknownAction(type)) {
       case UnknownAction::Stop:
-        return makeError(Cause::UnrecognizedParameter, tlv.offset, tlv.whole,
-                         "unrecognised parameter " + hex16(type) + " (action: discard silently)", false);
+        error_ = makeError(Cause::UnrecognizedParameter, next_.offset, next_.whole,
+                           "unrecognised parameter " + hex16(type) + " (action: discard silently)", false);
+        return nullptr;
       case UnknownAction::StopAndReport:
-        return makeError(Cause::UnrecognizedParameter, tlv.offset, tlv.whole,
-                         "unrecognised parameter " + hex16(type) + " (action: discard and report)");
+        error_ = makeError(Cause::UnrecognizedParameter, next_.offset, next_.whole,
+                           "unrecognised parameter " + hex16(type) + " (action: discard and report)");
+        return nullptr;
       case UnknownAction::SkipAndReport:
-        if (report_ != nullptr) report_->skipped_to_report.emplace_back(tlv.whole.begin(), tlv.whole.end());
+        if (report_ != nullptr) report_->skipped_to_report.emplace_back(next_.whole.begin(), next_.whole.end());
         break;
       case UnknownAction::Skip:
         break;
     }
   }
-  return static_cast<const Tlv*>(&next_);
+  return nullptr;
+}
+
+Result<const Tlv*> ParamReader::peek() {
+  const Tlv* t = next();
+  if (failed()) return error();
+  return t;
 }
 
 Result<std::optional<Tlv>> ParamReader::optional(ParamType type) {
@@ -122,25 +116,27 @@ ParamType checksumType(Dialect d) { return d == Dialect::Classic ? ParamType::Pe
 // ---------------------------------------------------------------------------------------------------------
 // Decoders
 
-Result<IpAddress> decodeAddress(const Tlv& tlv) {
-  IpAddress address;
+std::optional<Error> decodeAddress(const Tlv& tlv, IpAddress& out) {
   if (tlv.type == code(ParamType::Ipv4Address) && tlv.value.size() == 4) {
-    address.family = IpAddress::Family::V4;
+    out.family = IpAddress::Family::V4;
   } else if (tlv.type == code(ParamType::Ipv6Address) && tlv.value.size() == 16) {
-    address.family = IpAddress::Family::V6;
+    out.family = IpAddress::Family::V6;
   } else {
     return invalid(tlv, "address parameter of wrong type or length");
   }
-  std::transform(tlv.value.begin(), tlv.value.end(), address.bytes.begin(),
-                 [](std::byte b) { return std::to_integer<std::uint8_t>(b); });
-  return address;
+  if (out.family == IpAddress::Family::V4) {
+    std::memcpy(out.bytes.data(), tlv.value.data(), 4);
+  } else {
+    std::memcpy(out.bytes.data(), tlv.value.data(), 16);
+  }
+  return std::nullopt;
 }
 
-Result<Transport> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
+std::optional<Error> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
+                                     Transport& t) {
   if (!isTransportType(tlv.type) || (tlv.type == code(ParamType::MptcpTransport) && dialect == Dialect::Classic)) {
     return invalid(tlv, "expected a transport parameter");
   }
-  Transport t;
   t.kind = static_cast<TransportKind>(tlv.type);
   Reader r(tlv.value);
   auto port = r.u16();
@@ -155,37 +151,31 @@ Result<Transport> decodeTransport(std::span<const std::byte> message, const Tlv&
     t.service_code = *service;
     fixed = 8;
   }
-  const std::size_t begin = tlv.offset + 4 + fixed;
-  ParamReader addresses(message, begin, tlv.offset + tlv.whole.size(), dialect, nullptr);
-  for (;;) {
-    auto next = addresses.peek();
-    if (!next.ok()) return next.error();
-    if (next.value() == nullptr) break;
-    if (!isAddress(next.value()->type)) return invalid(*next.value(), "transport parameter holds a non-address");
-    auto address = decodeAddress(*next.value());
-    if (!address.ok()) return address.error();
-    t.addresses.push_back(address.value());
+  ParamReader addresses(message, tlv.offset + 4 + fixed, tlv.offset + tlv.whole.size(), dialect, nullptr);
+  while (const Tlv* a = addresses.next()) {
+    if (!isAddress(a->type)) return invalid(*a, "transport parameter holds a non-address");
+    if (auto e = decodeAddress(*a, t.addresses.emplace_back())) return e;
     addresses.consume();
   }
+  if (addresses.failed()) return addresses.error();
   if (t.addresses.empty()) return invalid(tlv, "transport parameter without an address");
-  return t;
+  return std::nullopt;
 }
 
-Result<Policy> decodePolicy(const Tlv& tlv) {
+std::optional<Error> decodePolicy(const Tlv& tlv, Policy& policy) {
   if (tlv.value.size() < 4 || tlv.value.size() % 4 != 0) return invalid(tlv, "policy parameter of bad length");
   Reader r(tlv.value);
-  Policy policy;
   policy.type = *r.u32();
   const std::size_t words = tlv.value.size() / 4 - 1;
   if (words > Policy::kMaxWords) return invalid(tlv, "policy parameter with too many value words");
-  const auto* info = policyInfo(policy.type);
-  if (info != nullptr && words < info->fields.size()) {
-    return invalid(tlv, "policy " + std::string(info->name) + " needs " + std::to_string(info->fields.size()) +
+  const std::size_t needed = policyWordCount(policy.type);
+  if (words < needed) {
+    return invalid(tlv, "policy " + std::string(policyInfo(policy.type)->name) + " needs " + std::to_string(needed) +
                             " value words");
   }
   policy.word_count = static_cast<std::uint8_t>(words);
   for (std::size_t i = 0; i < words; ++i) policy.words[i] = *r.u32();
-  return policy;
+  return std::nullopt;
 }
 
 Result<PoolHandle> decodePoolHandle(const Tlv& tlv) {
@@ -193,54 +183,59 @@ Result<PoolHandle> decodePoolHandle(const Tlv& tlv) {
   return PoolHandle(reinterpret_cast<const char*>(tlv.value.data()), tlv.value.size());
 }
 
-Result<PoolElement> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
-  PoolElement pe;
-  Reader r(tlv.value);
-  std::size_t fixed = 0;
+std::optional<Error> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
+                                       PoolElement& pe) {
+  const std::size_t fixed = dialect == Dialect::Classic ? 12 : 20;
+  if (tlv.value.size() < fixed) return invalid(tlv, "pool element parameter too short");
+  const std::byte* v = tlv.value.data();
   if (dialect == Dialect::Classic) {
-    auto id = r.u32();
-    auto home = r.u32();
-    auto life = r.u32();
-    if (!life) return invalid(tlv, "pool element parameter too short");
-    pe.id = *id;
-    pe.home_pr = *home;
-    pe.registration_life_ms = *life;
-    fixed = 12;
+    pe.id = load32(v);
+    pe.home_pr = load32(v + 4);
+    pe.registration_life_ms = load32(v + 8);
   } else {
-    auto id = r.u64();
-    auto home = r.u64();
-    auto life = r.u32();
-    if (!life) return invalid(tlv, "pool element parameter too short");
-    pe.id = *id;
-    pe.home_pr = *home;
-    pe.registration_life_ms = *life;
-    fixed = 20;
+    pe.id = load64(v);
+    pe.home_pr = load64(v + 8);
+    pe.registration_life_ms = load32(v + 16);
   }
+  // User transport, policy, [ASAP transport]: in this order, nothing else.
   ParamReader nested(message, tlv.offset + 4 + fixed, tlv.offset + tlv.whole.size(), dialect, nullptr);
-  auto user = nested.peek();
-  if (!user.ok()) return user.error();
-  if (user.value() == nullptr) return invalid(tlv, "pool element without user transport");
-  auto transport = decodeTransport(message, *user.value(), dialect);
-  if (!transport.ok()) return transport.error();
-  pe.user_transport = std::move(transport).value();
+  const Tlv* user = nested.next();
+  if (user == nullptr) return nested.failed() ? nested.error() : invalid(tlv, "pool element without user transport");
+  if (auto e = decodeTransport(message, *user, dialect, pe.user_transport)) return e;
   nested.consume();
 
-  auto policy_tlv = nested.expect(ParamType::SelectionPolicy, "selection policy");
-  if (!policy_tlv.ok()) return policy_tlv.error();
-  auto policy = decodePolicy(policy_tlv.value());
-  if (!policy.ok()) return policy.error();
-  pe.policy = policy.value();
+  const Tlv* policy = nested.take(ParamType::SelectionPolicy);
+  if (policy == nullptr) return nested.expect(ParamType::SelectionPolicy, "selection policy").error();
+  if (auto e = decodePolicy(*policy, pe.policy)) return e;
 
-  auto asap = nested.peek();
-  if (!asap.ok()) return asap.error();
-  if (asap.value() != nullptr) {
-    auto asap_transport = decodeTransport(message, *asap.value(), dialect);
-    if (!asap_transport.ok()) return asap_transport.error();
-    pe.asap_transport = std::move(asap_transport).value();
+  if (const Tlv* asap = nested.next()) {
+    if (auto e = decodeTransport(message, *asap, dialect, pe.asap_transport.emplace())) return e;
     nested.consume();
   }
-  if (auto error = nested.expectEnd()) return *error;
-  return pe;
+  return nested.expectEnd();
+}
+
+std::size_t countParams(std::span<const std::byte> message, std::size_t begin, std::size_t end, ParamType type) {
+  std::size_t count = 0;
+  while (begin + 4 <= end) {
+    const std::uint16_t t = load16(message.data() + begin);
+    const std::uint16_t length = load16(message.data() + begin + 2);
+    if (length < 4) break;
+    if (t == code(type)) ++count;
+    begin += padded(length);
+  }
+  return count;
+}
+
+std::optional<Error> poolElementList(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+                                     std::vector<PoolElement>& out) {
+  const ParamType type = poolElementType(dialect);
+  out.reserve(out.size() + countParams(message, params.position(), params.end(), type));
+  while (const Tlv* t = params.take(type)) {
+    if (auto e = decodePoolElement(message, *t, dialect, out.emplace_back())) return e;
+  }
+  if (params.failed()) return params.error();
+  return std::nullopt;
 }
 
 Result<ServerInformation> decodeServerInformation(std::span<const std::byte> message, const Tlv& tlv,
@@ -264,9 +259,7 @@ Result<ServerInformation> decodeServerInformation(std::span<const std::byte> mes
     auto next = nested.peek();
     if (!next.ok()) return next.error();
     if (next.value() == nullptr) break;
-    auto transport = decodeTransport(message, *next.value(), dialect);
-    if (!transport.ok()) return transport.error();
-    info.transports.push_back(std::move(transport).value());
+    if (auto e = decodeTransport(message, *next.value(), dialect, info.transports.emplace_back())) return *e;
     nested.consume();
   }
   const std::size_t max = dialect == Dialect::Classic ? 1 : 3;
@@ -334,9 +327,7 @@ Result<NgCapabilities> decodeNgCapabilities(std::span<const std::byte> message, 
     auto next = nested.peek();
     if (!next.ok()) return next.error();
     if (next.value() == nullptr) break;
-    auto transport = decodeTransport(message, *next.value(), Dialect::Ng);
-    if (!transport.ok()) return transport.error();
-    caps.endpoints.push_back(std::move(transport).value());
+    if (auto e = decodeTransport(message, *next.value(), Dialect::Ng, caps.endpoints.emplace_back())) return *e;
     nested.consume();
   }
   return caps;
@@ -364,10 +355,11 @@ Result<PeId> expectPeId(ParamReader& params, Dialect dialect) {
   return decodePeId(tlv.value());
 }
 
-Result<PoolElement> expectPoolElement(std::span<const std::byte> message, ParamReader& params, Dialect dialect) {
+std::optional<Error> expectPoolElement(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+                                       PoolElement& out) {
   auto tlv = params.expect(poolElementType(dialect), "pool element");
   if (!tlv.ok()) return tlv.error();
-  return decodePoolElement(message, tlv.value(), dialect);
+  return decodePoolElement(message, tlv.value(), dialect, out);
 }
 
 Result<std::size_t> checkFrame(std::span<const std::byte> bytes, std::size_t min_length) {

@@ -3,6 +3,7 @@
 // parameter. Message codecs (codec_asap.cc, codec_enrp.cc) are sequences of these.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -23,23 +24,12 @@ class Writer {
   explicit Writer(Bytes& out) : out_(out) {}
 
   void u8(std::uint8_t v) { out_.push_back(static_cast<std::byte>(v)); }
-  void u16(std::uint16_t v) {
-    u8(static_cast<std::uint8_t>(v >> 8));
-    u8(static_cast<std::uint8_t>(v));
-  }
-  void u32(std::uint32_t v) {
-    u16(static_cast<std::uint16_t>(v >> 16));
-    u16(static_cast<std::uint16_t>(v));
-  }
-  void u64(std::uint64_t v) {
-    u32(static_cast<std::uint32_t>(v >> 32));
-    u32(static_cast<std::uint32_t>(v));
-  }
+  void u16(std::uint16_t v) { put<2>(v); }
+  void u32(std::uint32_t v) { put<4>(v); }
+  void u64(std::uint64_t v) { put<8>(v); }
   void raw(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
   void raw(std::string_view text) { raw(std::as_bytes(std::span(text.data(), text.size()))); }
-  void pad() {
-    while (out_.size() % 4 != 0) u8(0);
-  }
+  void pad() { out_.resize(padded(out_.size())); }
 
   /// Opens a TLV (or an error cause, which has the same header shape); returns where it starts.
   std::size_t begin(std::uint16_t type) {
@@ -63,43 +53,46 @@ class Writer {
   bool overflowed() const { return overflow_; }
 
  private:
+  template <std::size_t N, typename T>
+  void put(T v) {
+    const std::size_t at = out_.size();
+    out_.resize(at + N);
+    for (std::size_t i = 0; i < N; ++i) out_[at + i] = static_cast<std::byte>((v >> (8 * (N - 1 - i))) & 0xFF);
+  }
+
   Bytes& out_;
   bool overflow_ = false;
 };
+
+/// Big-endian loads from memory the caller has bounds-checked.
+inline std::uint16_t load16(const std::byte* p) {
+  return static_cast<std::uint16_t>((std::to_integer<unsigned>(p[0]) << 8) | std::to_integer<unsigned>(p[1]));
+}
+inline std::uint32_t load32(const std::byte* p) { return (std::uint32_t{load16(p)} << 16) | load16(p + 2); }
+inline std::uint64_t load64(const std::byte* p) { return (std::uint64_t{load32(p)} << 32) | load32(p + 4); }
 
 /// Reads big-endian values from a span; every read checks the bounds and returns nullopt past the end.
 class Reader {
  public:
   explicit Reader(std::span<const std::byte> data) : data_(data) {}
   std::optional<std::uint8_t> u8() {
-    if (pos_ + 1 > data_.size()) return std::nullopt;
+    if (remaining() < 1) return std::nullopt;
     return std::to_integer<std::uint8_t>(data_[pos_++]);
   }
-  std::optional<std::uint16_t> u16() {
-    if (pos_ + 2 > data_.size()) return std::nullopt;
-    const auto v = static_cast<std::uint16_t>((std::to_integer<unsigned>(data_[pos_]) << 8) |
-                                              std::to_integer<unsigned>(data_[pos_ + 1]));
-    pos_ += 2;
-    return v;
-  }
-  std::optional<std::uint32_t> u32() {
-    auto hi = u16();
-    if (!hi) return std::nullopt;
-    auto lo = u16();
-    if (!lo) return std::nullopt;
-    return (std::uint32_t{*hi} << 16) | *lo;
-  }
-  std::optional<std::uint64_t> u64() {
-    auto hi = u32();
-    if (!hi) return std::nullopt;
-    auto lo = u32();
-    if (!lo) return std::nullopt;
-    return (std::uint64_t{*hi} << 32) | *lo;
-  }
+  std::optional<std::uint16_t> u16() { return read<std::uint16_t, 2>(load16); }
+  std::optional<std::uint32_t> u32() { return read<std::uint32_t, 4>(load32); }
+  std::optional<std::uint64_t> u64() { return read<std::uint64_t, 8>(load64); }
   std::size_t pos() const { return pos_; }
   std::size_t remaining() const { return data_.size() - pos_; }
 
  private:
+  template <typename T, std::size_t N>
+  std::optional<T> read(T (*load)(const std::byte*)) {
+    if (remaining() < N) return std::nullopt;
+    const T v = load(data_.data() + pos_);
+    pos_ += N;
+    return v;
+  }
   std::span<const std::byte> data_;
   std::size_t pos_ = 0;
 };
@@ -118,29 +111,78 @@ Error invalid(const Tlv& tlv, std::string detail);
 
 /// Which parameter types a decoder of `dialect` recognises. Classic knows the RFC types, the Handle
 /// Resolution Option and NG Capabilities (so it can discover ng peers); ng knows everything.
-bool recognised(std::uint16_t type, Dialect dialect);
+inline bool recognised(std::uint16_t type, Dialect dialect) {
+  if (type >= 0x0001 && type <= 0x000f) return true;
+  if (type == static_cast<std::uint16_t>(ParamType::HandleResolutionOption) ||
+      type == static_cast<std::uint16_t>(ParamType::NgCapabilities)) {
+    return true;
+  }
+  return dialect == Dialect::Ng && type >= static_cast<std::uint16_t>(ParamType::PeIdentifier64) &&
+         type <= static_cast<std::uint16_t>(ParamType::MptcpTransport);
+}
 
 /// Iterates the parameters of message bytes [begin, end). Unknown parameters are dealt with by their
-/// action bits: skipped, recorded for a report, or turned into an Error. peek() shows the next recognised
-/// parameter without consuming it.
+/// action bits: skipped, recorded for a report, or turned into an Error.
+///
+/// Two forms of access: the fast one (next, take) returns a pointer, nullptr at the end or after an error
+/// (then failed() is true and error() says why); the Result forms (peek, optional, expect) wrap it for
+/// code where clarity matters more than a few nanoseconds. A returned Tlv stays valid until the next call.
 class ParamReader {
  public:
   ParamReader(std::span<const std::byte> message, std::size_t begin, std::size_t end, Dialect dialect,
               DecodeReport* report)
       : message_(message), pos_(begin), end_(end), dialect_(dialect), report_(report) {}
 
-  /// The next recognised parameter, nullptr at the end, or an Error.
-  Result<const Tlv*> peek();
+  /// The next recognised parameter without consuming it.
+  const Tlv* next() {
+    if (have_) return &next_;
+    if (error_ || pos_ >= end_) return nullptr;
+    if (end_ - pos_ >= 4) {  // the common case, inline: a well-formed recognised parameter
+      const std::byte* header = message_.data() + pos_;
+      const std::uint16_t type = load16(header);
+      const std::size_t length = load16(header + 2);
+      if (length >= 4 && length <= end_ - pos_ && recognised(type, dialect_)) {
+        accept(type, length);
+        return &next_;
+      }
+    }
+    return slowNext();
+  }
+  /// Consumes and returns the next parameter if it has type `type`; nullptr (nothing consumed) otherwise.
+  const Tlv* take(ParamType type) {
+    const Tlv* t = next();
+    if (t == nullptr || t->type != static_cast<std::uint16_t>(type)) return nullptr;
+    have_ = false;
+    return t;
+  }
   void consume() { have_ = false; }
-  /// Takes the next parameter if it has type `type`; nullopt (and nothing consumed) otherwise.
+  bool failed() const { return error_.has_value(); }
+  const Error& error() const { return *error_; }
+
+  /// Result forms.
+  Result<const Tlv*> peek();
   Result<std::optional<Tlv>> optional(ParamType type);
   /// Takes the next parameter, which must have type `type`.
   Result<Tlv> expect(ParamType type, std::string_view what);
   /// Succeeds if no recognised parameter is left.
   std::optional<Error> expectEnd();
+
   std::size_t end() const { return end_; }
+  /// Where the next unread parameter starts (after a peek: the peeked one).
+  std::size_t position() const { return have_ ? next_.offset : pos_; }
 
  private:
+  void accept(std::uint16_t type, std::size_t length) {
+    next_.type = type;
+    next_.offset = pos_;
+    next_.whole = message_.subspan(pos_, length);
+    next_.value = next_.whole.subspan(4);
+    // The container may end before the last parameter's padding (RFC 5354 allows either form).
+    pos_ = std::min(pos_ + padded(length), end_);
+    have_ = true;
+  }
+  const Tlv* slowNext();  // unknown parameters and malformed headers
+
   std::span<const std::byte> message_;
   std::size_t pos_;
   std::size_t end_;
@@ -148,15 +190,25 @@ class ParamReader {
   DecodeReport* report_;
   Tlv next_{};
   bool have_ = false;
+  std::optional<Error> error_;
 };
 
 // Parameter decoders: `message` is the whole message (nested TLVs are read through it so offsets and
 // offending bytes refer to the message).
-Result<IpAddress> decodeAddress(const Tlv& tlv);
-Result<Transport> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect);
-Result<Policy> decodePolicy(const Tlv& tlv);
+// The hot ones (those inside Pool Element) fill an object in place instead of returning a Result, so that
+// no PE or transport is moved around while decoding.
+std::optional<Error> decodeAddress(const Tlv& tlv, IpAddress& out);
+std::optional<Error> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
+                                     Transport& out);
+std::optional<Error> decodePolicy(const Tlv& tlv, Policy& out);
 Result<PoolHandle> decodePoolHandle(const Tlv& tlv);
-Result<PoolElement> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect);
+std::optional<Error> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
+                                       PoolElement& out);
+/// Number of parameters of `type` directly in message bytes [begin, end) (for reserving list space).
+std::size_t countParams(std::span<const std::byte> message, std::size_t begin, std::size_t end, ParamType type);
+/// Decodes the Pool Element parameters that follow at the reader's position into `out`.
+std::optional<Error> poolElementList(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+                                     std::vector<PoolElement>& out);
 Result<ServerInformation> decodeServerInformation(std::span<const std::byte> message, const Tlv& tlv,
                                                   Dialect dialect);
 Result<OperationalError> decodeOperationalError(const Tlv& tlv);
@@ -172,7 +224,8 @@ Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std
 /// Reads the next parameter as a pool handle / PE identifier (the dialect decides which type).
 Result<PoolHandle> expectPoolHandle(ParamReader& params);
 Result<PeId> expectPeId(ParamReader& params, Dialect dialect);
-Result<PoolElement> expectPoolElement(std::span<const std::byte> message, ParamReader& params, Dialect dialect);
+std::optional<Error> expectPoolElement(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+                                       PoolElement& out);
 
 ParamType peIdType(Dialect dialect);
 ParamType poolElementType(Dialect dialect);

@@ -132,6 +132,30 @@ const PolicyInfo* policyInfo(std::uint32_t type) {
   return nullptr;
 }
 
+std::size_t policyWordCount(std::uint32_t type) {
+  switch (static_cast<PolicyType>(type)) {
+    case PolicyType::RoundRobin:
+    case PolicyType::Random: return 0;
+    case PolicyType::WeightedRoundRobin:
+    case PolicyType::WeightedRandom:
+    case PolicyType::Priority:
+    case PolicyType::LeastUsed:
+    case PolicyType::RandomizedLeastUsed: return 1;
+    case PolicyType::LeastUsedDegradation:
+    case PolicyType::PriorityLeastUsed:
+    case PolicyType::RandomizedPriorityLeastUsed:
+    case PolicyType::RandomizedLeastUsedDegradation:
+    case PolicyType::PriorityLeastUsedDegradation:
+    case PolicyType::RandomizedPriorityLeastUsedDegradation: return 2;
+    case PolicyType::WeightedRandomDpf:
+    case PolicyType::LeastUsedDpf: return 3;
+    case PolicyType::LeastUsedDegradationDpf:
+    case PolicyType::PriorityLeastUsedDpf:
+    case PolicyType::PriorityLeastUsedDegradationDpf: return 4;
+  }
+  return 0;
+}
+
 const PolicyInfo* policyByName(std::string_view name) {
   for (const auto& p : allPolicies())
     if (p.name == name) return &p;

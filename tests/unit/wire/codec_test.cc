@@ -357,3 +357,16 @@ TEST(Hex, ParsesWithSpacesAndPrefixes) {
 
 }  // namespace
 }  // namespace vnfpool::wire
+
+namespace vnfpool::wire {
+namespace {
+TEST(Policies, WordCountAgreesWithTheTable) {
+  for (const auto& p : allPolicies()) {
+    EXPECT_EQ(policyWordCount(static_cast<std::uint32_t>(p.type)), p.fields.size()) << p.name;
+    EXPECT_EQ(policyByName(p.name), &p);
+  }
+  EXPECT_EQ(policyWordCount(0x12345678), 0u);
+  EXPECT_EQ(policyInfo(0x12345678), nullptr);
+}
+}  // namespace
+}  // namespace vnfpool::wire

@@ -108,6 +108,8 @@ struct PolicyInfo {
 /// The known policies; nullptr for an unknown type code.
 const PolicyInfo* policyInfo(std::uint32_t type);
 const PolicyInfo* policyByName(std::string_view name);
+/// The number of value words policy `type` needs (its fields); 0 for an unknown type. Cheap: a switch.
+std::size_t policyWordCount(std::uint32_t type);
 const std::vector<PolicyInfo>& allPolicies();
 
 /// A Pool Member Selection Policy parameter: type and value words. Known types need at least as many
