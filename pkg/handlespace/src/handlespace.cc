@@ -589,7 +589,7 @@ std::size_t Impl::memoryBytes() const {
   bytes += pools_.capacity() * sizeof(pools_[0]) + free_pools_.capacity() * sizeof(std::uint32_t);
   for (const auto& pool : pools_) {
     if (!pool) continue;
-    bytes += sizeof(PoolRecord) + pool->members.capacity() * sizeof(std::uint32_t) + pool->fenwick.memoryBytes();
+    bytes += sizeof(PoolRecord) + pool->members.capacity() * sizeof(std::uint32_t) + pool->weights.memoryBytes();
     if (pool->handle.capacity() > 15) bytes += pool->handle.capacity() + 1;
   }
   for (const auto& chunk : chunks_)

@@ -10,7 +10,7 @@
 
 #include <boost/intrusive/set.hpp>
 
-#include "fenwick.h"
+#include "weight_tree.h"
 #include "slot_table.h"
 #include "vnfpool/handlespace/handlespace.h"
 #include "vnfpool/handlespace/policy.h"
@@ -128,7 +128,7 @@ struct PoolRecord {
   std::uint32_t round_hint = 0;   // WRR: the current round when no entry has a weight
   // Weighted policies.
   std::vector<std::uint32_t> members{};
-  Fenwick fenwick{};
+  WeightTree weights{};
   std::uint32_t eligible = 0;     // members with weight > 0
 };
 

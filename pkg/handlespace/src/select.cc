@@ -3,7 +3,7 @@
 // Ordered policies keep their PEs in an intrusive red-black tree ordered by (key, seq); a resolution
 // returns the first N and then "advances" the first MaxIncrement of them (new seq, degradation, WRR
 // credit), which moves them behind their equals. Weighted policies keep a dense member array and a
-// Fenwick tree of weights; a resolution draws N distinct members.
+// sum tree of weights (weight_tree.h); a resolution draws N distinct members.
 #include <algorithm>
 
 #include "impl.h"
@@ -38,7 +38,7 @@ void Impl::setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight) {
   const std::uint32_t old = r.key;
   if (old == weight) return;
   r.key = weight;
-  pool.fenwick.add(r.position, std::uint64_t{weight} - old);  // wrap-around delta
+  pool.weights.add(r.position, std::uint64_t{weight} - old);  // wrap-around delta
   if (old == 0) ++pool.eligible;
   if (weight == 0) --pool.eligible;
 }
@@ -62,10 +62,10 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
   r.position = static_cast<std::uint32_t>(pool.members.size());
   pool.members.push_back(slot);
   if (r.key > 0) ++pool.eligible;
-  if (pool.members.size() > pool.fenwick.capacity())
-    pool.fenwick.rebuild(pool.members.size(), [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
+  if (pool.members.size() > pool.weights.capacity())
+    pool.weights.rebuild(pool.members.size(), [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
   else
-    pool.fenwick.add(r.position, r.key);
+    pool.weights.add(r.position, r.key);
 }
 
 void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
@@ -78,20 +78,20 @@ void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
   const std::size_t pos = r.position;
   const std::size_t last = pool.members.size() - 1;
   if (r.key > 0) --pool.eligible;
-  pool.fenwick.add(pos, 0 - std::uint64_t{r.key});
+  pool.weights.add(pos, 0 - std::uint64_t{r.key});
   if (pos != last) {
     PeRecord& moved = record(pool.members[last]);
-    pool.fenwick.add(last, 0 - std::uint64_t{moved.key});
-    pool.fenwick.add(pos, moved.key);
+    pool.weights.add(last, 0 - std::uint64_t{moved.key});
+    pool.weights.add(pos, moved.key);
     pool.members[pos] = moved.slot;
     moved.position = static_cast<std::uint32_t>(pos);
   }
   pool.members.pop_back();
   r.position = kNoSlot;
   const std::size_t n = pool.members.size();
-  if (pool.fenwick.capacity() > 64 && n < pool.fenwick.capacity() / 4) {
+  if (pool.weights.capacity() > 64 && n < pool.weights.capacity() / 4) {
     pool.members.shrink_to_fit();
-    pool.fenwick.rebuild(n, [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
+    pool.weights.rebuild(n, [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
   }
 }
 
@@ -178,7 +178,7 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
       bool accepted = false;
       for (int attempt = 0; attempt < 4 && !accepted; ++attempt) {
         const std::size_t pos = uniform ? static_cast<std::size_t>(rng.below(pool.members.size()))
-                                        : pool.fenwick.find(rng.below(pool.fenwick.total()));
+                                        : pool.weights.find(rng.below(pool.weights.total()));
         const std::uint32_t slot = pool.members[pos];
         if (!chosen(slot)) {
           out.push_back(PeRef{slot});
@@ -189,19 +189,19 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
       excluded = true;
       for (PeRef ref : out) {
         const PeRecord& r = record(ref.slot);
-        pool.fenwick.add(r.position, 0 - std::uint64_t{r.key});
+        pool.weights.add(r.position, 0 - std::uint64_t{r.key});
       }
     }
-    if (pool.fenwick.total() == 0) break;
-    const std::size_t pos = pool.fenwick.find(rng.below(pool.fenwick.total()));
+    if (pool.weights.total() == 0) break;
+    const std::size_t pos = pool.weights.find(rng.below(pool.weights.total()));
     const PeRecord& r = record(pool.members[pos]);
     out.push_back(PeRef{r.slot});
-    pool.fenwick.add(pos, 0 - std::uint64_t{r.key});
+    pool.weights.add(pos, 0 - std::uint64_t{r.key});
   }
   if (excluded)
     for (PeRef ref : out) {
       const PeRecord& r = record(ref.slot);
-      pool.fenwick.add(r.position, r.key);
+      pool.weights.add(r.position, r.key);
     }
   return out.size();
 }

@@ -247,6 +247,30 @@ TEST_F(PolicyTest, WeightedRandomIsProportionalToWeight) {
   EXPECT_EQ(pick(10).size(), 3u);  // N > eligible: every eligible PE once
 }
 
+TEST_F(PolicyTest, WeightedRandomInALargePoolThroughGrowthAndShrinking) {
+  // Thousands of entries: several levels of the weight tree, regrown and shrunk as the pool changes.
+  for (PeId id = 1; id <= 3000; ++id) add(id, policy(PolicyType::WeightedRandom, {id <= 2000 ? 1u : 4u}));
+  double heavy = 0;
+  for (int i = 0; i < 30000; ++i) heavy += pick(1).at(0) > 2000 ? 1.0 / 30000 : 0;
+  EXPECT_NEAR(heavy, 4000.0 / 6000, 0.015);
+  for (PeId id = 1; id <= 2900; ++id) {
+    if (id % 10 != 0) {
+      ASSERT_TRUE(hs_.deregisterPe("pool", id));
+    }
+  }
+  // Left: ids 10, 20, ..., 2000 (weight 1, 200 of them), 2010 ... 2900 (weight 4, 90), 2901..3000 (weight 4).
+  heavy = 0;
+  std::set<PeId> seen;
+  for (int i = 0; i < 30000; ++i) {
+    const PeId id = pick(1).at(0);
+    ASSERT_TRUE(hs_.contains("pool", id));
+    seen.insert(id);
+    heavy += id > 2000 ? 1.0 / 30000 : 0;
+  }
+  EXPECT_NEAR(heavy, 760.0 / 960, 0.015);
+  EXPECT_GT(seen.size(), 380u);  // nearly every remaining entry gets drawn
+}
+
 TEST_F(PolicyTest, WeightedRandomWithAllZeroWeightsReturnsNothing) {
   add(1, policy(PolicyType::WeightedRandom, {0}));
   add(2, policy(PolicyType::WeightedRandom, {0}));
