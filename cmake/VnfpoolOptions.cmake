@@ -9,7 +9,7 @@ add_library(vnfpool_warnings INTERFACE)
 add_library(vnfpool::warnings ALIAS vnfpool_warnings)
 target_compile_options(vnfpool_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Woverloaded-virtual -Wconversion -Wsign-conversion -Wnull-dereference -Wimplicit-fallthrough)
+  -Woverloaded-virtual -Wconversion -Wsign-conversion -Wimplicit-fallthrough)
 option(VNFPOOL_WERROR "Treat warnings as errors" ON)
 if(VNFPOOL_WERROR)
   target_compile_options(vnfpool_warnings INTERFACE -Werror)

@@ -300,49 +300,37 @@ struct EnrpToJson {
   }
 };
 
-std::string serialize(const value& v, bool pretty) {
-  std::string text = v.serialize();
-  if (!pretty) return text;
-  // cpprestsdk has no pretty printer: indent the compact form (strings are escaped, so braces and
-  // commas inside them are not structural once we track quotes).
-  std::string out;
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  auto newline = [&] {
-    out.push_back('\n');
-    out.append(static_cast<std::size_t>(depth) * 2, ' ');
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    out.push_back(c);
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
+void indent(const value& v, int depth, std::string& out) {
+  const auto pad = [&](int d) { out.append(static_cast<std::size_t>(d) * 2, ' '); };
+  if (v.is_object() && v.size() > 0) {
+    out += "{\n";
+    std::size_t i = 0;
+    for (const auto& [key, field] : v.as_object()) {
+      pad(depth + 1);
+      out += value::string(key).serialize() + ": ";
+      indent(field, depth + 1, out);
+      out += ++i < v.size() ? ",\n" : "\n";
     }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      if (i + 1 < text.size() && text[i + 1] == close) {
-        out.push_back(close);
-        ++i;
-      } else {
-        ++depth;
-        newline();
-      }
-    } else if (c == ',') {
-      newline();
-    } else if (c == ':') {
-      out.push_back(' ');
+    pad(depth);
+    out += "}";
+  } else if (v.is_array() && v.size() > 0) {
+    out += "[\n";
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      pad(depth + 1);
+      indent(v.at(i), depth + 1, out);
+      out += i + 1 < v.size() ? ",\n" : "\n";
     }
-    if (i + 1 < text.size() && (text[i + 1] == '}' || text[i + 1] == ']') && !in_string && c != '{' && c != '[') {
-      --depth;
-      newline();
-    }
+    pad(depth);
+    out += "]";
+  } else {
+    out += v.serialize();
   }
+}
+
+std::string serialize(const value& v, bool pretty) {
+  if (!pretty) return v.serialize();
+  std::string out;
+  indent(v, 0, out);
   return out;
 }
 
