@@ -84,7 +84,7 @@ wire::AddressList AddressPack::decode(std::size_t first, std::size_t count) cons
 Impl::~Impl() {
   // Unlink every tree before the records go, so no hook is destroyed while linked.
   for (auto& pool : pools_)
-    if (pool) pool->ordered.clear();
+    if (pool && pool->large) pool->large->ordered.clear();
 }
 
 std::uint32_t Impl::allocateRecord() {
@@ -413,13 +413,9 @@ wire::OwnerChecksum Impl::recompute(PrId id) const {
   wire::OwnerChecksum sum;
   for (const auto& pool : pools_) {
     if (!pool) continue;
-    auto visit = [&](const PeRecord& r) {
+    for (std::uint32_t slot : memberSlots(*pool)) {
+      const PeRecord& r = record(slot);
       if (r.home_pr == id) sum.add(pool->handle, r.id);
-    };
-    if (pool->traits->cls == PolicyClass::Ordered) {
-      for (const PeRecord& r : pool->ordered) visit(r);
-    } else {
-      for (std::uint32_t s : pool->members) visit(record(s));
     }
   }
   return sum;
@@ -589,7 +585,10 @@ std::size_t Impl::memoryBytes() const {
   bytes += pools_.capacity() * sizeof(pools_[0]) + free_pools_.capacity() * sizeof(std::uint32_t);
   for (const auto& pool : pools_) {
     if (!pool) continue;
-    bytes += sizeof(PoolRecord) + pool->members.capacity() * sizeof(std::uint32_t) + pool->weights.memoryBytes();
+    bytes += sizeof(PoolRecord);
+    if (pool->large)
+      bytes += sizeof(LargeSelection) + pool->large->members.capacity() * sizeof(std::uint32_t) +
+               pool->large->weights.memoryBytes();
     if (pool->handle.capacity() > 15) bytes += pool->handle.capacity() + 1;
   }
   for (const auto& chunk : chunks_)
@@ -696,13 +695,7 @@ std::vector<PeRef> Handlespace::poolMembers(std::string_view pool) const {
   std::vector<PeRef> refs;
   const std::uint32_t p = impl_->findPool(pool);
   if (p == detail::kNoSlot) return refs;
-  const auto& rec = *impl_->pools_[p];
-  refs.reserve(rec.size);
-  if (rec.traits->cls == PolicyClass::Ordered) {
-    for (const auto& r : rec.ordered) refs.push_back(PeRef{r.slot});
-  } else {
-    for (std::uint32_t s : rec.members) refs.push_back(PeRef{s});
-  }
+  for (std::uint32_t slot : impl_->memberSlots(*impl_->pools_[p])) refs.push_back(PeRef{slot});
   return refs;
 }
 

@@ -115,6 +115,25 @@ using SelectionSet =
     boost::intrusive::set<PeRecord, boost::intrusive::member_hook<PeRecord, SetHook, &PeRecord::hook>,
                           boost::intrusive::compare<RecordLess>, boost::intrusive::constant_time_size<true>>;
 
+/// Selection entry of a small pool: everything selection needs, so resolving touches no PE record.
+struct SmallEntry {
+  std::uint32_t slot = kNoSlot;
+  std::uint32_t key = 0;  // Ordered: sort key (WRR: round); Weighted: weight
+  std::uint32_t seq = 0;  // Ordered: sequence number, renumbered before it wraps
+};
+
+/// Pools with up to this many PEs keep their selection order inline in the pool record.
+inline constexpr std::uint32_t kSmallPool = 16;
+/// A large pool that shrinks to this size goes back to the inline form (hysteresis).
+inline constexpr std::uint32_t kBackToSmall = 8;
+
+/// Selection structures of a pool past kSmallPool PEs.
+struct LargeSelection {
+  SelectionSet ordered{};                 // Ordered policies: PE records by (key, seq)
+  std::vector<std::uint32_t> members{};   // Weighted policies: slots, dense
+  WeightTree weights{};                   // Weighted policies: weights by member index
+};
+
 struct PoolRecord {
   std::string handle;
   std::uint64_t hash = 0;
@@ -123,13 +142,12 @@ struct PoolRecord {
   std::uint16_t transport_use = 0;
   std::uint32_t size = 0;
   std::uint64_t seq = 0;          // last sequence number handed out
-  // Ordered policies.
-  SelectionSet ordered{};
   std::uint32_t round_hint = 0;   // WRR: the current round when no entry has a weight
-  // Weighted policies.
-  std::vector<std::uint32_t> members{};
-  WeightTree weights{};
-  std::uint32_t eligible = 0;     // members with weight > 0
+  std::uint32_t eligible = 0;     // Weighted: members with weight > 0
+  std::unique_ptr<LargeSelection> large{};  // null: the inline form below
+  std::uint32_t small_count = 0;
+  // Ordered: sorted by (key, seq). Weighted: any order.
+  std::array<SmallEntry, kSmallPool> small{};
 };
 
 struct OwnerItem {
@@ -178,6 +196,8 @@ class Impl {
   std::size_t rehomeOwner(PrId from, PrId to);
   void rehome(std::uint32_t slot, PrId to);
   wire::OwnerChecksum recompute(PrId id) const;
+  /// The pool's PEs, in selection order for Ordered policies.
+  std::vector<std::uint32_t> memberSlots(const PoolRecord& pool) const;
   std::vector<PrId> ownerIds() const {
     std::vector<PrId> ids;
     for (const auto& st : owners_)
@@ -225,6 +245,9 @@ class Impl {
   std::uint32_t currentRound(const PoolRecord& pool) const;
   void renumberRounds(PoolRecord& pool);
   void setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight);
+  std::uint64_t nextSeq(PoolRecord& pool);
+  void toLarge(PoolRecord& pool);
+  void toSmall(PoolRecord& pool);
   std::size_t selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeRef>& out);
   std::size_t selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, std::vector<PeRef>& out);
 

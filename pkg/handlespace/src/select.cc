@@ -1,9 +1,12 @@
 // Selection structures and handle resolution (digest section 9).
 //
-// Ordered policies keep their PEs in an intrusive red-black tree ordered by (key, seq); a resolution
-// returns the first N and then "advances" the first MaxIncrement of them (new seq, degradation, WRR
-// credit), which moves them behind their equals. Weighted policies keep a dense member array and a
-// sum tree of weights (weight_tree.h); a resolution draws N distinct members.
+// A pool of up to kSmallPool PEs keeps its selection state inline in the pool record (SmallEntry: slot,
+// key, seq), so resolving it reads the pool record and nothing else. Larger pools use:
+//  - Ordered policies: an intrusive red-black tree of the PE records by (key, seq);
+//  - Weighted policies: a dense member array and a sum tree of weights (weight_tree.h).
+// A resolution returns the first N entries (Ordered) or N distinct weighted draws (Weighted), then
+// "advances" the first MaxIncrement of them: a new sequence number (behind its equals), more degradation,
+// one WRR credit less.
 #include <algorithm>
 
 #include "impl.h"
@@ -19,26 +22,113 @@ void insertSorted(SelectionSet& set, PeRecord& r) {
     set.insert(r);
 }
 
+bool smallLess(const SmallEntry& a, const SmallEntry& b) { return a.key != b.key ? a.key < b.key : a.seq < b.seq; }
+
+std::uint32_t smallFind(const PoolRecord& pool, std::uint32_t slot) {
+  std::uint32_t i = 0;
+  while (pool.small[i].slot != slot) ++i;  // present by contract
+  return i;
+}
+
+void smallErase(PoolRecord& pool, std::uint32_t i, bool keep_order) {
+  const std::uint32_t last = --pool.small_count;
+  if (keep_order)
+    std::copy(pool.small.begin() + i + 1, pool.small.begin() + last + 1, pool.small.begin() + i);
+  else
+    pool.small[i] = pool.small[last];
+}
+
+void smallInsertSorted(PoolRecord& pool, const SmallEntry& e) {
+  std::uint32_t i = pool.small_count;
+  while (i > 0 && smallLess(e, pool.small[i - 1])) {
+    pool.small[i] = pool.small[i - 1];
+    --i;
+  }
+  pool.small[i] = e;
+  ++pool.small_count;
+}
+
 }  // namespace
 
+std::uint64_t Impl::nextSeq(PoolRecord& pool) {
+  if (!pool.large && pool.seq >= 0xFFFFFFF0u) {
+    // Inline entries hold 32-bit sequence numbers: renumber them 1..k in their current order, which
+    // keeps every tie-break as it was.
+    std::array<SmallEntry*, kSmallPool> order{};
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) order[i] = &pool.small[i];
+    std::sort(order.begin(), order.begin() + pool.small_count,
+              [](const SmallEntry* a, const SmallEntry* b) { return a->seq < b->seq; });
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) order[i]->seq = i + 1;
+    pool.seq = pool.small_count;
+  }
+  return ++pool.seq;
+}
+
 std::uint32_t Impl::currentRound(const PoolRecord& pool) const {
-  if (!pool.ordered.empty() && pool.ordered.begin()->key != kNeverKey) return pool.ordered.begin()->key;
+  if (pool.large) {
+    const auto& set = pool.large->ordered;
+    if (!set.empty() && set.begin()->key != kNeverKey) return set.begin()->key;
+  } else if (pool.small_count > 0 && pool.small[0].key != kNeverKey) {
+    return pool.small[0].key;
+  }
   return pool.round_hint;
 }
 
 void Impl::renumberRounds(PoolRecord& pool) {
-  // Subtracting the lowest round from every key keeps their order, so the tree stays valid as it is.
+  // Subtracting the lowest round from every key keeps their order, so the structures stay valid as is.
   const std::uint32_t base = currentRound(pool);
-  for (PeRecord& r : pool.ordered)
-    if (r.key != kNeverKey) r.key -= base;
+  if (pool.large) {
+    for (PeRecord& r : pool.large->ordered)
+      if (r.key != kNeverKey) r.key -= base;
+  } else {
+    for (std::uint32_t i = 0; i < pool.small_count; ++i)
+      if (pool.small[i].key != kNeverKey) pool.small[i].key -= base;
+  }
   pool.round_hint = 0;
+}
+
+void Impl::toLarge(PoolRecord& pool) {
+  pool.large = std::make_unique<LargeSelection>();
+  LargeSelection& large = *pool.large;
+  if (pool.traits->cls == PolicyClass::Ordered) {
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) {  // already in order: appends
+      PeRecord& r = record(pool.small[i].slot);
+      r.key = pool.small[i].key;
+      r.seq = pool.small[i].seq;
+      large.ordered.push_back(r);
+    }
+  } else {
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) {
+      record(pool.small[i].slot).position = i;
+      large.members.push_back(pool.small[i].slot);
+    }
+    large.weights.rebuild(large.members.size(), [&](std::size_t i) { return std::uint64_t{pool.small[i].key}; });
+  }
+  pool.small_count = 0;
+}
+
+void Impl::toSmall(PoolRecord& pool) {
+  LargeSelection& large = *pool.large;
+  std::uint32_t n = 0;
+  if (pool.traits->cls == PolicyClass::Ordered) {
+    for (const PeRecord& r : large.ordered) pool.small[n++] = SmallEntry{r.slot, r.key, n + 1};
+    large.ordered.clear();
+    pool.seq = n;  // sequence numbers renumbered 1..n in order: same tie-breaks
+  } else {
+    for (std::uint32_t slot : large.members) pool.small[n++] = SmallEntry{slot, record(slot).key, 0};
+  }
+  pool.small_count = n;
+  pool.large.reset();
 }
 
 void Impl::setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight) {
   const std::uint32_t old = r.key;
   if (old == weight) return;
   r.key = weight;
-  pool.weights.add(r.position, std::uint64_t{weight} - old);  // wrap-around delta
+  if (pool.large)
+    pool.large->weights.add(r.position, std::uint64_t{weight} - old);  // wrap-around delta
+  else
+    pool.small[smallFind(pool, r.slot)].key = weight;
   if (old == 0) ++pool.eligible;
   if (weight == 0) --pool.eligible;
 }
@@ -46,7 +136,8 @@ void Impl::setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight) {
 void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
   PeRecord& r = record(slot);
   const PolicyTraits& traits = *pool.traits;
-  r.seq = ++pool.seq;  // digest 9.3: new entries join at the end of the current order
+  if (!pool.large && pool.small_count == kSmallPool) toLarge(pool);
+  r.seq = nextSeq(pool);  // digest 9.3: new entries join at the end of the current order
   if (traits.cls == PolicyClass::Ordered) {
     if (traits.round_based) {
       const std::uint32_t weight = roundWeight(traits, r.policyWords());
@@ -55,44 +146,61 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
     } else {
       r.key = orderedKey(traits, r.policyWords(), r.degradation);
     }
-    insertSorted(pool.ordered, r);
+    if (pool.large)
+      insertSorted(pool.large->ordered, r);
+    else
+      smallInsertSorted(pool, SmallEntry{slot, r.key, static_cast<std::uint32_t>(r.seq)});
     return;
   }
   r.key = selectionWeight(traits, r.policyWords(), r.degradation);
-  r.position = static_cast<std::uint32_t>(pool.members.size());
-  pool.members.push_back(slot);
   if (r.key > 0) ++pool.eligible;
-  if (pool.members.size() > pool.weights.capacity())
-    pool.weights.rebuild(pool.members.size(), [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
+  if (!pool.large) {
+    pool.small[pool.small_count++] = SmallEntry{slot, r.key, 0};
+    return;
+  }
+  LargeSelection& large = *pool.large;
+  r.position = static_cast<std::uint32_t>(large.members.size());
+  large.members.push_back(slot);
+  if (large.members.size() > large.weights.capacity())
+    large.weights.rebuild(large.members.size(), [&](std::size_t i) { return std::uint64_t{record(large.members[i]).key}; });
   else
-    pool.weights.add(r.position, r.key);
+    large.weights.add(r.position, r.key);
 }
 
 void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
   PeRecord& r = record(slot);
-  if (pool.traits->cls == PolicyClass::Ordered) {
-    if (pool.traits->round_based && r.key != kNeverKey) pool.round_hint = currentRound(pool);
-    pool.ordered.erase(pool.ordered.iterator_to(r));
+  const bool ordered = pool.traits->cls == PolicyClass::Ordered;
+  if (pool.traits->round_based && r.key != kNeverKey) pool.round_hint = currentRound(pool);
+  if (!ordered && r.key > 0) --pool.eligible;
+  if (!pool.large) {
+    smallErase(pool, smallFind(pool, slot), ordered);
     return;
   }
-  const std::size_t pos = r.position;
-  const std::size_t last = pool.members.size() - 1;
-  if (r.key > 0) --pool.eligible;
-  pool.weights.add(pos, 0 - std::uint64_t{r.key});
-  if (pos != last) {
-    PeRecord& moved = record(pool.members[last]);
-    pool.weights.add(last, 0 - std::uint64_t{moved.key});
-    pool.weights.add(pos, moved.key);
-    pool.members[pos] = moved.slot;
-    moved.position = static_cast<std::uint32_t>(pos);
+  LargeSelection& large = *pool.large;
+  std::size_t remaining;
+  if (ordered) {
+    large.ordered.erase(large.ordered.iterator_to(r));
+    remaining = large.ordered.size();
+  } else {
+    const std::size_t pos = r.position;
+    const std::size_t last = large.members.size() - 1;
+    large.weights.add(pos, 0 - std::uint64_t{r.key});
+    if (pos != last) {
+      PeRecord& moved = record(large.members[last]);
+      large.weights.add(last, 0 - std::uint64_t{moved.key});
+      large.weights.add(pos, moved.key);
+      large.members[pos] = moved.slot;
+      moved.position = static_cast<std::uint32_t>(pos);
+    }
+    large.members.pop_back();
+    r.position = kNoSlot;
+    remaining = large.members.size();
+    if (large.weights.capacity() > 64 && remaining < large.weights.capacity() / 4) {
+      large.members.shrink_to_fit();
+      large.weights.rebuild(remaining, [&](std::size_t i) { return std::uint64_t{record(large.members[i]).key}; });
+    }
   }
-  pool.members.pop_back();
-  r.position = kNoSlot;
-  const std::size_t n = pool.members.size();
-  if (pool.weights.capacity() > 64 && n < pool.weights.capacity() / 4) {
-    pool.members.shrink_to_fit();
-    pool.weights.rebuild(n, [&](std::size_t i) { return std::uint64_t{record(pool.members[i]).key}; });
-  }
+  if (remaining <= kBackToSmall) toSmall(pool);
 }
 
 void Impl::rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_weight) {
@@ -102,61 +210,98 @@ void Impl::rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_w
     setWeight(pool, r, selectionWeight(traits, r.policyWords(), r.degradation));
     return;
   }
+  std::uint32_t key = r.key;
+  if (!pool.large) key = pool.small[smallFind(pool, slot)].key;
+  std::uint32_t new_key;
   if (traits.round_based) {
     // WRR re-registration: same weight keeps the entry's round and credit; a new weight restarts its
     // allowance in its round; weight 0 takes it out of the rotation; back from 0 joins the current round.
     const std::uint32_t weight = roundWeight(traits, r.policyWords());
     if (weight == old_round_weight) return;
-    pool.ordered.erase(pool.ordered.iterator_to(r));
     r.credit = weight;
-    if (weight == 0) {
-      r.key = kNeverKey;
-    } else if (old_round_weight == 0) {
-      r.key = currentRound(pool);
-    }
-    pool.ordered.insert(r);
-    return;
+    new_key = weight == 0 ? kNeverKey : key;
+    if (weight != 0 && old_round_weight == 0) new_key = kNeverKey - 1;  // placeholder: set after removal
+  } else {
+    new_key = orderedKey(traits, r.policyWords(), r.degradation);
+    if (new_key == key) return;
   }
-  const std::uint32_t key = orderedKey(traits, r.policyWords(), r.degradation);
-  if (key == r.key) return;
-  pool.ordered.erase(pool.ordered.iterator_to(r));
-  r.key = key;
-  pool.ordered.insert(r);
+  // Out, new key (the sequence number stays: no change in tie-breaks), back in.
+  std::uint32_t seq32 = 0;
+  if (pool.large) {
+    pool.large->ordered.erase(pool.large->ordered.iterator_to(r));
+  } else {
+    const std::uint32_t i = smallFind(pool, slot);
+    seq32 = pool.small[i].seq;
+    smallErase(pool, i, true);
+  }
+  if (new_key == kNeverKey - 1 && traits.round_based) new_key = currentRound(pool);
+  r.key = new_key;
+  if (pool.large)
+    pool.large->ordered.insert(r);
+  else
+    smallInsertSorted(pool, SmallEntry{slot, new_key, seq32});
 }
 
 void Impl::advance(PoolRecord& pool, std::uint32_t slot) {
-  PeRecord& r = record(slot);
   const PolicyTraits& traits = *pool.traits;
-  const std::uint32_t step = degradationStep(traits, r.policyWords());
   if (traits.cls == PolicyClass::Weighted) {
-    r.seq = ++pool.seq;
-    if (step != 0) {
-      r.degradation = saturatingAdd(r.degradation, step);
-      setWeight(pool, r, selectionWeight(traits, r.policyWords(), r.degradation));
-    }
+    if (traits.step == DegradationStep::None) return;  // nothing a random draw depends on changes
+    PeRecord& r = record(slot);
+    r.degradation = saturatingAdd(r.degradation, degradationStep(traits, r.policyWords()));
+    setWeight(pool, r, selectionWeight(traits, r.policyWords(), r.degradation));
     return;
   }
-  pool.ordered.erase(pool.ordered.iterator_to(r));
-  r.seq = ++pool.seq;
-  bool renumber = false;
-  if (traits.round_based) {
-    if (--r.credit == 0) {
-      r.credit = roundWeight(traits, r.policyWords());
-      ++r.key;  // used up this round: wait for the next one
-      renumber = r.key >= kRoundLimit;
-    }
+  // The new key. Policies without degradation or rounds keep theirs, and then the PE record is not
+  // even read (inline pools).
+  const bool touches_record = traits.round_based || traits.step != DegradationStep::None || pool.large;
+  std::uint32_t key;
+  SmallEntry entry{};
+  if (pool.large) {
+    key = record(slot).key;
+    pool.large->ordered.erase(pool.large->ordered.iterator_to(record(slot)));
   } else {
-    r.degradation = saturatingAdd(r.degradation, step);
-    r.key = orderedKey(traits, r.policyWords(), r.degradation);
+    const std::uint32_t i = smallFind(pool, slot);
+    entry = pool.small[i];
+    key = entry.key;
+    smallErase(pool, i, true);
   }
-  insertSorted(pool.ordered, r);
+  bool renumber = false;
+  if (touches_record) {
+    PeRecord& r = record(slot);
+    if (traits.round_based) {
+      if (--r.credit == 0) {
+        r.credit = roundWeight(traits, r.policyWords());
+        ++key;  // used up this round: wait for the next one
+        renumber = key >= kRoundLimit;
+      }
+    } else if (traits.step != DegradationStep::None) {
+      r.degradation = saturatingAdd(r.degradation, degradationStep(traits, r.policyWords()));
+      key = orderedKey(traits, r.policyWords(), r.degradation);
+    }
+    r.key = key;
+  }
+  const std::uint64_t seq = nextSeq(pool);
+  if (pool.large) {
+    PeRecord& r = record(slot);
+    r.seq = seq;
+    insertSorted(pool.large->ordered, r);
+  } else {
+    smallInsertSorted(pool, SmallEntry{slot, key, static_cast<std::uint32_t>(seq)});
+  }
   if (renumber) renumberRounds(pool);
 }
 
 std::size_t Impl::selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeRef>& out) {
   const bool round_based = pool.traits->round_based;
-  for (auto it = pool.ordered.begin(); it != pool.ordered.end() && out.size() < n; ++it) {
-    if (round_based && it->key == kNeverKey) break;  // weight 0: never selected
+  if (!pool.large) {
+    for (std::uint32_t i = 0; i < pool.small_count && out.size() < n; ++i) {
+      if (round_based && pool.small[i].key == kNeverKey) break;  // weight 0: never selected
+      out.push_back(PeRef{pool.small[i].slot});
+    }
+    return out.size();
+  }
+  for (auto it = pool.large->ordered.begin(); it != pool.large->ordered.end() && out.size() < n; ++it) {
+    if (round_based && it->key == kNeverKey) break;
     out.push_back(PeRef{it->slot});
   }
   return out.size();
@@ -164,6 +309,26 @@ std::size_t Impl::selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeR
 
 std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, std::vector<PeRef>& out) {
   n = std::min<std::size_t>(n, pool.eligible);
+  if (!pool.large) {
+    // Inline pool: sequential draws without replacement over at most kSmallPool weights.
+    std::uint64_t total = 0;
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) total += pool.small[i].key;
+    std::uint32_t taken = 0;  // bit i: entry i drawn
+    while (out.size() < n && total > 0) {
+      std::uint64_t r = rng.below(total);
+      std::uint32_t i = 0;
+      for (;; ++i) {
+        if (taken & (1u << i)) continue;
+        if (r < pool.small[i].key) break;
+        r -= pool.small[i].key;
+      }
+      taken |= 1u << i;
+      total -= pool.small[i].key;
+      out.push_back(PeRef{pool.small[i].slot});
+    }
+    return out.size();
+  }
+  LargeSelection& large = *pool.large;
   const bool uniform = pool.traits->uniform;
   auto chosen = [&](std::uint32_t slot) {
     return std::any_of(out.begin(), out.end(), [&](PeRef ref) { return ref.slot == slot; });
@@ -177,9 +342,9 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
     if (!excluded) {
       bool accepted = false;
       for (int attempt = 0; attempt < 4 && !accepted; ++attempt) {
-        const std::size_t pos = uniform ? static_cast<std::size_t>(rng.below(pool.members.size()))
-                                        : pool.weights.find(rng.below(pool.weights.total()));
-        const std::uint32_t slot = pool.members[pos];
+        const std::size_t pos = uniform ? static_cast<std::size_t>(rng.below(large.members.size()))
+                                        : large.weights.find(rng.below(large.weights.total()));
+        const std::uint32_t slot = large.members[pos];
         if (!chosen(slot)) {
           out.push_back(PeRef{slot});
           accepted = true;
@@ -189,21 +354,34 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
       excluded = true;
       for (PeRef ref : out) {
         const PeRecord& r = record(ref.slot);
-        pool.weights.add(r.position, 0 - std::uint64_t{r.key});
+        large.weights.add(r.position, 0 - std::uint64_t{r.key});
       }
     }
-    if (pool.weights.total() == 0) break;
-    const std::size_t pos = pool.weights.find(rng.below(pool.weights.total()));
-    const PeRecord& r = record(pool.members[pos]);
+    if (large.weights.total() == 0) break;
+    const std::size_t pos = large.weights.find(rng.below(large.weights.total()));
+    const PeRecord& r = record(large.members[pos]);
     out.push_back(PeRef{r.slot});
-    pool.weights.add(pos, 0 - std::uint64_t{r.key});
+    large.weights.add(pos, 0 - std::uint64_t{r.key});
   }
   if (excluded)
     for (PeRef ref : out) {
       const PeRecord& r = record(ref.slot);
-      pool.weights.add(r.position, r.key);
+      large.weights.add(r.position, r.key);
     }
   return out.size();
+}
+
+std::vector<std::uint32_t> Impl::memberSlots(const PoolRecord& pool) const {
+  std::vector<std::uint32_t> slots;
+  slots.reserve(pool.size);
+  if (!pool.large) {
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) slots.push_back(pool.small[i].slot);
+  } else if (pool.traits->cls == PolicyClass::Ordered) {
+    for (const PeRecord& r : pool.large->ordered) slots.push_back(r.slot);
+  } else {
+    slots = pool.large->members;
+  }
+  return slots;
 }
 
 Result<std::size_t> Impl::select(std::string_view pool_handle, std::size_t count, Random& rng,
