@@ -13,8 +13,11 @@ packages=(
   libboost-dev libboost-system-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev
   # tests
-  libgtest-dev libgmock-dev libbenchmark-dev python3 tshark
+  libgtest-dev libgmock-dev libbenchmark-dev python3 tshark unzip
 )
+# helm for the Kubernetes tests comes from the npm registry (scripts/install-test-tools.sh); the machine
+# image has Node.js and npm, Debian's npm serves where it does not.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
