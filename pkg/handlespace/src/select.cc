@@ -111,9 +111,18 @@ void Impl::toSmall(PoolRecord& pool) {
   LargeSelection& large = *pool.large;
   std::uint32_t n = 0;
   if (pool.traits->cls == PolicyClass::Ordered) {
-    for (const PeRecord& r : large.ordered) pool.small[n++] = SmallEntry{r.slot, r.key, n + 1};
+    // Inline entries take 32-bit sequence numbers: renumber 1..n in the order of the old ones, so every
+    // later tie-break (also after a key change) comes out as before.
+    std::array<std::pair<std::uint64_t, std::uint32_t>, kSmallPool> by_seq{};
+    for (const PeRecord& r : large.ordered) {
+      by_seq[n] = {r.seq, n};
+      pool.small[n] = SmallEntry{r.slot, r.key, 0};
+      ++n;
+    }
+    std::sort(by_seq.begin(), by_seq.begin() + n);
+    for (std::uint32_t rank = 0; rank < n; ++rank) pool.small[by_seq[rank].second].seq = rank + 1;
     large.ordered.clear();
-    pool.seq = n;  // sequence numbers renumbered 1..n in order: same tie-breaks
+    pool.seq = n;
   } else {
     for (std::uint32_t slot : large.members) pool.small[n++] = SmallEntry{slot, record(slot).key, 0};
   }

@@ -472,7 +472,7 @@ class DifferentialTest : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(DifferentialTest, HandlespaceAgreesWithReferenceModel) { Differential(GetParam()).run(3000); }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, DifferentialTest, ::testing::Range<std::uint64_t>(1, 9));
+INSTANTIATE_TEST_SUITE_P(Seeds, DifferentialTest, ::testing::Range<std::uint64_t>(1, 13));
 
 }  // namespace
 }  // namespace vnfpool::handlespace
