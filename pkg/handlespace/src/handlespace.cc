@@ -83,20 +83,12 @@ wire::AddressList AddressPack::decode(std::size_t first, std::size_t count) cons
 
 Impl::~Impl() {
   // Unlink every tree before the records go, so no hook is destroyed while linked.
-  for (auto& pool : pools_)
-    if (pool && pool->large) pool->large->ordered.clear();
+  for (std::uint32_t p = 0; p < pools_.extent(); ++p)
+    if (pools_[p].large) pools_[p].large->ordered.clear();
 }
 
 std::uint32_t Impl::allocateRecord() {
-  std::uint32_t slot;
-  if (!free_records_.empty()) {
-    slot = free_records_.back();
-    free_records_.pop_back();
-  } else {
-    if ((next_record_ >> kChunkBits) == chunks_.size())
-      chunks_.push_back(std::make_unique<PeRecord[]>(std::size_t{1} << kChunkBits));
-    slot = next_record_++;
-  }
+  const std::uint32_t slot = records_.allocate();
   record(slot).slot = slot;
   return slot;
 }
@@ -105,11 +97,11 @@ void Impl::freeRecord(std::uint32_t slot) {
   PeRecord& r = record(slot);
   r.pool = kNoSlot;
   r.addresses.clear();
-  free_records_.push_back(slot);
+  records_.release(slot);
 }
 
 std::uint32_t Impl::findPool(std::string_view handle) const {
-  return pool_index_.find(hashBytes(handle), [&](std::uint32_t s) { return pools_[s]->handle == handle; });
+  return pool_index_.find(hashBytes(handle), [&](std::uint32_t s) { return pools_[s].handle == handle; });
 }
 
 std::uint32_t Impl::findSlot(std::string_view pool, PeId pe) const {
@@ -123,30 +115,30 @@ std::uint32_t Impl::findSlot(std::string_view pool, PeId pe) const {
 
 std::uint32_t Impl::createPool(std::string_view handle, std::uint64_t hash, const PolicyTraits& traits,
                                const wire::Transport& transport) {
-  std::uint32_t slot;
-  if (!free_pools_.empty()) {
-    slot = free_pools_.back();
-    free_pools_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(pools_.size());
-    pools_.emplace_back();
-  }
-  auto pool = std::make_unique<PoolRecord>();
-  pool->handle.assign(handle);
-  pool->hash = hash;
-  pool->traits = &traits;
-  pool->transport = transport.kind;
-  pool->transport_use = hasTransportUse(transport.kind) ? transport.use : 0;
-  pools_[slot] = std::move(pool);
+  const std::uint32_t slot = pools_.allocate();
+  PoolRecord& pool = pools_[slot];
+  pool.handle.assign(handle);
+  pool.hash = hash;
+  pool.traits = &traits;
+  pool.transport = transport.kind;
+  pool.transport_use = hasTransportUse(transport.kind) ? transport.use : 0;
   pool_index_.insert(hash, slot);
   ++pool_count_;
   return slot;
 }
 
 void Impl::destroyPool(std::uint32_t pool_slot) {
-  pool_index_.erase(pools_[pool_slot]->hash, pool_slot);
-  pools_[pool_slot].reset();
-  free_pools_.push_back(pool_slot);
+  PoolRecord& pool = pools_[pool_slot];
+  pool_index_.erase(pool.hash, pool_slot);
+  pool.handle.clear();
+  pool.traits = nullptr;
+  pool.size = 0;
+  pool.seq = 0;
+  pool.round_hint = 0;
+  pool.eligible = 0;
+  pool.large.reset();
+  pool.small_count = 0;
+  pools_.release(pool_slot);
   --pool_count_;
 }
 
@@ -174,10 +166,10 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
 
   const std::uint64_t hash = hashBytes(pool_handle);
   std::uint32_t pool_slot =
-      pool_index_.find(hash, [&](std::uint32_t s) { return pools_[s]->handle == pool_handle; });
+      pool_index_.find(hash, [&](std::uint32_t s) { return pools_[s].handle == pool_handle; });
   std::uint32_t slot = kNoSlot;
   if (pool_slot != kNoSlot) {
-    const PoolRecord& pool = *pools_[pool_slot];
+    const PoolRecord& pool = pools_[pool_slot];
     // RFC 5352 / digest 6.5: the first PE fixes the pool's policy, transport protocol and Transport Use.
     if (pool.traits->type != pe.policy.type)
       return refuse(Cause::PolicyInconsistent, "pool uses policy type " + std::to_string(pool.traits->type));
@@ -196,7 +188,7 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
     if (pool_slot == kNoSlot) pool_slot = createPool(pool_handle, hash, *traits, pe.user_transport);
     slot = allocateRecord();
   }
-  PoolRecord& pool = *pools_[pool_slot];
+  PoolRecord& pool = pools_[pool_slot];
   PeRecord& r = record(slot);
   const std::uint32_t old_round_weight = added ? 0 : roundWeight(*traits, r.policyWords());
 
@@ -261,7 +253,7 @@ bool Impl::deregister(std::string_view pool, PeId pe) {
 void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   PeRecord& r = record(slot);
   const std::uint32_t pool_slot = r.pool;
-  PoolRecord& pool = *pools_[pool_slot];
+  PoolRecord& pool = pools_[pool_slot];
   if (removed != nullptr) removed->push_back(RemovedPe{pool.handle, r.id, r.home_pr});
   journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr);
   removeFromPool(pool, slot);
@@ -391,7 +383,7 @@ void Impl::rehome(std::uint32_t slot, PrId to) {
   PeRecord& r = record(slot);
   const PrId previous = r.home_pr;
   if (previous == to) return;
-  const std::string& handle = pools_[r.pool]->handle;
+  const std::string& handle = pools_[r.pool].handle;
   removeFromOwner(slot, handle);
   addToOwner(slot, to, handle);
   journal(Change::Kind::Rehomed, handle, r.id, to, previous);
@@ -411,11 +403,12 @@ std::size_t Impl::rehomeOwner(PrId from, PrId to) {
 
 wire::OwnerChecksum Impl::recompute(PrId id) const {
   wire::OwnerChecksum sum;
-  for (const auto& pool : pools_) {
-    if (!pool) continue;
-    for (std::uint32_t slot : memberSlots(*pool)) {
+  for (std::uint32_t p = 0; p < pools_.extent(); ++p) {
+    const PoolRecord& pool = pools_[p];
+    if (pool.traits == nullptr) continue;
+    for (std::uint32_t slot : memberSlots(pool)) {
       const PeRecord& r = record(slot);
-      if (r.home_pr == id) sum.add(pool->handle, r.id);
+      if (r.home_pr == id) sum.add(pool.handle, r.id);
     }
   }
   return sum;
@@ -576,23 +569,19 @@ std::vector<RemovedPe> Impl::expire(TimePoint now) {
 }
 
 std::size_t Impl::memoryBytes() const {
-  std::size_t bytes = chunks_.size() * (std::size_t{1} << kChunkBits) * sizeof(PeRecord);
-  bytes += chunks_.capacity() * sizeof(chunks_[0]) + free_records_.capacity() * sizeof(std::uint32_t);
+  std::size_t bytes = records_.memoryBytes() + pools_.memoryBytes();
   bytes += pe_index_.memoryBytes() + pool_index_.memoryBytes() + connection_index_.memoryBytes();
   bytes += heap_.capacity() * sizeof(HeapItem) + scratch_.capacity() * sizeof(std::uint32_t);
   bytes += owners_.capacity() * sizeof(OwnerState);
   for (const auto& st : owners_) bytes += st.items.capacity() * sizeof(OwnerItem);
-  bytes += pools_.capacity() * sizeof(pools_[0]) + free_pools_.capacity() * sizeof(std::uint32_t);
-  for (const auto& pool : pools_) {
-    if (!pool) continue;
-    bytes += sizeof(PoolRecord);
-    if (pool->large)
-      bytes += sizeof(LargeSelection) + pool->large->members.capacity() * sizeof(std::uint32_t) +
-               pool->large->weights.memoryBytes();
-    if (pool->handle.capacity() > 15) bytes += pool->handle.capacity() + 1;
+  for (std::uint32_t p = 0; p < pools_.extent(); ++p) {
+    const PoolRecord& pool = pools_[p];
+    if (pool.large)
+      bytes += sizeof(LargeSelection) + pool.large->members.capacity() * sizeof(std::uint32_t) +
+               pool.large->weights.memoryBytes();
+    if (pool.handle.capacity() > 15) bytes += pool.handle.capacity() + 1;
   }
-  for (const auto& chunk : chunks_)
-    for (std::size_t i = 0; i < (std::size_t{1} << kChunkBits); ++i) bytes += chunk[i].addresses.heapBytes();
+  for (std::uint32_t slot = 0; slot < records_.extent(); ++slot) bytes += record(slot).addresses.heapBytes();
   return bytes;
 }
 
@@ -682,28 +671,28 @@ std::size_t Handlespace::poolCount() const { return impl_->pool_count_; }
 
 std::size_t Handlespace::poolSize(std::string_view pool) const {
   const std::uint32_t p = impl_->findPool(pool);
-  return p == detail::kNoSlot ? 0 : impl_->pools_[p]->size;
+  return p == detail::kNoSlot ? 0 : impl_->pools_[p].size;
 }
 
 std::optional<std::uint32_t> Handlespace::poolPolicy(std::string_view pool) const {
   const std::uint32_t p = impl_->findPool(pool);
   if (p == detail::kNoSlot) return std::nullopt;
-  return impl_->pools_[p]->traits->type;
+  return impl_->pools_[p].traits->type;
 }
 
 std::vector<PeRef> Handlespace::poolMembers(std::string_view pool) const {
   std::vector<PeRef> refs;
   const std::uint32_t p = impl_->findPool(pool);
   if (p == detail::kNoSlot) return refs;
-  for (std::uint32_t slot : impl_->memberSlots(*impl_->pools_[p])) refs.push_back(PeRef{slot});
+  for (std::uint32_t slot : impl_->memberSlots(impl_->pools_[p])) refs.push_back(PeRef{slot});
   return refs;
 }
 
 std::vector<PoolHandle> Handlespace::poolHandles() const {
   std::vector<PoolHandle> handles;
   handles.reserve(impl_->pool_count_);
-  for (const auto& pool : impl_->pools_)
-    if (pool) handles.push_back(pool->handle);
+  for (std::uint32_t p = 0; p < impl_->pools_.extent(); ++p)
+    if (impl_->pools_[p].traits != nullptr) handles.push_back(impl_->pools_[p].handle);
   return handles;
 }
 

@@ -11,6 +11,7 @@
 #include <boost/intrusive/set.hpp>
 
 #include "weight_tree.h"
+#include "arena.h"
 #include "slot_table.h"
 #include "vnfpool/handlespace/handlespace.h"
 #include "vnfpool/handlespace/policy.h"
@@ -182,10 +183,10 @@ class Impl {
   std::uint32_t findPool(std::string_view handle) const;
   Result<std::size_t> select(std::string_view pool, std::size_t count, Random& rng, std::vector<PeRef>& out);
 
-  PeView view(std::uint32_t slot) const { return PeView(&record(slot), pools_[record(slot).pool].get()); }
+  PeView view(std::uint32_t slot) const { return PeView(&record(slot), &pools_[record(slot).pool]); }
 
-  PeRecord& record(std::uint32_t slot) { return chunks_[slot >> kChunkBits][slot & kChunkMask]; }
-  const PeRecord& record(std::uint32_t slot) const { return chunks_[slot >> kChunkBits][slot & kChunkMask]; }
+  PeRecord& record(std::uint32_t slot) { return records_[slot]; }
+  const PeRecord& record(std::uint32_t slot) const { return records_[slot]; }
 
   // Owners.
   OwnerState* owner(PrId id);
@@ -217,17 +218,13 @@ class Impl {
   std::size_t memoryBytes() const;
 
   Config config_;
-  std::vector<std::unique_ptr<PoolRecord>> pools_{};
-  std::vector<std::uint32_t> free_pools_{};
+  Arena<PoolRecord, 6> pools_{};  // a pool is live while traits != nullptr
   SlotTable pool_index_{};
   std::size_t pool_count_ = 0;
   std::size_t pe_count_ = 0;
   std::vector<Change> changes_{};
 
  private:
-  static constexpr std::uint32_t kChunkBits = 10;
-  static constexpr std::uint32_t kChunkMask = (1u << kChunkBits) - 1;
-
   std::uint32_t allocateRecord();
   void freeRecord(std::uint32_t slot);
   std::uint32_t createPool(std::string_view handle, std::uint64_t hash, const PolicyTraits& traits,
@@ -269,9 +266,7 @@ class Impl {
     if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous});
   }
 
-  std::vector<std::unique_ptr<PeRecord[]>> chunks_{};
-  std::vector<std::uint32_t> free_records_{};
-  std::uint32_t next_record_ = 0;
+  Arena<PeRecord, 10> records_{};
   SlotTable pe_index_{};
   SlotTable connection_index_{};  // connection -> first PE of its list
   std::vector<OwnerState> owners_{};  // ascending id

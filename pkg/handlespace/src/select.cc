@@ -403,7 +403,7 @@ Result<std::size_t> Impl::select(std::string_view pool_handle, std::size_t count
     error.detail = "no such pool";
     return error;
   }
-  PoolRecord& pool = *pools_[p];
+  PoolRecord& pool = pools_[p];
   // Digest 9.3 step 1: N = requested (0: the default), capped at max_items and the pool size.
   std::size_t n = count == 0 ? config_.default_items : count;
   n = std::min({n, config_.max_items, static_cast<std::size_t>(pool.size)});
