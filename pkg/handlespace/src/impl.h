@@ -124,9 +124,9 @@ struct SmallEntry {
 };
 
 /// Pools with up to this many PEs keep their selection order inline in the pool record.
-inline constexpr std::uint32_t kSmallPool = 16;
+inline constexpr std::uint32_t kSmallPool = 12;
 /// A large pool that shrinks to this size goes back to the inline form (hysteresis).
-inline constexpr std::uint32_t kBackToSmall = 8;
+inline constexpr std::uint32_t kBackToSmall = 6;
 
 /// Selection structures of a pool past kSmallPool PEs.
 struct LargeSelection {
@@ -135,21 +135,23 @@ struct LargeSelection {
   WeightTree weights{};                   // Weighted policies: weights by member index
 };
 
-struct PoolRecord {
+/// One pool, four cache lines: a resolution of a small pool reads the first two (handle, policy, the
+/// first entries) and nothing else.
+struct alignas(64) PoolRecord {
   std::string handle;
+  const PolicyTraits* traits = nullptr;  // null: this slot is free
+  std::uint64_t seq = 0;                 // last sequence number handed out
+  std::uint32_t small_count = 0;
+  std::uint32_t size = 0;
+  std::array<SmallEntry, kSmallPool> small{};  // Ordered: sorted by (key, seq). Weighted: any order.
+  std::unique_ptr<LargeSelection> large{};     // null: the inline form above
   std::uint64_t hash = 0;
-  const PolicyTraits* traits = nullptr;
+  std::uint32_t round_hint = 0;  // WRR: the current round when no entry has a weight
+  std::uint32_t eligible = 0;    // Weighted: members with weight > 0
   wire::TransportKind transport = wire::TransportKind::Sctp;
   std::uint16_t transport_use = 0;
-  std::uint32_t size = 0;
-  std::uint64_t seq = 0;          // last sequence number handed out
-  std::uint32_t round_hint = 0;   // WRR: the current round when no entry has a weight
-  std::uint32_t eligible = 0;     // Weighted: members with weight > 0
-  std::unique_ptr<LargeSelection> large{};  // null: the inline form below
-  std::uint32_t small_count = 0;
-  // Ordered: sorted by (key, seq). Weighted: any order.
-  std::array<SmallEntry, kSmallPool> small{};
 };
+static_assert(sizeof(PoolRecord) == 256, "four cache lines");
 
 struct OwnerItem {
   std::uint32_t serial = 0;
