@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import admission as admission_mod
 from . import patches
 from . import protobuf
 from . import resources
@@ -48,6 +49,7 @@ class Server:
         self.requests = collections.deque(maxlen=2000)
         self.watch_epoch = 0         # bumping it ends every open watch (POST /fake/v1/drop-watches)
         self.lock = threading.Lock()
+        self.admission = admission_mod.Admission(store)
 
 
 def _parse_query(raw):
@@ -265,11 +267,21 @@ class Handler(BaseHTTPRequestHandler):
             if _wants_table(self.headers.get("Accept")):
                 return self._send(200, self._table(rt, [obj], query, obj["metadata"]["resourceVersion"], ""))
             return self._send(200, obj)
+        dry_run = params.get("dryRun") == "All"
         if method == "POST" and not name:
-            obj = store.create(rt, ns, self._object_body(self._body()), params)
+            body = self._object_body(self._body())
+            if isinstance(body, dict):
+                target_ns = ns or (body.get("metadata") or {}).get("namespace", "")
+                body = self.ctx.admission.admit(rt, "CREATE", body, None, target_ns if rt.namespaced else "",
+                                                dry_run=dry_run)
+            obj = store.create(rt, ns, body, params)
             return self._send(201, obj)
         if method == "PUT" and name:
-            obj = store.update(rt, ns, name, self._object_body(self._body()), sub, params)
+            body = self._object_body(self._body())
+            old = store.get(rt, ns, name)
+            if isinstance(body, dict):
+                body = self.ctx.admission.admit(rt, "UPDATE", body, old, ns, sub, dry_run)
+            obj = store.update(rt, ns, name, body, sub, params)
             return self._send(200, obj)
         if method == "PATCH" and name:
             return self._patch(rt, ns, name, sub, query, params)
@@ -280,6 +292,8 @@ class Handler(BaseHTTPRequestHandler):
                 options.setdefault("gracePeriodSeconds", int(query["gracePeriodSeconds"]))
             if "propagationPolicy" in query:
                 options.setdefault("propagationPolicy", query["propagationPolicy"])
+            self.ctx.admission.admit(rt, "DELETE", None, store.get(rt, ns, name), ns, "",
+                                     params.get("dryRun") == "All")
             obj, gone = store.delete(rt, ns, name, options, params)
             if gone:
                 return self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -332,8 +346,25 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(e.code, "Invalid", str(e)) from None
         else:
             raise ApiError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
-        obj = store.patch(rt, ns, name, fn, sub, params)
-        return self._send(200, obj)
+        if not self.ctx.admission.configured():
+            return self._send(200, store.patch(rt, ns, name, fn, sub, params))
+        # With webhooks, the patched object goes through admission outside the store's lock, then is
+        # written conditionally on the version it was computed from; a concurrent write means a retry.
+        for _ in range(5):
+            current = store.get(rt, ns, name)
+            new = fn(current)
+            if not isinstance(new, dict):
+                raise bad_request("the patched object is not a JSON object")
+            pinned = (new.get("metadata") or {}).get("resourceVersion") != current["metadata"]["resourceVersion"]
+            new = self.ctx.admission.admit(rt, "UPDATE", new, current, ns, sub, params.get("dryRun") == "All")
+            if not pinned:
+                new.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+            try:
+                return self._send(200, store.update(rt, ns, name, new, sub, params))
+            except ApiError as e:
+                if e.code != 409 or pinned:
+                    raise
+        raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified()} "{name}": too many concurrent writes')
 
     # ---- list, table, watch -----------------------------------------------------------------------
 
@@ -601,6 +632,12 @@ class Handler(BaseHTTPRequestHandler):
         if what == "requests" and self.command == "DELETE":
             ctx.requests.clear()
             return self._send(200, {"ok": True})
+        if what == "services" and self.command == "POST":
+            svc = json.loads(raw or b"{}")
+            ctx.admission.services[(svc["namespace"], svc["name"])] = svc["address"]
+            return self._send(200, {"ok": True})
+        if what == "admission-calls" and self.command == "GET":
+            return self._send(200, {"calls": [list(c) for c in ctx.admission.calls]})
         if what == "state" and self.command == "GET":
             return self._send(200, ctx.store.dump())
         return self._send(404, {"error": f"unknown control endpoint {what}"})
