@@ -105,7 +105,7 @@ class AdmissionTest(unittest.TestCase):
         cls.dir.cleanup()
 
     def setUp(self):
-        self.server = FakeApiServer()
+        self.server = FakeApiServer("--controllers")
         url = urllib.parse.urlsplit(self.server.info["http"])
         self.host, self.port = url.hostname, url.port
         self.hook.calls.clear()
@@ -207,6 +207,32 @@ class AdmissionTest(unittest.TestCase):
         status, body = self.request("POST", PODS, pod("s2"))
         self.assertEqual(status, 500)
         self.assertIn("certificate", body["message"].lower())
+
+    def test_pods_made_for_a_deployment_go_through_admission(self):
+        self.configure("vnfpool", self.webhook("inject.vnfpool.io", "/sidecar",
+                                               objectSelector={"matchLabels": {"vnfpool.io/inject": "true"}}))
+        labels = {"app": "vnf", "vnfpool.io/inject": "true"}
+        status, body = self.request("POST", "/apis/apps/v1/namespaces/default/deployments", {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "vnf"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "vnf"}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "vnf", "image": "vnf:1"}]}}}})
+        self.assertEqual(status, 201, body)
+        # Watch the Pods until both exist (the simulator creates them asynchronously).
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        conn.request("GET", PODS + "?watch=true&labelSelector=app%3Dvnf&timeoutSeconds=20")
+        resp = conn.getresponse()
+        names = set()
+        while len(names) < 2:
+            line = resp.readline()
+            self.assertTrue(line, "watch ended before both Pods appeared")
+            event = json.loads(line)
+            names.add(event["object"]["metadata"]["name"])
+        conn.close()
+        for name in names:
+            status, p = self.request("GET", f"{PODS}/{name}")
+            self.assertEqual([c["name"] for c in p["spec"]["containers"]], ["vnf", "vnfpool-sidecar"])
+            self.assertEqual(p["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ CHART = os.path.join(HERE, "testdata", "chart")
 TIMEOUT = 60
 
 
-class HelmTest(unittest.TestCase):
+class HelmBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.helm = require_tool(find_helm(), "helm")
@@ -60,6 +60,9 @@ class HelmTest(unittest.TestCase):
         payload = base64.b64decode(base64.b64decode(secret["data"]["release"]))
         return json.loads(gzip.decompress(payload))
 
+
+
+class HelmTest(HelmBase):
     def test_install_upgrade_uninstall(self):
         self.helm_ok("install", "demo", CHART, "--namespace", "default")
         objs = self.state()
@@ -98,6 +101,27 @@ class HelmTest(unittest.TestCase):
         self.assertEqual(self.state()[("configmaps", "helm-ns", "other-config")]["data"]["message"], "ns",
                          "a server dry run changes nothing")
         self.helm_ok("uninstall", "other", "--namespace", "helm-ns")
+
+
+class HelmWaitTest(HelmBase):
+    """helm --wait needs Deployments to become ready and Services to get a cluster IP: --controllers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.helm = require_tool(find_helm(), "helm")
+        cls.server = FakeApiServer("--controllers")
+
+    def test_install_and_upgrade_wait_for_readiness(self):
+        self.helm_ok("install", "ready", CHART, "--wait", "--timeout", "60s", "--set", "replicas=2")
+        objs = self.state()
+        pods = [k for k in objs if k[0] == "pods" and k[2].startswith("ready-web-")]
+        self.assertEqual(len(pods), 2)
+        self.assertTrue(objs[("services", "default", "ready-web")]["spec"]["clusterIP"].startswith("10.96."))
+        self.helm_ok("upgrade", "ready", CHART, "--wait", "--timeout", "60s", "--set", "replicas=3")
+        dep = self.state()[("deployments", "default", "ready-web")]
+        self.assertEqual(dep["status"]["readyReplicas"], 3)
+        self.helm_ok("uninstall", "ready", "--wait", "--timeout", "60s")
+        self.assertEqual([k for k in self.state() if k[0] in ("pods", "replicasets")], [])
 
 
 if __name__ == "__main__":

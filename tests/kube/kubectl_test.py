@@ -23,7 +23,9 @@ KUBECTL = os.environ.get("KUBECTL", "/usr/lib/google-cloud-sdk/bin/kubectl.1.33"
 TIMEOUT = 30  # seconds for any single kubectl call
 
 
-class KubectlTest(unittest.TestCase):
+class KubectlBase(unittest.TestCase):
+    """Fixture and helpers: a fake server per class, a fresh cache dir and namespace per test."""
+
     @classmethod
     def setUpClass(cls):
         cls.kubectl = require_tool(KUBECTL, "kubectl")
@@ -95,7 +97,11 @@ class KubectlTest(unittest.TestCase):
         self.assertIsNotNone(line, "kubectl ended early")
         return line
 
-    # ---- tests ------------------------------------------------------------------------------------
+
+
+class KubectlTest(KubectlBase):
+    """API semantics, without controllers."""
+
 
     def test_version_and_discovery(self):
         info = json.loads(self.ok("version", "-o", "json"))
@@ -277,6 +283,35 @@ class KubectlTest(unittest.TestCase):
         self.ok("create", "configmap", "c", "-n", self.ns + "-x", "--from-literal=a=b")
         self.ok("delete", "namespace", self.ns + "-x", "--timeout=20s")
         self.fails("get", "configmap", "c", "-n", self.ns + "-x", expect="NotFound")
+
+
+class KubectlWorkloadTest(KubectlBase):
+    """With --controllers the fake runs Deployments: rollout status, rollouts and cascading deletes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.kubectl = require_tool(KUBECTL, "kubectl")
+        cls.server = FakeApiServer("--controllers")
+
+    def test_rollout_status_and_a_new_template(self):
+        with open(os.path.join(TESTDATA, "deployment.yaml")) as f:
+            dep = f.read()
+        self.ok("apply", "-n", self.ns, "-f", "-", stdin=dep)
+        self.assertIn("successfully rolled out", self.ok("rollout", "status", "deployment/web", "-n", self.ns,
+                                                         "--timeout=20s"))
+        pods = self.get_json("pods", "-n", self.ns, "-l", "app=web")["items"]
+        self.assertEqual(len(pods), 2)
+        self.assertTrue(all(p["status"]["phase"] == "Running" for p in pods))
+        self.ok("apply", "-n", self.ns, "-f", "-", stdin=dep.replace("web:1", "web:2"))
+        self.ok("rollout", "status", "deployment/web", "-n", self.ns, "--timeout=20s")
+        rs = {r["metadata"]["name"]: r["spec"]["replicas"] for r in self.get_json("rs", "-n", self.ns)["items"]}
+        self.assertEqual(sorted(rs.values()), [0, 2], rs)
+        images = {p["spec"]["containers"][0]["image"] for p in self.get_json("pods", "-n", self.ns)["items"]}
+        self.assertEqual(images, {"registry.invalid/web:2"})
+        self.ok("scale", "deployment/web", "-n", self.ns, "--replicas=3")
+        self.ok("wait", "--for=jsonpath={.status.readyReplicas}=3", "deployment/web", "-n", self.ns, "--timeout=20s")
+        self.ok("delete", "deployment/web", "-n", self.ns, "--timeout=20s")
+        self.assertEqual(self.get_json("pods,rs", "-n", self.ns)["items"], [], "dependents are garbage collected")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "up
 class ResourceType:
     def __init__(self, group, version, plural, kind, namespaced=True, singular=None, short_names=(),
                  categories=(), status=False, generation=False, builtin=True, schema=None,
-                 printer_columns=None, storage_version=None):
+                 printer_columns=None, storage_version=None, scale=None):
         self.group = group
         self.version = version
         self.plural = plural
@@ -25,6 +25,7 @@ class ResourceType:
         self.schema = schema                # openAPIV3Schema (custom resources)
         self.printer_columns = printer_columns or []
         self.storage_version = storage_version or version
+        self.scale = scale                  # {"specReplicasPath", "statusReplicasPath", "labelSelectorPath"}
 
     @property
     def group_version(self):
@@ -49,6 +50,9 @@ def _b(group, version, plural, kind, **kw):
     return ResourceType(group, version, plural, kind, **kw)
 
 
+_APPS_SCALE = {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+               "labelSelectorPath": None}
+
 BUILTINS = [
     _b("", "v1", "namespaces", "Namespace", namespaced=False, short_names=["ns"], status=True),
     _b("", "v1", "pods", "Pod", short_names=["po"], categories=["all"], status=True, generation=True),
@@ -61,11 +65,11 @@ BUILTINS = [
     _b("", "v1", "nodes", "Node", namespaced=False, short_names=["no"], status=True),
     _b("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=["pvc"], status=True),
     _b("apps", "v1", "deployments", "Deployment", short_names=["deploy"], categories=["all"], status=True,
-       generation=True),
+       generation=True, scale=_APPS_SCALE),
     _b("apps", "v1", "replicasets", "ReplicaSet", short_names=["rs"], categories=["all"], status=True,
-       generation=True),
+       generation=True, scale=_APPS_SCALE),
     _b("apps", "v1", "statefulsets", "StatefulSet", short_names=["sts"], categories=["all"], status=True,
-       generation=True),
+       generation=True, scale=_APPS_SCALE),
     _b("apps", "v1", "daemonsets", "DaemonSet", short_names=["ds"], categories=["all"], status=True,
        generation=True),
     _b("coordination.k8s.io", "v1", "leases", "Lease"),
@@ -106,7 +110,8 @@ def crd_types(crd):
             singular=names.get("singular") or names.get("kind", "").lower(),
             short_names=names.get("shortNames") or [], categories=names.get("categories") or [],
             status="status" in sub, generation=True, builtin=False, schema=schema,
-            printer_columns=v.get("additionalPrinterColumns") or [], storage_version=storage))
+            printer_columns=v.get("additionalPrinterColumns") or [], storage_version=storage,
+            scale=sub.get("scale")))
     return out
 
 
@@ -128,6 +133,10 @@ def api_resource_list(group_version, types):
         if rt.status:
             resources.append({"name": f"{rt.plural}/status", "singularName": "", "namespaced": rt.namespaced,
                               "kind": rt.kind, "verbs": ["get", "patch", "update"]})
+        if rt.scale:
+            resources.append({"name": f"{rt.plural}/scale", "singularName": "", "namespaced": rt.namespaced,
+                              "group": "autoscaling", "version": "v1", "kind": "Scale",
+                              "verbs": ["get", "patch", "update"]})
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 

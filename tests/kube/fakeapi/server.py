@@ -245,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) >= 2 else ""
         sub = rest[2] if len(rest) == 3 else ""
-        if sub and not (sub == "status" and rt.status):
+        if sub and not ((sub == "status" and rt.status) or (sub == "scale" and rt.scale)):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if rt.namespaced is False and ns:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -258,6 +258,8 @@ class Handler(BaseHTTPRequestHandler):
         if "fieldManager" not in params:
             agent = self.headers.get("User-Agent", "")
             params["_userAgentManager"] = agent.split("/")[0] if agent else "unknown"
+        if sub == "scale":
+            return self._scale(rt, ns, name, query, params)
         if method in ("GET", "HEAD") and not name:
             if query.get("watch") in ("true", "1"):
                 return self._watch(rt, ns, query)
@@ -365,6 +367,67 @@ class Handler(BaseHTTPRequestHandler):
                 if e.code != 409 or pinned:
                     raise
         raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified()} "{name}": too many concurrent writes')
+
+    # ---- scale subresource (autoscaling/v1 Scale) ----------------------------------------------------
+
+    @staticmethod
+    def _path_get(obj, path):
+        cur = obj
+        for p in (path or "").strip(".").split("."):
+            cur = cur.get(p) if isinstance(cur, dict) else None
+        return cur
+
+    def _scale_view(self, rt, obj):
+        meta = obj["metadata"]
+        selector = None
+        if rt.scale.get("labelSelectorPath"):
+            selector = self._path_get(obj, rt.scale["labelSelectorPath"])
+        elif isinstance((obj.get("spec") or {}).get("selector"), dict):
+            sel = obj["spec"]["selector"]
+            selector = ",".join(f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items()))
+        status = {"replicas": int(self._path_get(obj, rt.scale.get("statusReplicasPath")) or 0)}
+        if selector:
+            status["selector"] = selector
+        return {"apiVersion": "autoscaling/v1", "kind": "Scale",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in meta},
+                "spec": {"replicas": int(self._path_get(obj, rt.scale.get("specReplicasPath")) or 0)},
+                "status": status}
+
+    def _scale(self, rt, ns, name, query, params):
+        store = self.ctx.store
+        current = store.get(rt, ns, name)
+        if self.command in ("GET", "HEAD"):
+            return self._send(200, self._scale_view(rt, current))
+        raw = self._body()
+        if self.command == "PUT":
+            new_scale = self._object_body(raw)
+        elif self.command == "PATCH":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            patch = self._json_body(raw)
+            view = self._scale_view(rt, current)
+            if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                new_scale = patches.merge_patch(view, patch)
+            elif ctype == "application/json-patch+json":
+                new_scale = patches.json_patch(view, patch)
+            else:
+                raise ApiError(415, "UnsupportedMediaType", UNSUPPORTED_PATCH)
+        else:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+                                           f'{replicas!r}: must be greater than or equal to 0')
+        updated = json.loads(json.dumps(current))
+        target = updated
+        parts = rt.scale["specReplicasPath"].strip(".").split(".")
+        for p in parts[:-1]:
+            target = target.setdefault(p, {})
+        target[parts[-1]] = replicas
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        updated["metadata"]["resourceVersion"] = rv or current["metadata"]["resourceVersion"]
+        obj = store.update(rt, ns, name, updated, "", params)
+        return self._send(200, self._scale_view(rt, obj))
 
     # ---- list, table, watch -----------------------------------------------------------------------
 
@@ -726,6 +789,8 @@ def main(argv=None):
     ap.add_argument("--state", help="load state from this file at start and save it there on exit")
     ap.add_argument("--history", type=int, default=1000, help="watch events kept per resource (default 1000)")
     ap.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
+    ap.add_argument("--controllers", action="store_true",
+                    help="simulate the Deployment/ReplicaSet controllers and a kubelet that runs every Pod")
     ap.add_argument("--verbose", action="store_true", help="log every request (never headers or tokens)")
     args = ap.parse_args(argv)
 
@@ -740,6 +805,9 @@ def main(argv=None):
     options.verbose = args.verbose
     ctx = Server(store, options)
     handler = make_handler(ctx)
+    if args.controllers:
+        from .controllers import WorkloadController
+        WorkloadController(store, ctx.admission).start()
     listeners = []
     http_url = https_url = ""
     certs = make_certs(os.path.join(args.workdir, "pki"))

@@ -355,6 +355,14 @@ class Store:
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         elif rt.plural == "secrets":
             obj.setdefault("type", "Opaque")
+        elif rt.plural == "services":
+            # The real API server allocates cluster IPs at create time (helm --wait checks for one).
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None" and not spec.get("clusterIP"):
+                self.next_ip = getattr(self, "next_ip", 0) + 1
+                spec["clusterIP"] = f"10.96.{self.next_ip // 250}.{self.next_ip % 250 + 1}"
+                spec["clusterIPs"] = [spec["clusterIP"]]
 
     @staticmethod
     def _fold_string_data(rt, obj):
