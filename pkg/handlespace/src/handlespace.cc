@@ -533,6 +533,7 @@ void Impl::heapCompact() {
 
 void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
   PeRecord& r = record(slot);
+  const TimePoint previous = r.expires;
   r.expires = expires;
   if (expires == kNever) {
     if (r.heap_pos != kNoSlot) heapRemove(slot);
@@ -540,7 +541,9 @@ void Impl::setExpiry(std::uint32_t slot, TimePoint expires) {
   }
   if (r.heap_pos == kNoSlot) {
     heapPush(slot, expires);
-  } else if (expires.time_since_epoch().count() < heap_[r.heap_pos].at) {
+  } else if (expires < previous && expires.time_since_epoch().count() < heap_[r.heap_pos].at) {
+    // The heap item is never later than the record's deadline, so only an earlier deadline than the
+    // previous one can need it moved (and only then is the heap read at all).
     heap_[r.heap_pos].at = expires.time_since_epoch().count();
     siftUp(r.heap_pos);
   }

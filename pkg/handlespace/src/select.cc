@@ -346,6 +346,23 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
   // yet drawn. First by rejection (draw from everything, redraw a repeat): exact, and nearly always one
   // try. If a few tries all hit drawn entries (skewed weights), the drawn entries' weights are taken out
   // of the tree for the remaining draws and put back at the end. Both give the same distribution.
+  // The first candidates are drawn as one batch (independent draws from all entries, repeats skipped in
+  // order: the same thing as drawing one by one and redrawing repeats), so their tree descents overlap.
+  {
+    const std::size_t k = std::min(n, WeightTree::kBatch);
+    std::uint64_t r[WeightTree::kBatch];
+    std::size_t pos[WeightTree::kBatch];
+    for (std::size_t q = 0; q < k; ++q) r[q] = rng.below(uniform ? large.members.size() : large.weights.total());
+    if (uniform) {
+      for (std::size_t q = 0; q < k; ++q) pos[q] = static_cast<std::size_t>(r[q]);
+    } else {
+      large.weights.findMany(r, pos, k);
+    }
+    for (std::size_t q = 0; q < k; ++q) {
+      const std::uint32_t slot = large.members[pos[q]];
+      if (!chosen(slot)) out.push_back(PeRef{slot});
+    }
+  }
   bool excluded = false;
   while (out.size() < n) {
     if (!excluded) {

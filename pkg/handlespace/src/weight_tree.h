@@ -75,6 +75,32 @@ class WeightTree {
     return group * 8 + j;
   }
 
+  /// find() for k values at once (k <= kBatch): the k descents are interleaved level by level, so their
+  /// cache misses overlap instead of queueing one after another.
+  static constexpr std::size_t kBatch = 8;
+  void findMany(const std::uint64_t* r, std::size_t* out, std::size_t k) const {
+    std::uint64_t rest[kBatch];
+    std::size_t group[kBatch];
+    for (std::size_t q = 0; q < k; ++q) {
+      rest[q] = r[q];
+      group[q] = 0;
+    }
+    for (std::size_t level = offsets_.size(); level-- > 0;) {
+      for (std::size_t q = 0; q < k; ++q) {
+        const std::uint64_t* s = sums_.data() + offsets_[level] + group[q] * 8;
+        std::size_t j = 0;
+        while (j < 7 && s[j] <= rest[q]) rest[q] -= s[j++];
+        group[q] = group[q] * 8 + j;
+      }
+    }
+    for (std::size_t q = 0; q < k; ++q) {
+      const std::uint32_t* leaf = leaves_.data() + group[q] * 8;
+      std::size_t j = 0;
+      while (j < 7 && leaf[j] <= rest[q]) rest[q] -= leaf[j++];
+      out[q] = group[q] * 8 + j;
+    }
+  }
+
   std::size_t memoryBytes() const {
     return leaves_.capacity() * sizeof(std::uint32_t) + sums_.capacity() * sizeof(std::uint64_t);
   }
