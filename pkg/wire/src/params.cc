@@ -512,3 +512,29 @@ std::optional<Error> encodeNgCapabilities(Writer& w, const NgCapabilities& caps,
 }
 
 }  // namespace vnfpool::wire::detail
+
+namespace vnfpool::wire {
+
+Bytes encodePolicyParameter(const Policy& policy) {
+  Bytes out;
+  detail::Writer w(out);
+  detail::encodePolicy(w, policy);
+  return out;
+}
+
+Result<Bytes> encodeTransportParameter(const Transport& transport, Dialect dialect) {
+  Bytes out;
+  detail::Writer w(out);
+  if (auto e = detail::encodeTransport(w, transport, dialect)) return *e;
+  return out;
+}
+
+Result<Bytes> encodePoolElementParameter(const PoolElement& pe, Dialect dialect) {
+  Bytes out;
+  detail::Writer w(out);
+  if (auto e = detail::encodePoolElement(w, pe, dialect)) return *e;
+  if (w.overflowed()) return detail::makeError(Cause::LackOfResources, 0, {}, "parameter longer than 65535 bytes");
+  return out;
+}
+
+}  // namespace vnfpool::wire

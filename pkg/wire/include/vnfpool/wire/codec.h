@@ -39,6 +39,12 @@ Result<std::size_t> encodeTo(const EnrpMessage& message, Dialect dialect, Bytes&
 Result<Bytes> encode(const AsapMessage& message, Dialect dialect);
 Result<Bytes> encode(const EnrpMessage& message, Dialect dialect);
 
+/// Single parameters, for the cause information of an Operational Error (RFC 5354 3.10: the offending
+/// policy or transport parameter goes back to the sender).
+Bytes encodePolicyParameter(const Policy& policy);
+Result<Bytes> encodeTransportParameter(const Transport& transport, Dialect dialect);
+Result<Bytes> encodePoolElementParameter(const PoolElement& pe, Dialect dialect);
+
 /// The header's type, flags and length of a message, if at least 4 bytes are there.
 struct Header {
   std::uint8_t type = 0;
