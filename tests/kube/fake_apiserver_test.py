@@ -186,6 +186,54 @@ class FakeApiServerTest(unittest.TestCase):
         status, body, _ = self.c.request("PATCH", CM + "/ssa", cm("ssa"), "application/apply-patch+yaml")
         self.assertEqual(status, 400, "fieldManager is required")
 
+    def test_server_side_apply_merges_associative_lists_by_key(self):
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "pools.vnfpool.io"},
+               "spec": {"group": "vnfpool.io", "scope": "Namespaced", "names": {"kind": "Pool", "plural": "pools"},
+                        "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                      "subresources": {"status": {}},
+                                      "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                                          "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                          "status": {"type": "object", "properties": {"conditions": {
+                                              "type": "array", "x-kubernetes-list-type": "map",
+                                              "x-kubernetes-list-map-keys": ["type"],
+                                              "items": {"type": "object", "properties": {
+                                                  "type": {"type": "string"}, "status": {"type": "string"}}}}}}}}}}]}}
+        self.create(crd, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        pools = "/apis/vnfpool.io/v1alpha1/namespaces/default/pools"
+        self.create({"apiVersion": "vnfpool.io/v1alpha1", "kind": "Pool", "metadata": {"name": "p"}, "spec": {}}, pools)
+
+        def apply_status(manager, conditions, force=False):
+            body = {"apiVersion": "vnfpool.io/v1alpha1", "kind": "Pool", "metadata": {"name": "p"},
+                    "status": {"conditions": conditions}}
+            return self.c.request("PATCH", f"{pools}/p/status?fieldManager={manager}" + ("&force=true" if force else ""),
+                                  body, "application/apply-patch+yaml")
+
+        status, body, _ = apply_status("operator", [{"type": "Ready", "status": "True"}])
+        self.assertEqual(status, 200, body)
+        status, body, _ = apply_status("auditor", [{"type": "Synced", "status": "False"}])
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"]["conditions"], [{"type": "Ready", "status": "True"},
+                                                        {"type": "Synced", "status": "False"}])
+        status, body, _ = apply_status("auditor", [{"type": "Synced", "status": "False"},
+                                                   {"type": "Ready", "status": "False"}])
+        self.assertEqual(status, 409, body)
+        self.assertEqual(body["details"]["causes"][0]["field"], '.status.conditions[type="Ready"].status')
+        # The operator stops applying Ready: the element goes; the auditor's Synced stays.
+        status, body, _ = apply_status("operator", [])
+        self.assertEqual(body["status"]["conditions"], [{"type": "Synced", "status": "False"}])
+        entries = {e["manager"]: e["fieldsV1"] for e in body["metadata"]["managedFields"]}
+        self.assertIn('k:{"type":"Synced"}', entries["auditor"]["f:status"]["f:conditions"])
+        # Built-in lists with merge keys: two managers, one container each.
+        deploy = "/apis/apps/v1/namespaces/default/deployments/d?fieldManager="
+        base = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
+
+        def containers(name):
+            return dict(base, spec={"template": {"spec": {"containers": [{"name": name, "image": name + ":1"}]}}})
+        self.assertEqual(self.c.request("PATCH", deploy + "a", containers("app"), "application/apply-patch+yaml")[0], 201)
+        status, body, _ = self.c.request("PATCH", deploy + "b", containers("sidecar"), "application/apply-patch+yaml")
+        self.assertEqual([c["name"] for c in body["spec"]["template"]["spec"]["containers"]], ["app", "sidecar"])
+
     def test_token_auth_rereads_the_file(self):
         with tempfile.TemporaryDirectory() as d:
             token = os.path.join(d, "token")

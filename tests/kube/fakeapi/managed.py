@@ -1,21 +1,75 @@
 """Server-side apply: field ownership in metadata.managedFields (FieldsV1 format).
 
-Simplification (documented in docs/kube.md): every list is atomic, i.e. a list is one field owned as a
-whole; associative lists (listType=map) are not merged element-wise by apply.
+Paths are tuples of field names and list-element ids. Associative lists (CRD `x-kubernetes-list-type:
+map` with `x-kubernetes-list-map-keys`, and the built-in lists with merge keys such as containers by
+name or conditions by type) are owned element by element, as `k:{"type":"Ready"}` entries; every other
+list is atomic (owned as a whole). `set` lists are treated as atomic.
 """
 
 import copy
+import json
 
-from .patches import now_rfc3339
+from .patches import MERGE_KEYS, now_rfc3339
 
 # Server-owned or identity fields that are never tracked.
 _SKIP_META = {"name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
               "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"}
 
 
-def leaf_paths(obj, prefix=(), top=True):
-    """The set of owned paths of an object: leaves, atomic lists and empty maps."""
+def make_resolver(rt):
+    """Returns keys_for(path, items) -> list of key field names for an associative list, or None."""
+    if rt is None:
+        return lambda path, items: None
+    if rt.builtin or not isinstance(rt.schema, dict):
+        def builtin(path, items):
+            names = [p for p in path if not p.startswith("k:")]
+            field = names[-1] if names else None
+            if field == "ports":
+                for key in ("containerPort", "port"):
+                    if items and all(isinstance(i, dict) and key in i for i in items):
+                        return [key]
+                return None
+            key = MERGE_KEYS.get(field)
+            return [key] if key else None
+        return builtin
+    root = rt.schema
+
+    def from_schema(path, items):
+        sch = root
+        for p in path:
+            if not isinstance(sch, dict):
+                return None
+            if p.startswith("k:"):
+                sch = sch.get("items")
+            else:
+                props = sch.get("properties") or {}
+                sch = props.get(p, sch.get("additionalProperties") if isinstance(sch.get("additionalProperties"), dict) else None)
+        if isinstance(sch, dict) and sch.get("x-kubernetes-list-type") == "map":
+            return list(sch.get("x-kubernetes-list-map-keys") or []) or None
+        return None
+    return from_schema
+
+
+def _element_id(item, keys):
+    return "k:" + json.dumps({k: item[k] for k in keys}, sort_keys=True, separators=(",", ":"))
+
+
+def _keyed(items, keys):
+    return bool(keys) and isinstance(items, list) and all(isinstance(i, dict) and all(k in i for k in keys)
+                                                           for i in items)
+
+
+def leaf_paths(obj, resolver=None, prefix=(), top=True):
+    """The set of owned paths of an object: leaves, atomic lists, empty maps, keyed list elements' leaves."""
+    resolver = resolver or (lambda path, items: None)
     out = set()
+    if isinstance(obj, list):
+        keys = resolver(prefix, obj)
+        if _keyed(obj, keys):
+            for item in obj:
+                out |= leaf_paths(item, resolver, prefix + (_element_id(item, keys),), top=False)
+            return out or {prefix}
+        return {prefix}
     if not isinstance(obj, dict):
         return {prefix}
     if not obj and prefix:
@@ -28,18 +82,32 @@ def leaf_paths(obj, prefix=(), top=True):
                 for mk, mv in value.items():
                     if mk in _SKIP_META:
                         continue
-                    out |= leaf_paths(mv, ("metadata", mk), top=False)
+                    out |= leaf_paths(mv, resolver, ("metadata", mk), top=False)
             continue
-        out |= leaf_paths(value, prefix + (key,), top=False)
+        out |= leaf_paths(value, resolver, prefix + (key,), top=False)
     return out
+
+
+def _find_element(items, element):
+    want = json.loads(element[2:])
+    for n, item in enumerate(items):
+        if isinstance(item, dict) and all(item.get(k) == v for k, v in want.items()):
+            return n
+    return None
 
 
 def get_path(obj, path):
     cur = obj
     for p in path:
-        if not isinstance(cur, dict) or p not in cur:
+        if p.startswith("k:") and isinstance(cur, list):
+            n = _find_element(cur, p)
+            if n is None:
+                return None, False
+            cur = cur[n]
+        elif isinstance(cur, dict) and p in cur:
+            cur = cur[p]
+        else:
             return None, False
-        cur = cur[p]
     return cur, True
 
 
@@ -47,16 +115,31 @@ def remove_path(obj, path):
     parents = []
     cur = obj
     for p in path[:-1]:
-        if not isinstance(cur, dict) or p not in cur:
+        if p.startswith("k:") and isinstance(cur, list):
+            n = _find_element(cur, p)
+            if n is None:
+                return
+            parents.append((cur, n))
+            cur = cur[n]
+        elif isinstance(cur, dict) and p in cur:
+            parents.append((cur, p))
+            cur = cur[p]
+        else:
             return
-        parents.append((cur, p))
-        cur = cur[p]
-    if isinstance(cur, dict):
-        cur.pop(path[-1], None)
+    last = path[-1]
+    if last.startswith("k:") and isinstance(cur, list):
+        n = _find_element(cur, last)
+        if n is not None:
+            cur.pop(n)
+    elif isinstance(cur, dict):
+        cur.pop(last, None)
     # Drop maps that became empty because of the removal.
     for parent, key in reversed(parents):
-        if isinstance(parent.get(key), dict) and not parent[key]:
-            del parent[key]
+        if isinstance(parent[key], dict) and not parent[key]:
+            if isinstance(parent, list):
+                parent.pop(key)
+            else:
+                del parent[key]
         else:
             break
 
@@ -66,7 +149,7 @@ def to_fields_v1(paths):
     for path in sorted(paths):
         cur = tree
         for p in path:
-            cur = cur.setdefault("f:" + p, {})
+            cur = cur.setdefault(p if p.startswith("k:") else "f:" + p, {})
     return tree
 
 
@@ -77,16 +160,12 @@ def from_fields_v1(tree, prefix=()):
     for key, value in tree.items():
         if key == ".":
             continue
-        if key.startswith("f:"):
-            sub = prefix + (key[2:],)
+        if key.startswith(("f:", "k:")):
+            sub = prefix + ((key[2:],) if key.startswith("f:") else (key,))
             children = from_fields_v1(value, sub)
-            if children:
-                out |= children
-            else:
-                out.add(sub)
-        # "k:" and "v:" entries (associative lists of real servers) are treated as owning the list.
-        elif key.startswith(("k:", "v:", "i:")):
-            out.add(prefix)
+            out |= children if children else {sub}
+        elif key.startswith(("v:", "i:")):
+            out.add(prefix)   # set and positional entries: own the whole list
     return out
 
 
@@ -127,10 +206,10 @@ def _covers(a, b):
     return len(a) <= len(b) and b[:len(a)] == a
 
 
-def record_update(old, new, manager, api_version, subresource=""):
+def record_update(old, new, manager, api_version, subresource="", resolver=None):
     """Gives `manager` (operation Update) the fields that changed between old and new."""
-    before = {p: get_path(old, p)[0] for p in leaf_paths(old)} if old else {}
-    after = {p: get_path(new, p)[0] for p in leaf_paths(new)}
+    before = {p: get_path(old, p)[0] for p in leaf_paths(old, resolver)} if old else {}
+    after = {p: get_path(new, p)[0] for p in leaf_paths(new, resolver)}
     changed = {p for p, v in after.items() if p not in before or before[p] != v}
     removed = {p for p in before if p not in after}
     table = owned(old) if old else {}
@@ -149,16 +228,28 @@ class ApplyConflict(Exception):
         self.conflicts = conflicts  # list of (manager, api_version, path)
 
 
-def apply(current, applied, manager, force, api_version, subresource=""):
+def render_path(path):
+    """".spec.policy", ".status.conditions[type="Ready"].status" as real conflict messages show them."""
+    out = ""
+    for p in path:
+        if p.startswith("k:"):
+            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in json.loads(p[2:]).items()) + "]"
+        else:
+            out += "." + p
+    return out
+
+
+def apply(current, applied, manager, force, api_version, subresource="", resolver=None):
     """Merges `applied` into `current` for `manager`; returns the new object.
 
     Raises ApplyConflict when another manager owns a field with a different value and force is off.
     """
+    resolver = resolver or (lambda path, items: None)
     table = owned(current) if current else {}
     versions = {(e.get("manager", ""), e.get("operation", "Update"), e.get("subresource", "")): e.get("apiVersion", "")
                 for e in (entries(current) if current else [])}
     mine = (manager, "Apply", subresource)
-    applied_paths = leaf_paths(applied)
+    applied_paths = leaf_paths(applied, resolver)
     conflicts = []
     if current:
         for other, paths in table.items():
@@ -172,35 +263,54 @@ def apply(current, applied, manager, force, api_version, subresource=""):
     if conflicts and not force:
         raise ApplyConflict(sorted(set(conflicts)))
     result = copy.deepcopy(current) if current else {}
-    # Fields this manager applied before and no longer applies are removed unless someone else owns them.
-    previous = table.get(mine, set())
-    others = set().union(*[v for k, v in table.items() if k != mine]) if len(table) > (1 if mine in table else 0) else set()
-    for p in previous - applied_paths:
-        if not any(_covers(o, p) or _covers(p, o) for o in others):
-            remove_path(result, p)
-    # Merge: maps recursively, lists and scalars replace.
-    _merge_into(result, applied)
     if force:
         for key in list(table):
             if key != mine:
                 table[key] = table[key] - applied_paths
+    # Fields this manager applied before and no longer applies are removed unless someone else owns them.
+    previous = table.get(mine, set())
+    others = set().union(*[v for k, v in table.items() if k != mine])
+    keep = others | applied_paths
+    for p in previous - applied_paths:
+        if not any(_covers(o, p) or _covers(p, o) for o in others):
+            remove_path(result, p)
+        # A list element nobody owns any field of any more goes away as a whole.
+        for n, step in enumerate(p):
+            if step.startswith("k:"):
+                element = p[:n + 1]
+                if not any(_covers(element, o) for o in keep):
+                    remove_path(result, element)
+                break
+    _merge_into(result, applied, resolver, ())
     table[mine] = applied_paths
     write_owned(result, table, api_version)
     return result
 
 
-def _merge_into(target, patch):
+def _merge_into(target, patch, resolver, prefix):
     for key, value in patch.items():
-        if key == "metadata" and isinstance(value, dict):
+        path = prefix + (key,)
+        if not prefix and key == "metadata" and isinstance(value, dict):
             meta = target.setdefault("metadata", {})
             for mk, mv in value.items():
                 if mk in ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp"):
                     continue
                 if isinstance(mv, dict) and isinstance(meta.get(mk), dict):
-                    _merge_into(meta[mk], mv)
+                    _merge_into(meta[mk], mv, resolver, ("metadata", mk))
                 else:
                     meta[mk] = copy.deepcopy(mv)
         elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge_into(target[key], value)
+            _merge_into(target[key], value, resolver, path)
+        elif isinstance(value, list) and isinstance(target.get(key), list):
+            keys = resolver(path, value)
+            if _keyed(value, keys) and _keyed(target[key], keys):
+                for item in value:
+                    n = _find_element(target[key], _element_id(item, keys))
+                    if n is None:
+                        target[key].append(copy.deepcopy(item))
+                    else:
+                        _merge_into(target[key][n], item, resolver, path + (_element_id(item, keys),))
+            else:
+                target[key] = copy.deepcopy(value)
         else:
             target[key] = copy.deepcopy(value)

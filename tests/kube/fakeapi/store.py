@@ -308,7 +308,8 @@ class Store:
         self._bump_generation(rt, None, obj)
         self._defaults(rt, obj)
         if not managed_by_apply and params.get("fieldManager") is not None:
-            managed.record_update(None, obj, params["fieldManager"], rt.group_version)
+            managed.record_update(None, obj, params["fieldManager"], rt.group_version,
+                                  resolver=managed.make_resolver(rt))
         elif not managed_by_apply:
             meta.pop("managedFields", None)
         if params.get("dryRun") == "All":
@@ -448,7 +449,7 @@ class Store:
             meta["managedFields"] = copy.deepcopy(old["metadata"].get("managedFields"))
             if meta["managedFields"] is None:
                 meta.pop("managedFields")
-            managed.record_update(old, new, manager, rt.group_version, subresource)
+            managed.record_update(old, new, manager, rt.group_version, subresource, managed.make_resolver(rt))
         elif explicit_mf and not obj["metadata"].get("managedFields"):
             meta.pop("managedFields", None)
         if canonical(new) == canonical(old):
@@ -493,15 +494,18 @@ class Store:
             if old is None:
                 if subresource:
                     raise not_found(rt, name)
-                obj = managed.apply(None, applied, manager, force, rt.group_version)
+                obj = managed.apply(None, applied, manager, force, rt.group_version,
+                                    resolver=managed.make_resolver(rt))
                 obj.setdefault("metadata", {})["name"] = name
                 return self._create(rt, ns, obj, params, managed_by_apply=True), True
             current = self._view(rt, old)
             try:
-                new = managed.apply(current, applied, manager, force, rt.group_version, subresource)
+                new = managed.apply(current, applied, manager, force, rt.group_version, subresource,
+                                    resolver=managed.make_resolver(rt))
             except managed.ApplyConflict as c:
                 causes = [{"type": "FieldManagerConflict",
-                           "message": f'conflict with "{m}" using {v}: .{".".join(p)}', "field": "." + ".".join(p)}
+                           "message": f'conflict with "{m}" using {v}: {managed.render_path(p)}',
+                           "field": managed.render_path(p)}
                           for m, v, p in c.conflicts]
                 lines = "\n".join("- " + x["message"] for x in causes)
                 raise ApiError(409, "Conflict", f"Apply failed with {len(causes)} conflict{'s' if len(causes) > 1 else ''}: {lines}"
