@@ -272,7 +272,24 @@ std::vector<std::string> splitPaths(const std::string& list) {
 
 }  // namespace
 
+namespace {
+Result<Config> loadKubeconfigUnchecked(const KubeconfigOptions& options, const Getenv& getenv);
+}  // namespace
+
 Result<Config> loadKubeconfig(const KubeconfigOptions& options, const Getenv& getenv) {
+  // yaml-cpp throws on conversions of unexpected node types (a map where a string belongs); such
+  // files are malformed, which is a Config error, never an exception for the caller.
+  try {
+    return loadKubeconfigUnchecked(options, getenv);
+  } catch (const YAML::Exception& e) {
+    return configError(std::string("malformed kubeconfig: ") + e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    return configError(std::string("kubeconfig: ") + e.what());
+  }
+}
+
+namespace {
+Result<Config> loadKubeconfigUnchecked(const KubeconfigOptions& options, const Getenv& getenv) {
   std::vector<std::string> files = options.files;
   if (files.empty()) {
     if (auto env = getenv("KUBECONFIG"); env && !env->empty()) {
@@ -369,6 +386,8 @@ Result<Config> loadKubeconfig(const KubeconfigOptions& options, const Getenv& ge
   }
   return config;
 }
+
+}  // namespace
 
 Result<Config> loadDefault(const Getenv& getenv) {
   if (auto host = getenv("KUBERNETES_SERVICE_HOST"); host && !host->empty()) return loadInCluster({}, getenv);

@@ -217,5 +217,40 @@ TEST_F(ConfigTest, LoadDefaultPrefersInCluster) {
   EXPECT_NE(in_cluster.error().message.find("service-account"), std::string::npos);
 }
 
+TEST_F(ConfigTest, MutatedKubeconfigsNeverThrowOrCrash) {
+  // A deterministic mutation fuzz: every variant either loads or gives a Config error.
+  const std::string base = std::string(kBasic) + R"(- name: e
+  user:
+    exec: {command: /bin/true, args: [a, b], env: [{name: X, value: y}]}
+)";
+  const std::string noise[] = {"{", "}", "[", "]", ":", "- ", "\n", "\t", "'", "\"", "&a", "*a", "!!binary ",
+                               "{x: [1, {y: z}]}", "~", "0x", "\xff"};
+  std::uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1103515245u + 12345u;
+    return state >> 8;
+  };
+  int loaded = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string text = base;
+    for (int m = 0; m < 3; ++m) {
+      const auto pos = next() % text.size();
+      switch (next() % 3) {
+        case 0: text.insert(pos, noise[next() % std::size(noise)]); break;
+        case 1: text.erase(pos, next() % 8); break;
+        default: text[pos] = static_cast<char>(next() % 128); break;
+      }
+    }
+    auto config = loadKubeconfig({{write("fuzz", text)}, ""}, env({}));
+    if (config.ok()) {
+      ++loaded;
+    } else {
+      EXPECT_EQ(config.error().kind, ErrorKind::Config);
+      EXPECT_FALSE(config.error().message.empty());
+    }
+  }
+  EXPECT_GT(loaded, 0);   // the mutations are mild enough that some survive: the happy path ran too
+}
+
 }  // namespace
 }  // namespace vnfpool::kube
