@@ -9,6 +9,7 @@
 
 #include "fake_server.h"
 #include "vnfpool/kube/client.h"
+#include "vnfpool/kube/events.h"
 #include "vnfpool/kube/kinds.h"
 
 namespace vnfpool::kube {
@@ -235,6 +236,35 @@ TEST_F(ClientTest, TypedLeaseSecretAndEvent) {
   ListOptions by_reason;
   by_reason.field_selector = "involvedObject.name=edge,reason=MembersChanged";
   EXPECT_EQ(events.list(ns_, by_reason).value().size(), 1u);
+}
+
+TEST_F(ClientTest, EventRecorderAggregatesAndLimits) {
+  EventRecorderOptions options;
+  options.burst_per_object = 4;
+  options.refill_every = std::chrono::seconds(3600);
+  options.instance = "operator-0";
+  EventRecorder recorder(*client_, options);
+  const ObjectReference pool{"vnfpool.io/v1alpha1", "Pool", ns_, "edge", "uid-edge"};
+  ASSERT_TRUE(recorder.record(pool, EventType::Normal, "MembersChanged", "3 members").ok());
+  ASSERT_TRUE(recorder.record(pool, EventType::Normal, "MembersChanged", "3 members").ok());
+  ASSERT_TRUE(recorder.record(pool, EventType::Warning, "BelowMinimum", "1 of 2 members").ok());
+  auto events = TypedClient<Event>(*client_).list(ns_);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events.value().size(), 2u);
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& e : events.value()) {
+    counts[e.reason] = e.count;
+    EXPECT_EQ(e.involved_object.name, "edge");
+    EXPECT_EQ(e.reporting_component, "vnfpool-operator");
+  }
+  EXPECT_EQ(counts, (std::map<std::string, std::int64_t>{{"MembersChanged", 2}, {"BelowMinimum", 1}}));
+  // Budget of 4 per object: the 4th is recorded, the 5th and 6th are dropped.
+  ASSERT_TRUE(recorder.record(pool, EventType::Normal, "Other", "x").ok());
+  ASSERT_TRUE(recorder.record(pool, EventType::Normal, "Other", "y").ok());
+  ASSERT_TRUE(recorder.record(pool, EventType::Normal, "Other", "z").ok());
+  EXPECT_EQ(recorder.dropped(), 2u);
+  EXPECT_EQ(TypedClient<Event>(*client_).list(ns_).value().size(), 3u);
+  EXPECT_FALSE(recorder.record(ObjectReference{}, EventType::Normal, "R", "m").ok());
 }
 
 TEST_F(ClientTest, WatchResumesFromAResourceVersionAndReportsExpiry) {
