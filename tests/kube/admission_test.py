@@ -208,6 +208,26 @@ class AdmissionTest(unittest.TestCase):
         self.assertEqual(status, 500)
         self.assertIn("certificate", body["message"].lower())
 
+    def test_validating_webhooks_see_the_mutated_object_and_may_deny(self):
+        self.configure("a-mutate", self.webhook("inject.vnfpool.io", "/sidecar"))
+        status, body = self.request("POST", CONFIGS.replace("mutating", "validating"), {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"}, "webhooks": [self.webhook("deny.vnfpool.io", "/deny")]})
+        self.assertEqual(status, 201, body)
+        status, body = self.request("POST", PODS, pod("v"))
+        self.assertEqual(status, 403)
+        self.assertIn('admission webhook "deny.vnfpool.io" denied the request', body["message"])
+        self.assertEqual([c[0] for c in self.hook.calls], ["/sidecar", "/deny"])
+        # A validating webhook that answers with a patch is a broken webhook.
+        self.request("DELETE", CONFIGS.replace("mutating", "validating") + "/policy")
+        self.request("POST", CONFIGS.replace("mutating", "validating"), {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "policy"}, "webhooks": [self.webhook("patchy.vnfpool.io", "/sidecar")]})
+        status, body = self.request("DELETE", CONFIGS + "/a-mutate")
+        status, body = self.request("POST", PODS, pod("w"))
+        self.assertEqual(status, 500, body)
+        self.assertIn("returned a patch", body["message"])
+
     def test_pods_made_for_a_deployment_go_through_admission(self):
         self.configure("vnfpool", self.webhook("inject.vnfpool.io", "/sidecar",
                                                objectSelector={"matchLabels": {"vnfpool.io/inject": "true"}}))

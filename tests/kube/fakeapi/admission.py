@@ -1,4 +1,5 @@
-"""Mutating admission webhooks: the fake API server as the caller (AdmissionReview v1).
+"""Admission webhooks: the fake API server as the caller (AdmissionReview v1). Mutating webhooks run
+first (and may patch), then validating webhooks see the final object (allow or deny only).
 
 Honoured: clientConfig (url, or service mapped to a local address through /fake/v1/services), caBundle
 (the only trust anchor for the call), rules (operations, apiGroups, apiVersions, resources incl.
@@ -20,6 +21,7 @@ from .selectors import LabelSelector, SelectorError
 from .store import ApiError
 
 ADMISSION_CONFIG = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
+VALIDATING_CONFIG = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
 
 
 class _VerifiedHTTPSConnection(http.client.HTTPSConnection):
@@ -72,11 +74,12 @@ class Admission:
 
     def configured(self):
         with self.store.cond:
-            return any((o.get("webhooks") or []) for o in self.store.objects.get(ADMISSION_CONFIG, {}).values())
+            return any((o.get("webhooks") or []) for key in (ADMISSION_CONFIG, VALIDATING_CONFIG)
+                       for o in self.store.objects.get(key, {}).values())
 
-    def _configs(self):
+    def _configs(self, kind=ADMISSION_CONFIG):
         with self.store.cond:
-            items = self.store.objects.get(ADMISSION_CONFIG, {})
+            items = self.store.objects.get(kind, {})
             return [json.loads(json.dumps(o)) for _, o in sorted(items.items(), key=lambda kv: kv[0][1])]
 
     def _namespace_labels(self, ns):
@@ -106,15 +109,14 @@ class Admission:
 
     def admit(self, rt, operation, obj, old, ns, subresource="", dry_run=False):
         """Runs the matching mutating webhooks; returns the (possibly patched) object or raises ApiError."""
-        if (rt.group, rt.plural) in (ADMISSION_CONFIG, ("admissionregistration.k8s.io",
-                                                        "validatingwebhookconfigurations")):
+        if (rt.group, rt.plural) in (ADMISSION_CONFIG, VALIDATING_CONFIG):
             return obj   # the real server never calls webhooks for webhook configurations
         hooks = []
         for config in self._configs():
             for hook in config.get("webhooks") or []:
                 hooks.append(hook)
         if not hooks:
-            return obj
+            return self._validate(rt, operation, obj, old, ns, subresource, dry_run)
         ran_if_needed = []
         changed_after = {}
         for hook in hooks:
@@ -130,9 +132,18 @@ class Admission:
         for hook in hooks:
             if changed_after.get(hook.get("name")) and self._matches(hook, rt, operation, subresource, obj, old, ns):
                 obj, _ = self._call(hook, rt, operation, subresource, obj, old, ns, dry_run)
+        return self._validate(rt, operation, obj, old, ns, subresource, dry_run)
+
+    def _validate(self, rt, operation, obj, old, ns, subresource, dry_run):
+        """Validating webhooks see the final object; they may only allow or deny (no patches)."""
+        for config in self._configs(VALIDATING_CONFIG):
+            for hook in config.get("webhooks") or []:
+                if self._matches(hook, rt, operation, subresource, obj, old, ns):
+                    _, changed = self._call(hook, rt, operation, subresource, obj, old, ns, dry_run,
+                                            validating=True)
         return obj
 
-    def _call(self, hook, rt, operation, subresource, obj, old, ns, dry_run):
+    def _call(self, hook, rt, operation, subresource, obj, old, ns, dry_run, validating=False):
         name = hook.get("name", "")
         fail_open = hook.get("failurePolicy", "Fail") == "Ignore"
         if dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
@@ -166,6 +177,9 @@ class Admission:
             code = int(status.get("code") or 403)
             raise ApiError(code, status.get("reason") or "Forbidden",
                            f'admission webhook "{name}" denied the request: {status.get("message", "")}'.rstrip(": "))
+        if response.get("patch") and validating:
+            raise ApiError(500, "InternalError", f'Internal error occurred: validating webhook "{name}" '
+                                                 f'returned a patch')
         if response.get("patch"):
             if response.get("patchType") != "JSONPatch":
                 raise ApiError(500, "InternalError", f'webhook "{name}": unsupported patchType {response.get("patchType")!r}')
