@@ -234,6 +234,44 @@ class FakeApiServerTest(unittest.TestCase):
         status, body, _ = self.c.request("PATCH", deploy + "b", containers("sidecar"), "application/apply-patch+yaml")
         self.assertEqual([c["name"] for c in body["spec"]["template"]["spec"]["containers"]], ["app", "sidecar"])
 
+    def test_cel_validation_rules_of_crds(self):
+        spec_schema = {"type": "object",
+                       "x-kubernetes-validations": [
+                           {"rule": "self.minMembers <= self.maxMembers", "message": "minMembers must not exceed maxMembers"},
+                           {"rule": "self.poolHandle == oldSelf.poolHandle", "message": "poolHandle is immutable"}],
+                       "properties": {"minMembers": {"type": "integer"}, "maxMembers": {"type": "integer"},
+                                      "poolHandle": {"type": "string"},
+                                      "tags": {"type": "array", "items": {"type": "string"},
+                                               "x-kubernetes-validations": [{"rule": "self.all(t, size(t) < 8)",
+                                                                             "fieldPath": ""}]}}}
+        crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+               "metadata": {"name": "pools.vnfpool.io"},
+               "spec": {"group": "vnfpool.io", "scope": "Namespaced", "names": {"kind": "Pool", "plural": "pools"},
+                        "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                      "schema": {"openAPIV3Schema": {"type": "object",
+                                                                     "properties": {"spec": spec_schema}}}}]}}
+        self.create(crd, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        pools = "/apis/vnfpool.io/v1alpha1/namespaces/default/pools"
+
+        def pool(**spec):
+            return {"apiVersion": "vnfpool.io/v1alpha1", "kind": "Pool", "metadata": {"name": "p"}, "spec": spec}
+        status, body, _ = self.c.request("POST", pools, pool(minMembers=3, maxMembers=2, poolHandle="sip"))
+        self.assertEqual((status, body["reason"]), (422, "Invalid"))
+        self.assertIn('spec: Invalid value: "object": minMembers must not exceed maxMembers', body["message"])
+        status, body, _ = self.c.request("POST", pools, pool(minMembers=1, maxMembers=2, poolHandle="sip",
+                                                             tags=["short", "much-too-long"]))
+        self.assertEqual(status, 422)
+        self.assertEqual(body["details"]["causes"][0]["field"], "spec.tags")
+        status, created, _ = self.c.request("POST", pools, pool(minMembers=1, maxMembers=2, poolHandle="sip"))
+        self.assertEqual(status, 201, created)      # transition rules do not run on create
+        status, body, _ = self.c.request("PATCH", pools + "/p", {"spec": {"poolHandle": "other"}},
+                                         "application/merge-patch+json")
+        self.assertEqual(status, 422)
+        self.assertIn("poolHandle is immutable", body["message"])
+        status, body, _ = self.c.request("PATCH", pools + "/p", {"spec": {"maxMembers": 5}},
+                                         "application/merge-patch+json")
+        self.assertEqual(status, 200, body)
+
     def test_token_auth_rereads_the_file(self):
         with tempfile.TemporaryDirectory() as d:
             token = os.path.join(d, "token")

@@ -10,6 +10,7 @@ import re
 import threading
 import uuid
 
+from . import cel
 from . import managed
 from . import resources
 from . import schema as crdschema
@@ -186,7 +187,7 @@ class Store:
         if causes:
             raise invalid(rt, name, causes)
 
-    def _custom_validate(self, rt, obj, field_validation):
+    def _custom_validate(self, rt, obj, field_validation, old=None):
         """Defaults, prunes and validates a custom resource against its CRD schema."""
         if rt.builtin or not isinstance(rt.schema, dict):
             return
@@ -198,8 +199,12 @@ class Store:
                 raise bad_request(f"strict decoding error: {names}")
             if field_validation == "Warn":
                 self.warnings.list = [f'unknown field "{u}"' for u in res.unknown]
-        if res.causes:
-            raise invalid(rt, obj["metadata"].get("name", ""), res.causes)
+        causes = list(res.causes)
+        if not causes:
+            # CEL rules run on structurally valid objects only, like the real server.
+            causes = cel.validate(rt.schema, obj, old if old is not None else cel.MISSING)
+        if causes:
+            raise invalid(rt, obj["metadata"].get("name", ""), causes)
 
     def _bump_generation(self, rt, old, new):
         if not rt.generation:
@@ -434,7 +439,7 @@ class Store:
         if subresource != "status":
             self._fold_string_data(rt, new)
             self._validate_meta(rt, new)
-            self._custom_validate(rt, new, params.get("fieldValidation", "Strict"))
+            self._custom_validate(rt, new, params.get("fieldValidation", "Strict"), old)
         if rt.plural == "customresourcedefinitions" and subresource != "status":
             new["status"] = copy.deepcopy(old.get("status"))
             self._defaults(rt, new)
