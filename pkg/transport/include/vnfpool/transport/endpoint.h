@@ -1,0 +1,41 @@
+// Endpoint: an IP address (v4 or v6) and a port, with the textual forms used in configuration and logs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace vnfpool::transport {
+
+/// Which stream protocol a listener or connector asks for. Mptcp falls back to Tcp where the kernel refuses
+/// IPPROTO_MPTCP (see MessageTransport); ConnectionInfo::mptcp_active says what a connection really runs.
+enum class Protocol : std::uint8_t { Tcp, Mptcp };
+
+/// "tcp" or "mptcp".
+std::string_view protocolName(Protocol p);
+/// Accepts "tcp" and "mptcp" (lower case); nullopt otherwise.
+std::optional<Protocol> parseProtocol(std::string_view text);
+
+struct Endpoint {
+  boost::asio::ip::address address{};
+  std::uint16_t port = 0;
+
+  /// Parses "127.0.0.1:3863", "[::1]:3863", "[fe80::1%eth0]:3863". A bare address ("10.0.0.1", "::1",
+  /// "[::1]") takes `default_port` when one is given, and is refused otherwise. Names are not resolved
+  /// here (use Resolver). Returns nullopt on anything else: empty text, a port outside 0..65535, junk.
+  static std::optional<Endpoint> parse(std::string_view text, std::optional<std::uint16_t> default_port = {});
+
+  /// "127.0.0.1:3863", "[::1]:3863" (IPv6 always in brackets, so parse(toString()) round-trips).
+  std::string toString() const;
+
+  boost::asio::ip::tcp::endpoint toAsio() const { return {address, port}; }
+  static Endpoint fromAsio(const boost::asio::ip::tcp::endpoint& e) { return {e.address(), e.port()}; }
+
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+}  // namespace vnfpool::transport

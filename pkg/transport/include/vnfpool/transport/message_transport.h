@@ -1,0 +1,192 @@
+// MessageTransport: ASAP or ENRP messages over TCP and MPTCP, on one Asio event loop.
+//
+// One MessageTransport serves one protocol role of a daemon (the ASAP side of a PR, its ENRP side, a PE's
+// ASAP client). It owns listeners and connections, frames the byte stream into whole RSerPool messages
+// with wire::StreamFramer (docs/protocol.md, "Framing on TCP and MPTCP") and hands them out as spans. It
+// never decodes a message: the protocol adapters do that. Design, limits and the MPTCP fallback are
+// described in docs/transport.md.
+//
+// Threads: every member function must be called on the loop thread (the thread running the io_context
+// given to the constructor), and every handler is called there. Nothing here is internally locked.
+// Errors: nothing throws. Set-up failures come back as Result; connection failures as handlers.closed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <boost/asio/io_context.hpp>
+
+#include "vnfpool/transport/endpoint.h"
+#include "vnfpool/transport/result.h"
+#include "vnfpool/wire/result.h"
+
+namespace vnfpool::transport {
+
+namespace detail {
+class TransportCore;
+}
+
+/// Identifies a connection. Never reused within a process; 0 means "none".
+using ConnId = std::uint64_t;
+/// Identifies a listener. Never reused within a process; 0 means "none" (outbound connections).
+using ListenerId = std::uint64_t;
+
+/// Bounds on what peers can make us hold. Defaults suit a Pool Registrar; tests shrink them.
+struct Limits {
+  std::size_t max_connections = 4096;               ///< all connections of this transport, in and out
+  std::size_t max_connections_per_listener = 4096;  ///< default for each listener (ListenOptions overrides)
+  std::size_t max_message = 65535;                  ///< largest message length accepted (header length field)
+  std::size_t max_buffered_in = 256 * 1024;         ///< bytes read but not yet delivered, per connection
+  std::size_t max_buffered_out = 4 * 1024 * 1024;   ///< bytes queued by send() but not yet written, per connection
+  std::chrono::milliseconds close_linger{2000};     ///< close(): how long to wait for the peer's FIN after ours
+};
+
+/// Knobs that are not limits. All optional.
+struct Options {
+  Limits limits{};
+  /// A short role name used in log lines ("asap", "enrp").
+  std::string name = "transport";
+  /// Receives the few log lines the transport writes (MPTCP fallback, an exception from a handler). One
+  /// line per call, no trailing newline. Empty: written to stderr. Called on the loop thread.
+  std::function<void(std::string_view)> log{};
+  /// Test seam: replaces ::socket(2) (same arguments, same -1/errno convention). Empty: ::socket.
+  std::function<int(int domain, int type, int protocol)> open_socket{};
+};
+
+struct ListenOptions {
+  std::size_t max_connections = 0;  ///< live connections accepted from this listener; 0 = Limits default
+  int backlog = 1024;               ///< listen(2) backlog
+  bool v6_only = false;             ///< for an IPv6 wildcard: true refuses IPv4-mapped peers
+};
+
+struct ListenerInfo {
+  ListenerId id = 0;
+  Protocol protocol = Protocol::Tcp;  ///< what was asked for
+  bool mptcp_active = false;          ///< the listening socket is an MPTCP socket (false after a fallback)
+  Endpoint local{};                   ///< the bound address; the port is the OS's pick when 0 was asked
+};
+
+struct ConnectionInfo {
+  ConnId id = 0;
+  Protocol protocol = Protocol::Tcp;  ///< what the listener or connect() asked for
+  bool mptcp_active = false;          ///< MPTCP really runs on this connection (kernel says so, no fallback)
+  Endpoint local{};
+  Endpoint peer{};
+  ListenerId listener = 0;            ///< the listener that accepted it; 0 for outbound connections
+};
+
+/// Counters of one connection, for metrics and tests.
+struct ConnectionStats {
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;  ///< bytes the kernel accepted
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;  ///< messages accepted by send()
+  std::size_t queued_out = 0;      ///< bytes waiting to be written now
+};
+
+/// Counters of the whole transport since construction.
+struct TransportStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;  ///< inbound connections closed at once because a connection limit was reached
+  std::uint64_t connected = 0;
+  std::uint64_t connect_failed = 0;
+  std::uint64_t framing_errors = 0;
+  std::uint64_t too_much_buffered = 0;
+  std::uint64_t mptcp_fallbacks = 0;  ///< sockets opened as TCP although MPTCP was asked for
+  std::uint64_t handler_exceptions = 0;
+};
+
+enum class CloseReason : std::uint8_t {
+  PeerClosed,       ///< orderly end of stream from the peer
+  Reset,            ///< the connection failed: reset, broken pipe, keep-alive timeout, any read/write error
+  FramingError,     ///< the peer's bytes are not a valid message stream (bad or oversize length); see Error
+  TooMuchBuffered,  ///< send() would have queued more than Limits::max_buffered_out
+  LocalClose,       ///< close() or abort() was called
+  ConnectFailed,    ///< connect() did not succeed: refused, unreachable, timed out, no socket, over the limit
+  Shutdown,         ///< shutdown() ended it
+};
+
+std::string_view closeReasonName(CloseReason r);
+
+/// What the transport tells its user. Every handler is optional and is called on the loop thread, never
+/// from inside a MessageTransport member function (calls that end a connection report it later, from the
+/// loop). Handlers may call any MessageTransport member, but must not destroy the MessageTransport.
+/// An exception escaping a handler is caught, logged and counted, and that connection is aborted.
+struct Handlers {
+  /// An inbound connection is up. Messages may follow at once.
+  std::function<void(const ConnectionInfo&)> accepted{};
+  /// An outbound connect() succeeded.
+  std::function<void(const ConnectionInfo&)> connected{};
+  /// One whole message, padding included (length a multiple of 4, at least 4). The span points into the
+  /// connection's receive buffer and is valid only during the call; copy what must outlive it.
+  std::function<void(ConnId, std::span<const std::byte>)> message{};
+  /// The connection is gone; exactly once for every ConnId that accepted/connect() produced, failed connects
+  /// included. `error` carries the system error where there is one (refused, timed out, reset);
+  /// `framing` is set for CloseReason::FramingError and points at the framer's Error (valid during the call).
+  /// After this the ConnId is unknown to every member function.
+  std::function<void(ConnId, CloseReason, std::error_code error, const wire::Error* framing)> closed{};
+};
+
+class MessageTransport {
+ public:
+  /// `loop` must outlive this object. Does no I/O.
+  MessageTransport(boost::asio::io_context& loop, Handlers handlers, Options options = {});
+  /// Closes every socket at once without calling any handler. Completions still queued in the loop become
+  /// no-ops, so the loop may keep running (or be destroyed) afterwards.
+  ~MessageTransport();
+  MessageTransport(const MessageTransport&) = delete;
+  MessageTransport& operator=(const MessageTransport&) = delete;
+
+  /// Binds and listens at `at` (port 0: the OS picks) with `p`. For Mptcp, where the kernel refuses
+  /// IPPROTO_MPTCP (EPROTONOSUPPORT, EINVAL, ENOPROTOOPT) a TCP socket is used instead and one line is
+  /// logged for the life of this transport. SO_REUSEADDR is set. Errors: bind/listen failures (address in
+  /// use, not local, permission), or operation_aborted after shutdown().
+  Result<ListenerInfo> listen(const Endpoint& at, Protocol p, ListenOptions options = {});
+  /// Stops accepting on a listener. Connections it accepted stay up. Unknown ids are ignored.
+  void stopListening(ListenerId id);
+
+  /// Starts connecting to `to` with `p` (Mptcp falls back to TCP as for listen). Always returns a new id; the
+  /// outcome comes later, from the loop: handlers.connected, or handlers.closed with ConnectFailed (refused,
+  /// unreachable, no answer within `timeout`, no socket, the connection limit reached, after shutdown()).
+  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout);
+
+  /// Queues one message (copied) for sending; writes happen from the loop, many messages per write.
+  /// Returns false and sends nothing if `id` is unknown, still connecting, or closing. If the bytes queued
+  /// would exceed Limits::max_buffered_out, returns false and closes the connection (TooMuchBuffered):
+  /// a peer that does not read cannot make us hold more. The message is not checked or framed here.
+  bool send(ConnId id, std::span<const std::byte> message);
+
+  /// Graceful close: no more messages are delivered or accepted for sending; queued bytes are written,
+  /// then our side is shut down and the socket closed when the peer closes too or after
+  /// Limits::close_linger. handlers.closed(LocalClose) fires once, when the socket is closed. A pending
+  /// connect is abandoned. Unknown or already closing ids are ignored.
+  void close(ConnId id);
+  /// Immediate close: queued bytes are dropped; handlers.closed(LocalClose) follows from the loop (unless
+  /// closed was already reported). Unknown ids are ignored.
+  void abort(ConnId id);
+
+  /// The connection's addresses and protocol; nullopt once handlers.closed was called (or for unknown ids).
+  /// Connections still connecting or closing are known.
+  std::optional<ConnectionInfo> info(ConnId id) const;
+  std::optional<ConnectionStats> stats(ConnId id) const;
+  /// Connections that hold a slot: connecting, open or closing.
+  std::size_t connectionCount() const;
+  const TransportStats& transportStats() const;
+
+  /// Stops all listeners and aborts every connection (handlers.closed(Shutdown) follows for each, from the
+  /// loop). Afterwards listen() fails and connect() reports ConnectFailed. Idempotent.
+  void shutdown();
+
+ private:
+  std::unique_ptr<detail::TransportCore> core_;
+};
+
+}  // namespace vnfpool::transport

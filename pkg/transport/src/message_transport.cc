@@ -1,0 +1,683 @@
+#include "vnfpool/transport/message_transport.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "socket_ops.h"
+#include "stream.h"
+#include "vnfpool/wire/framer.h"
+
+namespace vnfpool::transport {
+
+std::string_view closeReasonName(CloseReason r) {
+  switch (r) {
+    case CloseReason::PeerClosed: return "peer_closed";
+    case CloseReason::Reset: return "reset";
+    case CloseReason::FramingError: return "framing_error";
+    case CloseReason::TooMuchBuffered: return "too_much_buffered";
+    case CloseReason::LocalClose: return "local_close";
+    case CloseReason::ConnectFailed: return "connect_failed";
+    case CloseReason::Shutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+namespace detail {
+namespace {
+
+using boost::asio::ip::tcp;
+
+// Connection and listener ids come from one counter per process, so an id never names two things.
+std::atomic<std::uint64_t> g_next_id{1};
+std::uint64_t nextId() { return g_next_id.fetch_add(1, std::memory_order_relaxed); }
+
+// Reads start small (most connections carry a few small messages) and double while they fill up.
+constexpr std::size_t kFirstReadChunk = 4 * 1024;
+constexpr std::size_t kMaxReadChunk = 64 * 1024;
+// A drained write buffer keeps at most this much capacity, so an idle connection does not hold a burst's memory.
+constexpr std::size_t kKeepCapacity = 64 * 1024;
+constexpr std::size_t kDiscardChunk = 4 * 1024;
+constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+std::error_code toStd(const boost::system::error_code& ec) {
+  if (!ec) return {};
+  if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category()) {
+    return {ec.value(), std::system_category()};
+  }
+  return ec;
+}
+
+}  // namespace
+
+enum class ConnState : std::uint8_t {
+  Connecting,  // outbound, connect() in progress
+  Open,        // messages flow both ways
+  Draining,    // close() called: writing what is queued, reading and discarding
+  Lingering,   // our FIN sent: waiting for the peer's, reading and discarding
+  Closed,      // socket closed; waiting for the closed handler to be called
+};
+
+class TransportCore;
+
+// What the core needs from a connection, whatever its stream type. Every completion handler of a
+// connection holds a shared_ptr to it (so buffers outlive the operations using them) and does nothing once
+// `host` is null: the core nulls it when it forgets the connection or is destroyed.
+class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
+ public:
+  virtual ~ConnectionBase() = default;
+  virtual bool send(std::span<const std::byte> message) = 0;
+  virtual void close() = 0;
+  virtual void abort(CloseReason reason, std::error_code error) = 0;
+  virtual void detach() = 0;  // forget the host and close the socket, silently
+  virtual std::size_t queuedOut() const = 0;
+
+  TransportCore* host = nullptr;
+  ConnectionInfo info{};
+  ConnectionStats stats{};
+  ConnState state = ConnState::Connecting;
+  bool announced = false;  // the user heard of it (accepted/connected called, or connect() returned its id)
+};
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(TransportCore& core, tcp::acceptor acceptor, ListenerInfo listener_info, std::size_t max)
+      : host(&core), info(listener_info), max_connections(max), acceptor_(std::move(acceptor)),
+        retry_(acceptor_.get_executor()) {}
+
+  void accept();
+  void detach() {
+    host = nullptr;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    retry_.cancel();
+  }
+
+  TransportCore* host;
+  ListenerInfo info;
+  std::size_t max_connections;
+  std::size_t live = 0;
+
+ private:
+  tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+};
+
+class TransportCore {
+ public:
+  TransportCore(boost::asio::io_context& loop, Handlers handlers, Options options)
+      : loop_(loop), handlers_(std::move(handlers)), options_(std::move(options)) {}
+
+  ~TransportCore() {
+    for (auto& [id, listener] : listeners_) listener->detach();
+    for (auto& [id, conn] : conns_) conn->detach();
+  }
+
+  Result<ListenerInfo> listen(const Endpoint& at, Protocol p, const ListenOptions& options);
+  void stopListening(ListenerId id) {
+    auto it = listeners_.find(id);
+    if (it == listeners_.end()) return;
+    it->second->detach();
+    listeners_.erase(it);
+  }
+  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout);
+  ConnectionBase* find(ConnId id) const {
+    auto it = conns_.find(id);
+    return it == conns_.end() || it->second->state == ConnState::Closed ? nullptr : it->second.get();
+  }
+  std::size_t live() const { return live_; }
+  void shutdown();
+
+  // Called by connections and listeners.
+  boost::asio::io_context& loop() { return loop_; }
+  const Limits& limits() const { return options_.limits; }
+  TransportStats& stats() { return stats_; }
+  const TransportStats& stats() const { return stats_; }
+  void adopt(Listener& listener, tcp::socket socket);
+  void established(ConnectionBase& conn, bool inbound);
+  void deliver(ConnectionBase& conn, std::span<const std::byte> message) {
+    if (handlers_.message) guard(conn, [&] { handlers_.message(conn.info.id, message); });
+  }
+  void gone(ConnectionBase& conn, CloseReason reason, std::error_code error, std::optional<wire::Error> framing);
+  void log(std::string_view line) {
+    if (options_.log) {
+      options_.log(line);
+    } else {
+      std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+    }
+  }
+
+ private:
+  template <typename F>
+  void guard(ConnectionBase& conn, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      handlerThrew(conn, e.what());
+    } catch (...) {
+      handlerThrew(conn, "unknown exception");
+    }
+  }
+  void handlerThrew(ConnectionBase& conn, std::string_view what) {
+    ++stats_.handler_exceptions;
+    log("vnfpool " + options_.name + ": handler threw on connection " + std::to_string(conn.info.id) + " (" +
+        std::string(what) + "); aborting it");
+    conn.abort(CloseReason::LocalClose, {});
+  }
+  void notifyClosed(ConnectionBase& conn, CloseReason reason, std::error_code error, const wire::Error* framing);
+  void noteFallback(const OpenedSocket& opened, Protocol p);
+  // A connection that failed before it had a socket: it still gets an id and a closed(ConnectFailed).
+  ConnId failedConnect(ConnId id, const Endpoint& to, Protocol p, std::error_code why);
+
+  boost::asio::io_context& loop_;
+  Handlers handlers_;
+  Options options_;
+  std::unordered_map<ConnId, std::shared_ptr<ConnectionBase>> conns_;  // until the closed handler ran
+  std::unordered_map<ListenerId, std::shared_ptr<Listener>> listeners_;
+  std::size_t live_ = 0;  // connections not yet Closed
+  TransportStats stats_{};
+  bool mptcp_refused_ = false;
+  bool shut_down_ = false;
+};
+
+// One connection over a Stream (stream.h). All methods run on the loop thread.
+template <typename Stream>
+class Connection final : public ConnectionBase {
+ public:
+  Connection(TransportCore& core, Stream stream)
+      : stream_(std::move(stream)),
+        timer_(core.loop()),
+        // The framer never holds less than one whole maximal message.
+        max_in_(std::max(core.limits().max_buffered_in, std::min<std::size_t>(core.limits().max_message, 65535) + 3)),
+        max_out_(core.limits().max_buffered_out),
+        linger_(core.limits().close_linger),
+        framer_(core.limits().max_message, max_in_) {
+    host = &core;
+  }
+
+  // Outbound: connect with a deadline; established() follows on success.
+  void startConnect(const tcp::endpoint& to, std::chrono::milliseconds timeout, bool mptcp_socket) {
+    state = ConnState::Connecting;
+    timer_.expires_after(timeout);
+    timer_.async_wait([self = self()](const boost::system::error_code& ec) {
+      if (ec || !self->host || self->state != ConnState::Connecting) return;
+      ++self->host->stats().connect_failed;
+      self->finish(CloseReason::ConnectFailed, std::make_error_code(std::errc::timed_out));
+    });
+    stream_.lowestLayer().async_connect(to, [self = self(), mptcp_socket](const boost::system::error_code& ec) {
+      if (!self->host || self->state != ConnState::Connecting) return;
+      if (ec) {
+        ++self->host->stats().connect_failed;
+        self->finish(CloseReason::ConnectFailed, toStd(ec));
+        return;
+      }
+      self->timer_.cancel();
+      self->established(false, mptcp_socket);
+    });
+  }
+
+  // The TCP connection is up (accepted or connected): fill in the info, start the stream, report, read.
+  void established(bool inbound, bool mptcp_socket) {
+    auto& socket = stream_.lowestLayer();
+    boost::system::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);  // best effort: old kernels refuse it on MPTCP sockets
+    const auto local = socket.local_endpoint(ec);
+    if (!ec) info.local = Endpoint::fromAsio(local);
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) {  // reset between accept and now
+      finish(inbound ? CloseReason::Reset : CloseReason::ConnectFailed, toStd(ec));
+      return;
+    }
+    info.peer = Endpoint::fromAsio(peer);
+    info.mptcp_active = mptcp_socket && mptcpActive(socket.native_handle());
+    stream_.asyncStart(inbound, [self = self(), inbound](const boost::system::error_code& error) {
+      if (!self->host || self->state == ConnState::Closed) return;
+      if (error) {
+        self->finish(inbound ? CloseReason::Reset : CloseReason::ConnectFailed, toStd(error));
+        return;
+      }
+      self->state = ConnState::Open;
+      self->host->established(*self, inbound);
+      if (self->host && self->state != ConnState::Closed) self->startRead();
+    });
+  }
+
+  bool send(std::span<const std::byte> message) override {
+    if (state != ConnState::Open) return false;
+    if (queuedOut() + message.size() > max_out_) {
+      ++host->stats().too_much_buffered;
+      finish(CloseReason::TooMuchBuffered, {});
+      return false;
+    }
+    pending_.insert(pending_.end(), message.begin(), message.end());
+    ++stats.messages_out;
+    // Inside a delivery batch of this connection, the batch's end writes; otherwise write on the next turn,
+    // so that several send() calls in a row share one write.
+    if (!write_in_flight_ && !delivering_ && !flush_posted_) {
+      flush_posted_ = true;
+      boost::asio::post(timer_.get_executor(), [self = self()] {
+        self->flush_posted_ = false;
+        if (self->host && (self->state == ConnState::Open || self->state == ConnState::Draining)) self->startWrite();
+      });
+    }
+    return true;
+  }
+
+  void close() override {
+    if (state == ConnState::Connecting) {
+      finish(CloseReason::LocalClose, {});
+      return;
+    }
+    if (state != ConnState::Open) return;
+    state = ConnState::Draining;
+    // One deadline for both flushing and waiting for the peer's FIN: a peer that reads nothing cannot
+    // hold the connection open.
+    timer_.expires_after(linger_);
+    timer_.async_wait([self = self()](const boost::system::error_code& ec) {
+      if (ec || !self->host) return;
+      if (self->state == ConnState::Draining || self->state == ConnState::Lingering) {
+        self->finish(CloseReason::LocalClose, std::make_error_code(std::errc::timed_out));
+      }
+    });
+    if (!write_in_flight_ && pending_.empty()) {
+      beginLinger();
+    } else {
+      startWrite();
+    }
+  }
+
+  void abort(CloseReason reason, std::error_code error) override { finish(reason, error); }
+
+  void detach() override {
+    host = nullptr;
+    state = ConnState::Closed;
+    closeSocket();
+  }
+
+  std::size_t queuedOut() const override { return pending_.size() + writing_.size(); }
+
+ private:
+  std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
+
+  void closeSocket() {
+    timer_.cancel();
+    boost::system::error_code ignored;
+    stream_.lowestLayer().close(ignored);
+  }
+
+  void finish(CloseReason reason, std::error_code error, std::optional<wire::Error> framing = {}) {
+    if (state == ConnState::Closed) return;
+    state = ConnState::Closed;
+    closeSocket();
+    std::vector<std::byte>().swap(pending_);  // writing_ stays until its (aborted) write completes
+    host->gone(*this, reason, error, std::move(framing));
+  }
+
+  void startRead() {
+    if (reading_ || peer_eof_ || state == ConnState::Closed || state == ConnState::Connecting) return;
+    std::span<std::byte> space;
+    read_into_framer_ = state == ConnState::Open;
+    if (read_into_framer_) {
+      // After every read the framer is drained, so it holds less than one frame (at most max_message + 2
+      // bytes) and `room` is at least 1: reading never exceeds max_in_, so the framer never fails on size.
+      const std::size_t room = max_in_ - framer_.buffered();
+      space = framer_.prepare(std::min(read_chunk_, room));
+    } else {
+      discard_.resize(kDiscardChunk);
+      space = discard_;
+    }
+    last_read_size_ = space.size();
+    reading_ = true;
+    stream_.asyncReadSome(boost::asio::buffer(space.data(), space.size()),
+                          [self = self()](const boost::system::error_code& ec, std::size_t n) { self->onRead(ec, n); });
+  }
+
+  void onRead(const boost::system::error_code& ec, std::size_t n) {
+    reading_ = false;
+    if (!host || state == ConnState::Closed) return;
+    if (read_into_framer_) framer_.commit(n);
+    stats.bytes_in += n;
+    if (ec) {
+      if (ec == boost::asio::error::eof) {
+        peer_eof_ = true;
+        if (state == ConnState::Open) {
+          finish(CloseReason::PeerClosed, {});
+        } else if (state == ConnState::Lingering) {
+          finish(CloseReason::LocalClose, {});
+        }
+        // Draining: the peer only half-closed; the write completion (or the linger deadline) ends it.
+        return;
+      }
+      finish(state == ConnState::Open ? CloseReason::Reset : CloseReason::LocalClose, toStd(ec));
+      return;
+    }
+    if (read_into_framer_ && n == last_read_size_) read_chunk_ = std::min(read_chunk_ * 2, kMaxReadChunk);
+    if (state == ConnState::Open) deliverAll();
+    if (host && state != ConnState::Closed) startRead();
+  }
+
+  void deliverAll() {
+    delivering_ = true;
+    while (state == ConnState::Open) {
+      auto next = framer_.next();
+      if (!next) break;
+      if (!next->ok()) {
+        ++host->stats().framing_errors;
+        finish(CloseReason::FramingError, {}, next->error());
+        break;
+      }
+      ++stats.messages_in;
+      host->deliver(*this, next->value());
+    }
+    delivering_ = false;
+    if (state == ConnState::Open || state == ConnState::Draining) startWrite();
+  }
+
+  void startWrite() {
+    if (write_in_flight_ || pending_.empty()) return;
+    std::swap(pending_, writing_);  // writing_ is empty here: cleared when the last write completed
+    write_in_flight_ = true;
+    stream_.asyncWrite(boost::asio::buffer(writing_.data(), writing_.size()),
+                       [self = self()](const boost::system::error_code& ec, std::size_t n) { self->onWrite(ec, n); });
+  }
+
+  void onWrite(const boost::system::error_code& ec, std::size_t n) {
+    write_in_flight_ = false;
+    if (!host || state == ConnState::Closed) return;
+    stats.bytes_out += n;
+    writing_.clear();
+    if (writing_.capacity() > kKeepCapacity) std::vector<std::byte>().swap(writing_);
+    if (ec) {
+      finish(state == ConnState::Open ? CloseReason::Reset : CloseReason::LocalClose, toStd(ec));
+      return;
+    }
+    if (!pending_.empty()) {
+      startWrite();
+    } else if (state == ConnState::Draining) {
+      beginLinger();
+    }
+  }
+
+  void beginLinger() {
+    state = ConnState::Lingering;
+    stream_.asyncShutdownSend([self = self()](const boost::system::error_code& ec) {
+      if (!self->host || self->state == ConnState::Closed) return;
+      if (ec || self->peer_eof_) {
+        self->finish(CloseReason::LocalClose, toStd(ec));
+        return;
+      }
+      self->startRead();  // wait for the peer's FIN (or the linger deadline)
+    });
+  }
+
+  Stream stream_;
+  boost::asio::steady_timer timer_;  // the connect deadline, later the close deadline
+  std::size_t max_in_;
+  std::size_t max_out_;
+  std::chrono::milliseconds linger_;
+  wire::StreamFramer framer_;
+  std::vector<std::byte> pending_;  // queued by send(), not yet handed to a write
+  std::vector<std::byte> writing_;  // the bytes of the write in flight
+  std::vector<std::byte> discard_;  // reads after close()
+  std::size_t read_chunk_ = kFirstReadChunk;
+  std::size_t last_read_size_ = 0;
+  bool reading_ = false;
+  bool read_into_framer_ = false;
+  bool write_in_flight_ = false;
+  bool flush_posted_ = false;
+  bool delivering_ = false;
+  bool peer_eof_ = false;
+};
+
+using PlainConnection = Connection<PlainStream>;
+
+void Listener::accept() {
+  acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+    if (!self->host) return;
+    if (ec) {
+      if (ec == boost::asio::error::operation_aborted) return;
+      const bool out_of_resources = ec == boost::asio::error::no_descriptors ||
+                                    ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory ||
+                                    (ec.category() == boost::system::system_category() && ec.value() == ENFILE);
+      if (out_of_resources) {
+        // Accepting again at once would spin; the pending connections wait in the backlog meanwhile.
+        self->retry_.expires_after(kAcceptRetry);
+        self->retry_.async_wait([self](const boost::system::error_code& error) {
+          if (!error && self->host) self->accept();
+        });
+      } else {
+        self->accept();  // ECONNABORTED and friends concern one connection only
+      }
+      return;
+    }
+    self->host->adopt(*self, std::move(socket));
+    if (self->host) self->accept();
+  });
+}
+
+Result<ListenerInfo> TransportCore::listen(const Endpoint& at, Protocol p, const ListenOptions& options) {
+  const std::string what = std::string(protocolName(p)) + " listener at " + at.toString();
+  if (shut_down_) return IoError{std::make_error_code(std::errc::operation_canceled), what};
+  try {
+    std::error_code error;
+    const auto opened =
+        openStreamSocket(at.address.is_v4() ? AF_INET : AF_INET6, p, mptcp_refused_, options_.open_socket, error);
+    noteFallback(opened, p);
+    if (error) return IoError{error, "socket for " + what};
+    tcp::acceptor acceptor(loop_);
+    boost::system::error_code ec;
+    acceptor.assign(at.address.is_v4() ? tcp::v4() : tcp::v6(), opened.fd, ec);
+    if (ec) {
+      ::close(opened.fd);
+      return IoError{toStd(ec), "assign " + what};
+    }
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (at.address.is_v6()) acceptor.set_option(boost::asio::ip::v6_only(options.v6_only), ec);
+    acceptor.bind(at.toAsio(), ec);
+    if (ec) return IoError{toStd(ec), "bind " + what};
+    acceptor.listen(options.backlog, ec);
+    if (ec) return IoError{toStd(ec), "listen " + what};
+    const auto local = acceptor.local_endpoint(ec);
+    if (ec) return IoError{toStd(ec), "local address of " + what};
+    const ListenerInfo info{nextId(), p, opened.mptcp, Endpoint::fromAsio(local)};
+    auto listener = std::make_shared<Listener>(
+        *this, std::move(acceptor), info,
+        options.max_connections ? options.max_connections : options_.limits.max_connections_per_listener);
+    listeners_.emplace(info.id, listener);
+    listener->accept();
+    return info;
+  } catch (const std::exception& e) {
+    return IoError{std::make_error_code(std::errc::not_enough_memory), what + " (" + e.what() + ")"};
+  }
+}
+
+void TransportCore::noteFallback(const OpenedSocket& opened, Protocol p) {
+  if (p != Protocol::Mptcp || !opened.fell_back) return;
+  ++stats_.mptcp_fallbacks;
+  if (opened.refusal && !mptcp_refused_) {
+    mptcp_refused_ = true;  // remembered: later sockets go straight to TCP, and this line is written once
+    log("vnfpool " + options_.name + ": MPTCP not available (socket(IPPROTO_MPTCP): " + opened.refusal.message() +
+        "); using TCP where MPTCP is configured");
+  }
+}
+
+ConnId TransportCore::failedConnect(ConnId id, const Endpoint& to, Protocol p, std::error_code why) {
+  ++stats_.connect_failed;
+  auto conn = std::make_shared<PlainConnection>(*this, PlainStream(tcp::socket(loop_)));
+  conn->info.id = id;
+  conn->info.protocol = p;
+  conn->info.peer = to;
+  conns_.emplace(id, conn);
+  ++live_;
+  conn->announced = true;
+  conn->abort(CloseReason::ConnectFailed, why);
+  return id;
+}
+
+ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout) {
+  const ConnId id = nextId();
+  if (shut_down_) return failedConnect(id, to, p, std::make_error_code(std::errc::operation_canceled));
+  if (live_ >= options_.limits.max_connections) {
+    return failedConnect(id, to, p, std::make_error_code(std::errc::resource_unavailable_try_again));
+  }
+  try {
+    std::error_code error;
+    const auto opened =
+        openStreamSocket(to.address.is_v4() ? AF_INET : AF_INET6, p, mptcp_refused_, options_.open_socket, error);
+    noteFallback(opened, p);
+    if (error) return failedConnect(id, to, p, error);
+    tcp::socket socket(loop_);
+    boost::system::error_code ec;
+    socket.assign(to.address.is_v4() ? tcp::v4() : tcp::v6(), opened.fd, ec);
+    if (ec) {
+      ::close(opened.fd);
+      return failedConnect(id, to, p, toStd(ec));
+    }
+    auto conn = std::make_shared<PlainConnection>(*this, PlainStream(std::move(socket)));
+    conn->info.id = id;
+    conn->info.protocol = p;
+    conn->info.peer = to;
+    conn->announced = true;
+    conns_.emplace(id, conn);
+    ++live_;
+    conn->startConnect(to.toAsio(), timeout, opened.mptcp);
+  } catch (const std::exception&) {
+    if (conns_.count(id) == 0) return failedConnect(id, to, p, std::make_error_code(std::errc::not_enough_memory));
+    if (auto* conn = find(id)) conn->abort(CloseReason::ConnectFailed, std::make_error_code(std::errc::not_enough_memory));
+  }
+  return id;
+}
+
+void TransportCore::adopt(Listener& listener, tcp::socket socket) {
+  if (shut_down_ || live_ >= options_.limits.max_connections || listener.live >= listener.max_connections) {
+    ++stats_.refused;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  const ConnId id = nextId();
+  auto conn = std::make_shared<PlainConnection>(*this, PlainStream(std::move(socket)));
+  conn->info.id = id;
+  conn->info.protocol = listener.info.protocol;
+  conn->info.listener = listener.info.id;
+  conns_.emplace(id, conn);
+  ++live_;
+  ++listener.live;
+  ++stats_.accepted;
+  conn->established(true, listener.info.mptcp_active);
+}
+
+void TransportCore::established(ConnectionBase& conn, bool inbound) {
+  if (!inbound) ++stats_.connected;
+  conn.announced = true;
+  auto& handler = inbound ? handlers_.accepted : handlers_.connected;
+  if (handler) guard(conn, [&] { handler(conn.info); });
+}
+
+void TransportCore::gone(ConnectionBase& conn, CloseReason reason, std::error_code error,
+                         std::optional<wire::Error> framing) {
+  --live_;
+  if (conn.info.listener != 0) {
+    if (auto it = listeners_.find(conn.info.listener); it != listeners_.end()) --it->second->live;
+  }
+  // Reported from the loop, never from inside the member function that ended the connection.
+  boost::asio::post(loop_, [conn = conn.shared_from_this(), reason, error, framing = std::move(framing)] {
+    if (auto* core = conn->host) core->notifyClosed(*conn, reason, error, framing ? &*framing : nullptr);
+  });
+}
+
+void TransportCore::notifyClosed(ConnectionBase& conn, CloseReason reason, std::error_code error,
+                                 const wire::Error* framing) {
+  const ConnId id = conn.info.id;
+  conn.host = nullptr;
+  conns_.erase(id);  // the posted completion still holds `conn`
+  // An inbound connection reset before `accepted` was called is dropped without a word.
+  if (!handlers_.closed || !conn.announced) return;
+  try {
+    handlers_.closed(id, reason, error, framing);
+  } catch (const std::exception& e) {
+    ++stats_.handler_exceptions;
+    log("vnfpool " + options_.name + ": closed handler threw on connection " + std::to_string(id) + " (" + e.what() + ")");
+  } catch (...) {
+    ++stats_.handler_exceptions;
+    log("vnfpool " + options_.name + ": closed handler threw on connection " + std::to_string(id));
+  }
+}
+
+void TransportCore::shutdown() {
+  shut_down_ = true;
+  for (auto& [id, listener] : listeners_) listener->detach();
+  listeners_.clear();
+  for (auto& [id, conn] : conns_) {
+    if (conn->state != ConnState::Closed) conn->abort(CloseReason::Shutdown, {});
+  }
+}
+
+}  // namespace detail
+
+MessageTransport::MessageTransport(boost::asio::io_context& loop, Handlers handlers, Options options)
+    : core_(std::make_unique<detail::TransportCore>(loop, std::move(handlers), std::move(options))) {}
+
+MessageTransport::~MessageTransport() = default;
+
+Result<ListenerInfo> MessageTransport::listen(const Endpoint& at, Protocol p, ListenOptions options) {
+  return core_->listen(at, p, options);
+}
+
+void MessageTransport::stopListening(ListenerId id) { core_->stopListening(id); }
+
+ConnId MessageTransport::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout) {
+  return core_->connect(to, p, timeout);
+}
+
+bool MessageTransport::send(ConnId id, std::span<const std::byte> message) {
+  auto* conn = core_->find(id);
+  return conn != nullptr && conn->send(message);
+}
+
+void MessageTransport::close(ConnId id) {
+  if (auto* conn = core_->find(id)) conn->close();
+}
+
+void MessageTransport::abort(ConnId id) {
+  if (auto* conn = core_->find(id)) conn->abort(CloseReason::LocalClose, {});
+}
+
+std::optional<ConnectionInfo> MessageTransport::info(ConnId id) const {
+  auto* conn = core_->find(id);
+  if (conn == nullptr) return std::nullopt;
+  return conn->info;
+}
+
+std::optional<ConnectionStats> MessageTransport::stats(ConnId id) const {
+  auto* conn = core_->find(id);
+  if (conn == nullptr) return std::nullopt;
+  auto out = conn->stats;
+  out.queued_out = conn->queuedOut();
+  return out;
+}
+
+std::size_t MessageTransport::connectionCount() const { return core_->live(); }
+
+const TransportStats& MessageTransport::transportStats() const { return core_->stats(); }
+
+void MessageTransport::shutdown() { core_->shutdown(); }
+
+}  // namespace vnfpool::transport
