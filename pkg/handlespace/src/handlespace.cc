@@ -94,9 +94,9 @@ std::uint32_t Impl::allocateRecord() {
 }
 
 void Impl::freeRecord(std::uint32_t slot) {
-  PeRecord& r = record(slot);
-  r.pool = kNoSlot;
-  r.addresses.clear();
+  // The addresses stay until the slot is reused (assign() releases or reuses their block): clearing
+  // them here would read the record's third cache line for nothing.
+  record(slot).pool = kNoSlot;
   records_.release(slot);
 }
 
