@@ -301,6 +301,10 @@ class KubectlWorkloadTest(KubectlBase):
                                                          "--timeout=20s"))
         pods = self.get_json("pods", "-n", self.ns, "-l", "app=web")["items"]
         self.assertEqual(len(pods), 2)
+        table = self.ok("get", "pods", "-n", self.ns).splitlines()
+        self.assertEqual(table[0].split(), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"])
+        self.assertEqual(table[1].split()[1:4], ["2/2", "Running", "0"])
+        self.assertEqual(self.ok("get", "deploy", "web", "-n", self.ns).splitlines()[1].split()[1:4], ["2/2", "2", "2"])
         self.assertTrue(all(p["status"]["phase"] == "Running" for p in pods))
         self.ok("apply", "-n", self.ns, "-f", "-", stdin=dep.replace("web:1", "web:2"))
         self.ok("rollout", "status", "deployment/web", "-n", self.ns, "--timeout=20s")

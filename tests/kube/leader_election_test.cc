@@ -32,7 +32,10 @@ struct Candidate {
     started_future = started.get_future();
     stopped_future = stopped.get_future();
   }
-  void start() { runner = std::jthread([this](std::stop_token stop) { elector.run(stop); }); }
+  void start() {
+    runner = std::jthread([this](std::stop_token stop) { result = elector.run(stop); });
+  }
+  Status result = Done{};
   std::promise<void> started, stopped;
   std::future<void> started_future, stopped_future;
   LeaderElector elector;
@@ -64,6 +67,12 @@ TEST_F(LeaderElectionTest, ValidatesTimings) {
   defaults.renew_deadline = 10s;
   defaults.retry_period = 2s;
   EXPECT_TRUE(LeaderElector::validate(defaults).ok());
+  auto bad = fast("a");
+  bad.retry_period = 0ms;
+  LeaderElector elector(*client_a_, bad, {});
+  auto refused = elector.run({});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::BadInput);
 }
 
 TEST_F(LeaderElectionTest, HandsOverWhenTheLeaderReleasesOnCleanExit) {

@@ -115,14 +115,14 @@ void LeaderElector::release() {
   if (released.ok()) observe(released.value());
 }
 
-void LeaderElector::run(std::stop_token stop) {
-  if (!validate(config_).ok()) return;
+Status LeaderElector::run(std::stop_token stop) {
+  if (auto valid = validate(config_); !valid.ok()) return valid;
   // Campaign.
   while (!stop.stop_requested()) {
     if (tryAcquireOrRenew()) break;
-    if (!pause(stop, config_.retry_period)) return;
+    if (!pause(stop, config_.retry_period)) return Done{};
   }
-  if (stop.stop_requested()) return;
+  if (stop.stop_requested()) return Done{};
   {
     std::lock_guard lock(mu_);
     leading_ = true;
@@ -150,6 +150,7 @@ void LeaderElector::run(std::stop_token stop) {
   if (worker.joinable()) worker.join();
   if (stop.stop_requested() && config_.release_on_stop) release();
   if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
+  return Done{};
 }
 
 }  // namespace vnfpool::kube

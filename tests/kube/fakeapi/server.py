@@ -33,6 +33,33 @@ UNSUPPORTED_PATCH = ("the body of the request was in an unknown format - accepte
                      "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
 
 
+def _pod_ready(obj):
+    statuses = (obj.get("status") or {}).get("containerStatuses") or []
+    total = len((obj.get("spec") or {}).get("containers") or [])
+    return f"{sum(1 for c in statuses if c.get('ready'))}/{total}"
+
+
+def _status(obj, field, default=0):
+    return (obj.get("status") or {}).get(field, default)
+
+
+# The columns the real server prints for a few built-in kinds (besides NAME and AGE).
+BUILTIN_COLUMNS = {
+    ("", "pods"): [("Ready", _pod_ready), ("Status", lambda o: _status(o, "phase", "Unknown")),
+                   ("Restarts", lambda o: sum(c.get("restartCount", 0)
+                                              for c in _status(o, "containerStatuses", []) or []))],
+    ("apps", "deployments"): [("Ready", lambda o: f"{_status(o, 'readyReplicas')}/{(o.get('spec') or {}).get('replicas', 1)}"),
+                              ("Up-to-date", lambda o: _status(o, "updatedReplicas")),
+                              ("Available", lambda o: _status(o, "availableReplicas"))],
+    ("apps", "replicasets"): [("Desired", lambda o: (o.get("spec") or {}).get("replicas", 1)),
+                              ("Current", lambda o: _status(o, "replicas")),
+                              ("Ready", lambda o: _status(o, "readyReplicas"))],
+    ("", "namespaces"): [("Status", lambda o: _status(o, "phase", "Active"))],
+    ("", "services"): [("Type", lambda o: (o.get("spec") or {}).get("type", "ClusterIP")),
+                       ("Cluster-IP", lambda o: (o.get("spec") or {}).get("clusterIP", "<none>"))],
+}
+
+
 class Options:
     token_file = None
     bookmark_interval = 60.0
@@ -449,6 +476,11 @@ class Handler(BaseHTTPRequestHandler):
                 "description": "Name must be unique within a namespace."}
         age = {"name": "Age", "type": "string", "format": "", "priority": 0,
                "description": "CreationTimestamp is a timestamp representing the server time when this object was created."}
+        builtin = BUILTIN_COLUMNS.get((rt.group, rt.plural)) if rt.builtin else None
+        if builtin:
+            cols = [name] + [{"name": n, "type": "string", "format": "", "description": n, "priority": 0}
+                             for n, _ in builtin] + [age]
+            return cols, [None] + [fn for _, fn in builtin] + [".metadata.creationTimestamp"]
         if not rt.printer_columns:
             return [name, age], [None, ".metadata.creationTimestamp"]
         cols, paths = [name], [None]
@@ -465,6 +497,9 @@ class Handler(BaseHTTPRequestHandler):
         for p in paths:
             if p is None:
                 cells.append(obj["metadata"]["name"])
+                continue
+            if callable(p):
+                cells.append(p(obj))
                 continue
             jp, t = (p, "date") if isinstance(p, str) else p
             try:

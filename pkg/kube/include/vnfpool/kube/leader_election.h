@@ -44,8 +44,9 @@ class LeaderElector {
   static Status validate(const LeaderElectionConfig& config);
 
   /// Campaigns until it leads, then renews until it fails to within renew_deadline (returns) or `stop`
-  /// is requested (releases the lease if configured, returns). Blocks the calling thread.
-  void run(std::stop_token stop);
+  /// is requested (releases the lease if configured, returns). Blocks the calling thread. Returns the
+  /// validate() error at once for an impossible configuration, Done otherwise.
+  Status run(std::stop_token stop);
 
   bool isLeader() const;
   std::string observedLeader() const;
