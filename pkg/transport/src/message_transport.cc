@@ -36,6 +36,7 @@ std::string_view closeReasonName(CloseReason r) {
     case CloseReason::LocalClose: return "local_close";
     case CloseReason::ConnectFailed: return "connect_failed";
     case CloseReason::Shutdown: return "shutdown";
+    case CloseReason::Stalled: return "stalled";
   }
   return "unknown";
 }
@@ -56,6 +57,15 @@ constexpr std::size_t kMaxReadChunk = 64 * 1024;
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kDiscardChunk = 4 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetry{100};
+
+// A peer on a dual-stack listener shows up as ::ffff:a.b.c.d; the protocol compares addresses, so say a.b.c.d.
+Endpoint unmapped(const tcp::endpoint& e) {
+  const auto a = e.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return Endpoint{boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()), e.port()};
+  }
+  return Endpoint::fromAsio(e);
+}
 
 std::error_code toStd(const boost::system::error_code& ec) {
   if (!ec) return {};
@@ -208,6 +218,7 @@ class Connection final : public ConnectionBase {
         max_in_(std::max(core.limits().max_buffered_in, std::min<std::size_t>(core.limits().max_message, 65535) + 3)),
         max_out_(core.limits().max_buffered_out),
         linger_(core.limits().close_linger),
+        message_timeout_(core.limits().message_timeout),
         framer_(core.limits().max_message, max_in_) {
     host = &core;
   }
@@ -239,13 +250,13 @@ class Connection final : public ConnectionBase {
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);  // best effort: old kernels refuse it on MPTCP sockets
     const auto local = socket.local_endpoint(ec);
-    if (!ec) info.local = Endpoint::fromAsio(local);
+    if (!ec) info.local = unmapped(local);
     const auto peer = socket.remote_endpoint(ec);
     if (ec) {  // reset between accept and now
       finish(inbound ? CloseReason::Reset : CloseReason::ConnectFailed, toStd(ec));
       return;
     }
-    info.peer = Endpoint::fromAsio(peer);
+    info.peer = unmapped(peer);
     info.mptcp_active = mptcp_socket && mptcpActive(socket.native_handle());
     stream_.asyncStart(inbound, [self = self(), inbound](const boost::system::error_code& error) {
       if (!self->host || self->state == ConnState::Closed) return;
@@ -287,6 +298,7 @@ class Connection final : public ConnectionBase {
     }
     if (state != ConnState::Open) return;
     state = ConnState::Draining;
+    watching_partial_ = false;  // the timer is the close deadline from now on
     // One deadline for both flushing and waiting for the peer's FIN: a peer that reads nothing cannot
     // hold the connection open.
     timer_.expires_after(linger_);
@@ -370,6 +382,7 @@ class Connection final : public ConnectionBase {
     }
     if (read_into_framer_ && n == last_read_size_) read_chunk_ = std::min(read_chunk_ * 2, kMaxReadChunk);
     if (state == ConnState::Open) deliverAll();
+    if (state == ConnState::Open) watchPartial();
     if (host && state != ConnState::Closed) startRead();
   }
 
@@ -388,6 +401,33 @@ class Connection final : public ConnectionBase {
     }
     delivering_ = false;
     if (state == ConnState::Open || state == ConnState::Draining) startWrite();
+  }
+
+  // Arms the message deadline when an incomplete message sits in the framer, disarms it when none does.
+  void watchPartial() {
+    if (message_timeout_.count() <= 0) return;
+    if (framer_.buffered() == 0) {
+      if (watching_partial_) {
+        watching_partial_ = false;
+        timer_.cancel();
+      }
+      return;
+    }
+    if (watching_partial_) return;  // the running deadline covers it; on expiry we look at the progress
+    watching_partial_ = true;
+    messages_at_watch_ = stats.messages_in;
+    timer_.expires_after(message_timeout_);
+    timer_.async_wait([self = self()](const boost::system::error_code& ec) {
+      if (ec || !self->host || self->state != ConnState::Open || !self->watching_partial_) return;
+      self->watching_partial_ = false;
+      if (self->framer_.buffered() == 0) return;
+      if (self->stats.messages_in == self->messages_at_watch_) {
+        ++self->host->stats().stalled;
+        self->finish(CloseReason::Stalled, std::make_error_code(std::errc::timed_out));
+        return;
+      }
+      self->watchPartial();  // messages completed meanwhile; the one now incomplete gets its own deadline
+    });
   }
 
   void startWrite() {
@@ -432,6 +472,9 @@ class Connection final : public ConnectionBase {
   std::size_t max_in_;
   std::size_t max_out_;
   std::chrono::milliseconds linger_;
+  std::chrono::milliseconds message_timeout_;
+  bool watching_partial_ = false;         // the timer guards an incomplete message (Open state only)
+  std::uint64_t messages_at_watch_ = 0;   // messages_in when it was armed: no progress since means stalled
   wire::StreamFramer framer_;
   std::vector<std::byte> pending_;  // queued by send(), not yet handed to a write
   std::vector<std::byte> writing_;  // the bytes of the write in flight

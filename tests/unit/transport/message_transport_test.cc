@@ -10,6 +10,8 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "test_util.h"
 
 namespace vnfpool::transport {
@@ -508,6 +510,80 @@ TEST_F(MessageTransportTest, DestroyingTheTransportWithWorkPendingIsQuiet) {
   server.reset();       // ... and must not run now
   ASSERT_TRUE(runUntil(loop_, [&] { return !client.closed.empty(); }));
   drainPosted(loop_);
+}
+
+// Runs the loop for `d` of wall time (a bounded wait for something that must NOT happen, not a sync point).
+void runFor(boost::asio::io_context& loop, std::chrono::milliseconds d) {
+  bool done = false;
+  boost::asio::steady_timer t(loop, d);
+  t.async_wait([&done](const boost::system::error_code&) { done = true; });
+  runUntil(loop, [&done] { return done; });
+}
+
+TEST_F(MessageTransportTest, IncompleteMessageStallsAfterTheTimeout) {
+  Limits limits;
+  limits.message_timeout = 200ms;
+  Side server(loop_, limits);
+  auto listening = server->listen(loopback4(), Protocol::Tcp);
+  ASSERT_TRUE(listening.ok());
+  RawSocket peer = RawSocket::connectTo(listening.value().local);
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.accepted.size() == 1; }));
+  const ConnId s = server.accepted[0].id;
+  // Slowloris: a header announcing 100 bytes, then one byte every 40 ms; bytes flow, the message never ends.
+  const Bytes m = frame(100);
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  while (server.closed.empty() && sent < m.size() && std::chrono::steady_clock::now() - start < 5s) {
+    ASSERT_TRUE(peer.writeAll(std::span(&m[sent], sent == 0 ? 4 : 1)));
+    sent += sent == 0 ? 4 : 1;
+    runFor(loop_, 40ms);
+  }
+  ASSERT_TRUE(runUntil(loop_, [&] { return !server.closed.empty(); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_LT(sent, m.size());
+  EXPECT_EQ(server.closed[0].id, s);
+  EXPECT_EQ(server.closed[0].reason, CloseReason::Stalled);
+  EXPECT_EQ(server->transportStats().stalled, 1U);
+}
+
+TEST_F(MessageTransportTest, SlowButCompleteMessagesDoNotStall) {
+  Limits limits;
+  limits.message_timeout = 150ms;
+  Side server(loop_, limits);
+  auto listening = server->listen(loopback4(), Protocol::Tcp);
+  ASSERT_TRUE(listening.ok());
+  RawSocket peer = RawSocket::connectTo(listening.value().local);
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.accepted.size() == 1; }));
+  const ConnId s = server.accepted[0].id;
+  // Each message completes within the timeout, but a partial one is always pending when the deadline of the
+  // previous one passes; the connection is idle (nothing partial) between the rounds.
+  for (int round = 0; round < 3; ++round) {
+    const Bytes a = frame(8), b = frame(8);
+    ASSERT_TRUE(peer.writeAll(std::span(a).first(6)));
+    runFor(loop_, 100ms);
+    Bytes rest(a.begin() + 6, a.end());
+    rest.insert(rest.end(), b.begin(), b.begin() + 6);
+    ASSERT_TRUE(peer.writeAll(rest));
+    runFor(loop_, 100ms);  // the first deadline passes with progress made: a new one for message b
+    ASSERT_TRUE(peer.writeAll(std::span(b).subspan(6)));
+    runFor(loop_, 200ms);  // idle, longer than the timeout
+  }
+  EXPECT_TRUE(server.closed.empty());
+  EXPECT_EQ(server.messages[s].size(), 6U);
+}
+
+TEST_F(MessageTransportTest, DualStackListenerReportsIpv4Peers) {
+  Side server(loop_), client(loop_);
+  auto listening = server->listen(*Endpoint::parse("[::]:0"), Protocol::Tcp);
+  ASSERT_TRUE(listening.ok());
+  Endpoint to = *Endpoint::parse("127.0.0.1:0");
+  to.port = listening.value().local.port;
+  const ConnId c = client->connect(to, Protocol::Tcp, 5s);
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.accepted.size() == 1 && client.connected.size() == 1; }));
+  EXPECT_EQ(server.accepted[0].peer, client.connected[0].local);
+  EXPECT_TRUE(server.accepted[0].peer.address.is_v4());
+  EXPECT_EQ(server.accepted[0].local.address, boost::asio::ip::make_address("127.0.0.1"));
+  exchange(server, client, c, server.accepted[0].id);
 }
 
 // The kernel refusing IPPROTO_MPTCP (simulated through the socket seam): TCP is used, one log line.

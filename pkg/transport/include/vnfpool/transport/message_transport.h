@@ -47,6 +47,10 @@ struct Limits {
   std::size_t max_buffered_in = 256 * 1024;         ///< bytes read but not yet delivered, per connection
   std::size_t max_buffered_out = 4 * 1024 * 1024;   ///< bytes queued by send() but not yet written, per connection
   std::chrono::milliseconds close_linger{2000};     ///< close(): how long to wait for the peer's FIN after ours
+  /// How long one message may stay incomplete (its first bytes read, not its last) before the connection is
+  /// closed as Stalled: a peer trickling bytes (slowloris) cannot hold a slot and a buffer for ever.
+  /// 0 turns it off. Idle connections (no partial message) are not affected: keep-alives are the protocol's job.
+  std::chrono::milliseconds message_timeout{30000};
 };
 
 /// Knobs that are not limits. All optional.
@@ -78,7 +82,7 @@ struct ConnectionInfo {
   ConnId id = 0;
   Protocol protocol = Protocol::Tcp;  ///< what the listener or connect() asked for
   bool mptcp_active = false;          ///< MPTCP really runs on this connection (kernel says so, no fallback)
-  Endpoint local{};
+  Endpoint local{};                   ///< IPv4-mapped IPv6 addresses (on a dual-stack listener) are given as IPv4
   Endpoint peer{};
   ListenerId listener = 0;            ///< the listener that accepted it; 0 for outbound connections
 };
@@ -102,6 +106,7 @@ struct TransportStats {
   std::uint64_t too_much_buffered = 0;
   std::uint64_t mptcp_fallbacks = 0;  ///< sockets opened as TCP although MPTCP was asked for
   std::uint64_t handler_exceptions = 0;
+  std::uint64_t stalled = 0;
 };
 
 enum class CloseReason : std::uint8_t {
@@ -112,6 +117,7 @@ enum class CloseReason : std::uint8_t {
   LocalClose,       ///< close() or abort() was called
   ConnectFailed,    ///< connect() did not succeed: refused, unreachable, timed out, no socket, over the limit
   Shutdown,         ///< shutdown() ended it
+  Stalled,          ///< a message stayed incomplete longer than Limits::message_timeout
 };
 
 std::string_view closeReasonName(CloseReason r);
