@@ -268,19 +268,29 @@ def apply(current, applied, manager, force, api_version, subresource="", resolve
             if key != mine:
                 table[key] = table[key] - applied_paths
     # Fields this manager applied before and no longer applies are removed unless someone else owns them.
+    # List elements nobody owns any field of any more go as a whole, first, so that removing their key
+    # fields one by one never leaves an element without its identity.
     previous = table.get(mine, set())
     others = set().union(*[v for k, v in table.items() if k != mine])
     keep = others | applied_paths
-    for p in previous - applied_paths:
-        if not any(_covers(o, p) or _covers(p, o) for o in others):
-            remove_path(result, p)
-        # A list element nobody owns any field of any more goes away as a whole.
+    removed = previous - applied_paths
+    drop_elements = set()
+    for p in removed:
         for n, step in enumerate(p):
             if step.startswith("k:"):
                 element = p[:n + 1]
                 if not any(_covers(element, o) for o in keep):
-                    remove_path(result, element)
+                    drop_elements.add(element)
                 break
+    for element in sorted(drop_elements, key=len, reverse=True):
+        remove_path(result, element)
+    for p in sorted(removed):
+        if any(_covers(e, p) for e in drop_elements):
+            continue
+        if len(p) >= 2 and p[-2].startswith("k:") and p[-1] in json.loads(p[-2][2:]):
+            continue   # a key field of an element that stays
+        if not any(_covers(o, p) or _covers(p, o) for o in others):
+            remove_path(result, p)
     _merge_into(result, applied, resolver, ())
     table[mine] = applied_paths
     write_owned(result, table, api_version)
