@@ -202,6 +202,7 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
   r.user_port = pe.user_transport.port;
   r.user_use = pe.user_transport.use;
   r.user_service_code = pe.user_transport.service_code;
+  r.marked = false;  // digest 7.10: an entry that is (re-)added during a resync is kept
   r.has_asap = pe.asap_transport.has_value();
   if (r.has_asap) {
     r.asap_kind = pe.asap_transport->kind;
@@ -399,6 +400,26 @@ std::size_t Impl::rehomeOwner(PrId from, PrId to) {
     if (item.slot != kNoSlot) slots.push_back(item.slot);
   for (std::uint32_t slot : slots) rehome(slot, to);
   return slots.size();
+}
+
+std::size_t Impl::markOwner(PrId id) {
+  const OwnerState* st = owner(id);
+  if (st == nullptr) return 0;
+  for (const OwnerItem& item : st->items)
+    if (item.slot != kNoSlot) record(item.slot).marked = true;
+  return st->live;
+}
+
+std::vector<RemovedPe> Impl::removeMarked(PrId id) {
+  std::vector<RemovedPe> removed;
+  const OwnerState* st = owner(id);
+  if (st == nullptr) return removed;
+  std::vector<std::uint32_t> slots;
+  for (const OwnerItem& item : st->items)
+    if (item.slot != kNoSlot && record(item.slot).marked) slots.push_back(item.slot);
+  removed.reserve(slots.size());
+  for (std::uint32_t slot : slots) removeSlot(slot, &removed);
+  return removed;
 }
 
 wire::OwnerChecksum Impl::recompute(PrId id) const {
@@ -728,6 +749,9 @@ bool Handlespace::rehome(std::string_view pool, PeId pe, PrId to) {
   impl_->rehome(slot, to);
   return true;
 }
+
+std::size_t Handlespace::markOwner(PrId owner) { return impl_->markOwner(owner); }
+std::vector<RemovedPe> Handlespace::removeMarked(PrId owner) { return impl_->removeMarked(owner); }
 
 std::vector<RemovedPe> Handlespace::removeConnection(ConnectionId connection) {
   return impl_->removeConnection(connection);

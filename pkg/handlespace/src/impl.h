@@ -98,7 +98,8 @@ struct alignas(64) PeRecord {
   wire::TransportKind asap_kind = wire::TransportKind::Sctp;
   std::uint16_t asap_port = 0, asap_use = 0;
   std::uint8_t word_count = 0;
-  bool has_asap = false;
+  bool has_asap : 1 = false;
+  bool marked : 1 = false;  // audit resynchronisation (markOwner / removeMarked)
   AddressPack addresses{};
 
   PeRecord() : credit(0) {}
@@ -197,6 +198,8 @@ class Impl {
   TablePage handleTable(std::optional<PrId> owner, TableCursor from, std::size_t max) const;
   std::vector<RemovedPe> removeOwner(PrId id);
   std::size_t rehomeOwner(PrId from, PrId to);
+  std::size_t markOwner(PrId id);
+  std::vector<RemovedPe> removeMarked(PrId id);
   void rehome(std::uint32_t slot, PrId to);
   wire::OwnerChecksum recompute(PrId id) const;
   /// The pool's PEs, in selection order for Ordered policies.

@@ -29,6 +29,7 @@ struct RefPe {
   std::uint64_t deg = 0;
   std::uint64_t round = 0;
   std::uint64_t credit = 0;
+  bool marked = false;
 };
 
 struct RefPool {
@@ -158,6 +159,7 @@ class Model {
       e->words = words;
     }
     e->deg = 0;
+    e->marked = false;
     e->owner = pe.home_pr;
     e->connection = connection;
     e->expires = expires;
@@ -229,7 +231,8 @@ class Differential {
       else if (dice < 85) connectionLoss();
       else if (dice < 88) takeover();
       else if (dice < 89) ownerRemoval();
-      else if (dice < 93) expiry();
+      else if (dice < 92) expiry();
+      else if (dice < 93) resync();
       else if (dice < 96) inconsistent();
       else badHandle();
       verify();
@@ -397,6 +400,21 @@ class Differential {
       EXPECT_EQ(hs_.rehome(pool, id, to), e != nullptr);
       if (e) e->owner = to;
     }
+  }
+
+  void resync() {
+    // Digest 7.10: mark an owner's entries, let some be re-added, then purge the rest.
+    const PrId o = ownerId();
+    std::size_t expected = 0;
+    for (auto& [name, pool] : model_.pools)
+      for (auto& e : pool.pes)
+        if (e.owner == o) {
+          e.marked = true;
+          ++expected;
+        }
+    EXPECT_EQ(hs_.markOwner(o), expected);
+    for (int i = 0; i < 8; ++i) registration();
+    EXPECT_EQ(keys(hs_.removeMarked(o)), removeWhere([&](const RefPe& e) { return e.owner == o && e.marked; }));
   }
 
   void expiry() {

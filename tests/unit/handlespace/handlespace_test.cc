@@ -280,6 +280,20 @@ TEST(HandlespaceTest, TakeoverRehomesAndMovesChecksums) {
   EXPECT_EQ(hs.ownerChecksum(9), wire::OwnerChecksum{});
 }
 
+TEST(HandlespaceTest, AuditResyncKeepsOnlyReAddedEntries) {
+  Handlespace hs;
+  for (PeId id = 1; id <= 8; ++id) ASSERT_TRUE(hs.registerPe("p", pe(id, kRr, id <= 5 ? 7 : 8), {}, {}).ok());
+  EXPECT_EQ(hs.markOwner(7), 5u);
+  EXPECT_EQ(hs.markOwner(99), 0u);
+  // The peer's Handle Table Responses re-add 1, 3 and a new 9.
+  for (PeId id : {PeId{1}, PeId{3}, PeId{9}}) ASSERT_TRUE(hs.registerPe("p", pe(id, kRr, 7), {}, {}).ok());
+  EXPECT_EQ(idSet(hs.removeMarked(7)), (std::set<PeId>{2, 4, 5}));
+  EXPECT_EQ(hs.ownerSize(7), 3u);
+  EXPECT_EQ(hs.ownerSize(8), 3u);  // other owners untouched
+  EXPECT_TRUE(hs.removeMarked(7).empty());
+  EXPECT_EQ(hs.recomputeOwnerChecksum(7), hs.ownerChecksum(7));
+}
+
 TEST(HandlespaceTest, ExpiryRemovesDueEntriesInDeadlineOrder) {
   Handlespace hs;
   ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), EntryContext{0, at(30)}, at(0)).ok());

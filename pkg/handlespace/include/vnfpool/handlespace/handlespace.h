@@ -193,6 +193,13 @@ class Handlespace {
   /// Makes `to` the home PR of one PE (Keep-Alive with H=1, takeover suggestion). False if absent.
   bool rehome(std::string_view pool, PeId pe, PrId to);
 
+  /// Audit resynchronisation (digest 7.10, RFC 5353): marks every PE of `owner` before a Handle Table
+  /// Request to it; any later registration of a PE (its entry in the responses) clears that PE's mark.
+  /// Returns how many were marked.
+  std::size_t markOwner(PrId owner);
+  /// After the last Handle Table Response: removes the PEs of `owner` that are still marked.
+  std::vector<RemovedPe> removeMarked(PrId owner);
+
   /// Removes every PE registered on `connection` (association lost; digest 7.1). kNoConnection
   /// removes nothing.
   std::vector<RemovedPe> removeConnection(ConnectionId connection);
