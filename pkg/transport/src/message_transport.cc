@@ -94,6 +94,7 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
   virtual ~ConnectionBase() = default;
   virtual bool send(std::span<const std::byte> message) = 0;
+  virtual bool append(bool (*encode)(const void*, std::vector<std::byte>&), const void* context) = 0;
   virtual void close() = 0;
   virtual void abort(CloseReason reason, std::error_code error) = 0;
   virtual void detach() = 0;  // forget the host and close the socket, silently
@@ -278,6 +279,35 @@ class Connection final : public ConnectionBase {
       return false;
     }
     pending_.insert(pending_.end(), message.begin(), message.end());
+    queued();
+    return true;
+  }
+
+  bool append(bool (*encode)(const void*, std::vector<std::byte>&), const void* context) override {
+    if (state != ConnState::Open) return false;
+    const std::size_t before = pending_.size();
+    bool encoded = false;
+    try {
+      encoded = encode(context, pending_);
+    } catch (const std::exception&) {
+      encoded = false;  // e.g. bad_alloc: nothing is sent, the connection stays
+    }
+    if (!encoded) {
+      pending_.resize(before);
+      return false;
+    }
+    if (writing_.size() + pending_.size() > max_out_) {
+      pending_.resize(before);
+      ++host->stats().too_much_buffered;
+      finish(CloseReason::TooMuchBuffered, {});
+      return false;
+    }
+    if (pending_.size() != before) queued();
+    return true;
+  }
+
+  // A message was added to pending_.
+  void queued() {
     ++stats.messages_out;
     // Inside a delivery batch of this connection, the batch's end writes; otherwise write on the next turn,
     // so that several send() calls in a row share one write.
@@ -288,7 +318,6 @@ class Connection final : public ConnectionBase {
         if (self->host && (self->state == ConnState::Open || self->state == ConnState::Draining)) self->startWrite();
       });
     }
-    return true;
   }
 
   void close() override {
@@ -693,6 +722,12 @@ ConnId MessageTransport::connect(const Endpoint& to, Protocol p, std::chrono::mi
 bool MessageTransport::send(ConnId id, std::span<const std::byte> message) {
   auto* conn = core_->find(id);
   return conn != nullptr && conn->send(message);
+}
+
+bool MessageTransport::appendMessage(ConnId id, bool (*encode)(const void*, std::vector<std::byte>&),
+                                     const void* context) {
+  auto* conn = core_->find(id);
+  return conn != nullptr && conn->append(encode, context);
 }
 
 void MessageTransport::close(ConnId id) {

@@ -178,6 +178,47 @@ TEST_F(MessageTransportTest, ManyMessagesStayInOrderThroughAnEchoServer) {
   EXPECT_EQ(server->stats(s)->queued_out, 0U);
 }
 
+TEST_F(MessageTransportTest, SendEncodedWritesStraightIntoTheQueue) {
+  Limits limits;
+  limits.max_buffered_out = 64 * 1024;
+  Side server(loop_, limits), client(loop_);
+  auto [c, s] = connectPair(server, client, loopback4(), Protocol::Tcp, Protocol::Tcp);
+  ASSERT_NE(s, 0U);
+  int calls = 0;
+  EXPECT_TRUE(server->sendEncoded(s, [&](std::vector<std::byte>& out) {
+    ++calls;
+    const Bytes m = frame(20, 9);
+    out.insert(out.end(), m.begin(), m.end());
+    return true;
+  }));
+  // An encoder that fails after appending half a message: nothing is sent, the connection stays.
+  EXPECT_FALSE(server->sendEncoded(s, [&](std::vector<std::byte>& out) {
+    ++calls;
+    out.push_back(std::byte{1});
+    return false;
+  }));
+  const auto tail = [](std::vector<std::byte>& out) {
+    const Bytes m = frame(8, 10);
+    out.insert(out.end(), m.begin(), m.end());
+    return true;
+  };
+  EXPECT_TRUE(server->sendEncoded(s, tail));  // an lvalue encoder works as well
+  ASSERT_TRUE(runUntil(loop_, [&] { return client.messages[c].size() == 2; }));
+  EXPECT_EQ(client.messages[c][0], frame(20, 9));
+  EXPECT_EQ(client.messages[c][1], frame(8, 10));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(server->stats(s)->messages_out, 2U);
+  EXPECT_FALSE(server->sendEncoded(9999999, tail));
+  // Over the outgoing limit: refused and closed, like send().
+  EXPECT_FALSE(server->sendEncoded(s, [](std::vector<std::byte>& out) {
+    out.resize(out.size() + 65 * 1024);
+    return true;
+  }));
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.closed.size() == 1; }));
+  EXPECT_EQ(server.closed[0].reason, CloseReason::TooMuchBuffered);
+  EXPECT_FALSE(server->sendEncoded(s, tail));
+}
+
 TEST_F(MessageTransportTest, OneByteAtATimeIsReassembled) {
   Side server(loop_);
   auto listening = server->listen(loopback4(), Protocol::Tcp);

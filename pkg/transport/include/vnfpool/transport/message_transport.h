@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -170,6 +172,22 @@ class MessageTransport {
   /// a peer that does not read cannot make us hold more. The message is not checked or framed here.
   bool send(ConnId id, std::span<const std::byte> message);
 
+  /// Like send(), but the message is written straight into the connection's write queue, without a copy:
+  /// `encode(std::vector<std::byte>& out)` appends exactly one whole message (padding included) to `out` and
+  /// returns true, or returns false to send nothing (whatever it appended is then dropped). It is called at
+  /// most once, before sendEncoded returns, and must not call this transport. Made for wire::encodeTo:
+  ///   transport.sendEncoded(id, [&](auto& out) { return wire::encodeTo(msg, dialect, out).ok(); });
+  /// Returns false if `id` is unknown, connecting or closing (encode is not called), if encode returned
+  /// false (the connection stays), or if the queue would exceed Limits::max_buffered_out (the connection is
+  /// closed, TooMuchBuffered).
+  template <typename Encode>
+  bool sendEncoded(ConnId id, Encode&& encode) {
+    using Fn = std::remove_reference_t<Encode>;
+    return appendMessage(
+        id, [](const void* f, std::vector<std::byte>& out) -> bool { return (*static_cast<Fn*>(const_cast<void*>(f)))(out); },
+        std::addressof(encode));
+  }
+
   /// Graceful close: no more messages are delivered or accepted for sending; queued bytes are written,
   /// then our side is shut down and the socket closed when the peer closes too or after
   /// Limits::close_linger. handlers.closed(LocalClose) fires once, when the socket is closed. A pending
@@ -192,6 +210,8 @@ class MessageTransport {
   void shutdown();
 
  private:
+  bool appendMessage(ConnId id, bool (*encode)(const void*, std::vector<std::byte>&), const void* context);
+
   std::unique_ptr<detail::TransportCore> core_;
 };
 
