@@ -152,7 +152,8 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
                                             std::to_string(config_.max_pool_handle));
   if (pe.id == 0) return refuse(Cause::InvalidValues, "PE identifier 0 is invalid");
   const PolicyTraits* traits = policyTraits(pe.policy.type);
-  if (traits == nullptr) return refuse(Cause::InvalidValues, "unsupported policy type " + std::to_string(pe.policy.type));
+  if (traits == nullptr || traits->word_count > kPolicyWords)
+    return refuse(Cause::InvalidValues, "unsupported policy type " + std::to_string(pe.policy.type));
   if (pe.policy.word_count < traits->word_count)
     return refuse(Cause::InvalidValues, "policy has " + std::to_string(pe.policy.word_count) + " value words, needs " +
                                             std::to_string(traits->word_count));

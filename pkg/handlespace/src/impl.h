@@ -19,6 +19,8 @@
 namespace vnfpool::handlespace::detail {
 
 inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
+/// Policy value words kept per PE: the most any selectable policy defines.
+inline constexpr std::size_t kPolicyWords = 4;
 /// WRR key of an entry whose weight is 0: it sorts last and is never returned.
 inline constexpr std::uint32_t kNeverKey = 0xFFFFFFFFu;
 /// WRR rounds are renumbered before they reach this (a wrap would reorder the rounds).
@@ -90,7 +92,7 @@ struct alignas(64) PeRecord {
     std::uint32_t position;  // Weighted: index in the pool's member array
   };
   std::uint32_t life_ms = 0;
-  std::array<std::uint32_t, 4> words{};
+  std::array<std::uint32_t, kPolicyWords> words{};
   // Line 3: transports.
   std::uint32_t user_service_code = 0;
   wire::TransportKind user_kind = wire::TransportKind::Sctp;

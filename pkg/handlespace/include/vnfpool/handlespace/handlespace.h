@@ -133,6 +133,7 @@ class Handlespace {
  public:
   explicit Handlespace(Config config = {});
   ~Handlespace();
+  /// A moved-from handlespace may only be destroyed or assigned to.
   Handlespace(Handlespace&&) noexcept;
   Handlespace& operator=(Handlespace&&) noexcept;
 
