@@ -418,6 +418,14 @@ TEST(ClientAuthTest, ClientCertificateAndCaVerification) {
   std::filesystem::remove_all(dir_template);
 }
 
+TEST(ClientVersionTest, ReportsTheConfiguredServerVersion) {
+  FakeServer server({"--server-version", "1.28"});
+  auto version = Client::create(server.httpConfig()).value()->version();
+  ASSERT_TRUE(version.ok()) << version.error().describe();
+  EXPECT_EQ(getString(version.value(), "minor"), "28");
+  EXPECT_EQ(getString(version.value(), "gitVersion").value().rfind("v1.28.", 0), 0u);
+}
+
 TEST(ClientTransportTest, ConnectionRefusedIsATransportError) {
   Config config;
   config.server = "http://127.0.0.1:1";

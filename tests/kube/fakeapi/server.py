@@ -824,12 +824,19 @@ def main(argv=None):
     ap.add_argument("--state", help="load state from this file at start and save it there on exit")
     ap.add_argument("--history", type=int, default=1000, help="watch events kept per resource (default 1000)")
     ap.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
+    ap.add_argument("--server-version", default="1.30",
+                    help="Kubernetes version reported by /version, MAJOR.MINOR (default 1.30)")
     ap.add_argument("--controllers", action="store_true",
                     help="simulate the Deployment/ReplicaSet controllers and a kubelet that runs every Pod")
     ap.add_argument("--verbose", action="store_true", help="log every request (never headers or tokens)")
     args = ap.parse_args(argv)
 
     os.makedirs(args.workdir, exist_ok=True)
+    try:
+        major, minor = (int(x) for x in args.server_version.split("."))
+    except ValueError:
+        ap.error("--server-version must look like 1.30")
+    VERSION_INFO.update(major=str(major), minor=str(minor), gitVersion=f"v{major}.{minor}.0-vnfpool-fake")
     store = Store(history=args.history)
     if args.state and os.path.exists(args.state):
         with open(args.state) as f:
