@@ -254,6 +254,7 @@ class Connection final : public ConnectionBase {
     if (!ec) info.local = unmapped(local);
     const auto peer = socket.remote_endpoint(ec);
     if (ec) {  // reset between accept and now
+      if (!inbound) ++host->stats().connect_failed;
       finish(inbound ? CloseReason::Reset : CloseReason::ConnectFailed, toStd(ec));
       return;
     }
@@ -395,6 +396,7 @@ class Connection final : public ConnectionBase {
     if (!host || state == ConnState::Closed) return;
     if (read_into_framer_) framer_.commit(n);
     stats.bytes_in += n;
+    if (n > 0) ++stats.reads;
     if (ec) {
       if (ec == boost::asio::error::eof) {
         peer_eof_ = true;
@@ -471,6 +473,7 @@ class Connection final : public ConnectionBase {
     write_in_flight_ = false;
     if (!host || state == ConnState::Closed) return;
     stats.bytes_out += n;
+    ++stats.writes;
     writing_.clear();
     if (writing_.capacity() > kKeepCapacity) std::vector<std::byte>().swap(writing_);
     if (ec) {

@@ -95,6 +95,8 @@ struct ConnectionStats {
   std::uint64_t bytes_out = 0;  ///< bytes the kernel accepted
   std::uint64_t messages_in = 0;
   std::uint64_t messages_out = 0;  ///< messages accepted by send()
+  std::uint64_t reads = 0;         ///< read operations that returned data
+  std::uint64_t writes = 0;        ///< write operations completed (each carries every message queued before it)
   std::size_t queued_out = 0;      ///< bytes waiting to be written now
 };
 
