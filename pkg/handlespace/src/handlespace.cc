@@ -81,11 +81,7 @@ wire::AddressList AddressPack::decode(std::size_t first, std::size_t count) cons
   return list;
 }
 
-Impl::~Impl() {
-  // Unlink every tree before the records go, so no hook is destroyed while linked.
-  for (std::uint32_t p = 0; p < pools_.extent(); ++p)
-    if (pools_[p].large) pools_[p].large->ordered.clear();
-}
+Impl::~Impl() = default;
 
 std::uint32_t Impl::allocateRecord() {
   const std::uint32_t slot = records_.allocate();
@@ -263,7 +259,6 @@ void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   removeFromOwner(slot, pool.handle);
   unlinkConnection(slot);
   if (r.heap_pos != kNoSlot) heapRemove(slot);
-  r.expires = kNever;
   --pool.size;
   --pe_count_;
   freeRecord(slot);
@@ -603,7 +598,7 @@ std::size_t Impl::memoryBytes() const {
     const PoolRecord& pool = pools_[p];
     if (pool.large)
       bytes += sizeof(LargeSelection) + pool.large->members.capacity() * sizeof(std::uint32_t) +
-               pool.large->weights.memoryBytes();
+               pool.large->weights.memoryBytes() + pool.large->ordered.memoryBytes();
     if (pool.handle.capacity() > 15) bytes += pool.handle.capacity() + 1;
   }
   for (std::uint32_t slot = 0; slot < records_.extent(); ++slot) bytes += record(slot).addresses.heapBytes();

@@ -2,16 +2,16 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <boost/intrusive/set.hpp>
-
 #include "weight_tree.h"
 #include "arena.h"
+#include "order_tree.h"
 #include "slot_table.h"
 #include "vnfpool/handlespace/handlespace.h"
 #include "vnfpool/handlespace/policy.h"
@@ -65,14 +65,12 @@ class AddressPack {
   std::uint8_t asap_count_ = 0;  // kSameAsUser: the user addresses
 };
 
-using SetHook = boost::intrusive::set_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>,
-                                                  boost::intrusive::optimize_size<true>>;
-
-/// One PE, three cache lines: what selection and removal touch first, then identity and index links,
-/// then the transports. Lives in a chunked arena (stable address), named by its slot number.
+/// One PE in three cache lines. Line 1 holds everything a removal and a selection touch (identity,
+/// selection state, index positions and links), so deregistering a PE reads one line of its record;
+/// lines 2-3 hold deadlines, policy values and transports. Lives in a chunked arena (stable address),
+/// named by its slot number.
 struct alignas(64) PeRecord {
-  // Line 1: selection order and the index positions.
-  SetHook hook{};                     // selection order of Ordered pools
+  // Line 1.
   PeId id = 0;
   std::uint64_t seq = 0;              // selection sequence number (lower = less recently selected)
   std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
@@ -81,19 +79,18 @@ struct alignas(64) PeRecord {
   std::uint32_t owner_pos = kNoSlot;  // index in the owner's item array
   std::uint32_t heap_pos = kNoSlot;   // index in the expiry heap
   std::uint32_t degradation = 0;      // PR-local accumulated degradation
-  // Line 2.
   PrId home_pr = 0;
   ConnectionId connection = kNoConnection;
+  std::uint32_t conn_prev = kNoSlot, conn_next = kNoSlot;
+  // Line 2.
   TimePoint expires = kNever;
   TimePoint last_update{};
-  std::uint32_t conn_prev = kNoSlot, conn_next = kNoSlot;
   union {
     std::uint32_t credit;    // WRR: selections left in this round
     std::uint32_t position;  // Weighted: index in the pool's member array
   };
   std::uint32_t life_ms = 0;
   std::array<std::uint32_t, kPolicyWords> words{};
-  // Line 3: transports.
   std::uint32_t user_service_code = 0;
   wire::TransportKind user_kind = wire::TransportKind::Sctp;
   std::uint16_t user_port = 0, user_use = 0;
@@ -102,22 +99,14 @@ struct alignas(64) PeRecord {
   std::uint8_t word_count = 0;
   bool has_asap : 1 = false;
   bool marked : 1 = false;  // audit resynchronisation (markOwner / removeMarked)
+  // Line 2-3.
   AddressPack addresses{};
 
   PeRecord() : credit(0) {}
   std::span<const std::uint32_t> policyWords() const { return {words.data(), word_count}; }
 };
 static_assert(sizeof(PeRecord) == 192, "three cache lines");
-
-struct RecordLess {
-  bool operator()(const PeRecord& a, const PeRecord& b) const {
-    return a.key != b.key ? a.key < b.key : a.seq < b.seq;
-  }
-};
-
-using SelectionSet =
-    boost::intrusive::set<PeRecord, boost::intrusive::member_hook<PeRecord, SetHook, &PeRecord::hook>,
-                          boost::intrusive::compare<RecordLess>, boost::intrusive::constant_time_size<true>>;
+static_assert(offsetof(PeRecord, expires) == 64, "line 1 is the hot line");
 
 /// Selection entry of a small pool: everything selection needs, so resolving touches no PE record.
 struct SmallEntry {
@@ -133,7 +122,7 @@ inline constexpr std::uint32_t kBackToSmall = 6;
 
 /// Selection structures of a pool past kSmallPool PEs.
 struct LargeSelection {
-  SelectionSet ordered{};                 // Ordered policies: PE records by (key, seq)
+  OrderTree ordered{};                    // Ordered policies: (key, seq, slot) in selection order
   std::vector<std::uint32_t> members{};   // Weighted policies: slots, dense
   WeightTree weights{};                   // Weighted policies: weights by member index
 };

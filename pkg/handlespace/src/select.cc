@@ -2,7 +2,7 @@
 //
 // A pool of up to kSmallPool PEs keeps its selection state inline in the pool record (SmallEntry: slot,
 // key, seq), so resolving it reads the pool record and nothing else. Larger pools use:
-//  - Ordered policies: an intrusive red-black tree of the PE records by (key, seq);
+//  - Ordered policies: a B+ tree of (key, seq, slot) items (order_tree.h);
 //  - Weighted policies: a dense member array and a sum tree of weights (weight_tree.h).
 // A resolution returns the first N entries (Ordered) or N distinct weighted draws (Weighted), then
 // "advances" the first MaxIncrement of them: a new sequence number (behind its equals), more degradation,
@@ -14,13 +14,7 @@
 namespace vnfpool::handlespace::detail {
 namespace {
 
-void insertSorted(SelectionSet& set, PeRecord& r) {
-  // The common case (round robin, and any entry whose new key is the largest) appends in O(1).
-  if (set.empty() || !RecordLess{}(r, *set.rbegin()))
-    set.push_back(r);
-  else
-    set.insert(r);
-}
+OrderItem itemOf(const PeRecord& r) { return OrderItem{r.key, r.slot, r.seq}; }
 
 bool smallLess(const SmallEntry& a, const SmallEntry& b) { return a.key != b.key ? a.key < b.key : a.seq < b.seq; }
 
@@ -66,8 +60,8 @@ std::uint64_t Impl::nextSeq(PoolRecord& pool) {
 
 std::uint32_t Impl::currentRound(const PoolRecord& pool) const {
   if (pool.large) {
-    const auto& set = pool.large->ordered;
-    if (!set.empty() && set.begin()->key != kNeverKey) return set.begin()->key;
+    const OrderItem* first = pool.large->ordered.first();
+    if (first != nullptr && first->key != kNeverKey) return first->key;
   } else if (pool.small_count > 0 && pool.small[0].key != kNeverKey) {
     return pool.small[0].key;
   }
@@ -78,8 +72,14 @@ void Impl::renumberRounds(PoolRecord& pool) {
   // Subtracting the lowest round from every key keeps their order, so the structures stay valid as is.
   const std::uint32_t base = currentRound(pool);
   if (pool.large) {
-    for (PeRecord& r : pool.large->ordered)
-      if (r.key != kNeverKey) r.key -= base;
+    pool.large->ordered.rewriteKeys([&](OrderItem& item) {
+      if (item.key != kNeverKey) item.key -= base;
+    });
+    // Separators were shifted too; only the items name live records, whose keys follow.
+    pool.large->ordered.forEach([&](const OrderItem& item) {
+      record(item.slot).key = item.key;
+      return true;
+    });
   } else {
     for (std::uint32_t i = 0; i < pool.small_count; ++i)
       if (pool.small[i].key != kNeverKey) pool.small[i].key -= base;
@@ -91,11 +91,11 @@ void Impl::toLarge(PoolRecord& pool) {
   pool.large = std::make_unique<LargeSelection>();
   LargeSelection& large = *pool.large;
   if (pool.traits->cls == PolicyClass::Ordered) {
-    for (std::uint32_t i = 0; i < pool.small_count; ++i) {  // already in order: appends
+    for (std::uint32_t i = 0; i < pool.small_count; ++i) {
       PeRecord& r = record(pool.small[i].slot);
       r.key = pool.small[i].key;
       r.seq = pool.small[i].seq;
-      large.ordered.push_back(r);
+      large.ordered.insert(itemOf(r));
     }
   } else {
     for (std::uint32_t i = 0; i < pool.small_count; ++i) {
@@ -114,11 +114,12 @@ void Impl::toSmall(PoolRecord& pool) {
     // Inline entries take 32-bit sequence numbers: renumber 1..n in the order of the old ones, so every
     // later tie-break (also after a key change) comes out as before.
     std::array<std::pair<std::uint64_t, std::uint32_t>, kSmallPool> by_seq{};
-    for (const PeRecord& r : large.ordered) {
-      by_seq[n] = {r.seq, n};
-      pool.small[n] = SmallEntry{r.slot, r.key, 0};
+    large.ordered.forEach([&](const OrderItem& item) {
+      by_seq[n] = {item.seq, n};
+      pool.small[n] = SmallEntry{item.slot, item.key, 0};
       ++n;
-    }
+      return true;
+    });
     std::sort(by_seq.begin(), by_seq.begin() + n);
     for (std::uint32_t rank = 0; rank < n; ++rank) pool.small[by_seq[rank].second].seq = rank + 1;
     large.ordered.clear();
@@ -156,7 +157,7 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
       r.key = orderedKey(traits, r.policyWords(), r.degradation);
     }
     if (pool.large)
-      insertSorted(pool.large->ordered, r);
+      pool.large->ordered.insert(itemOf(r));
     else
       smallInsertSorted(pool, SmallEntry{slot, r.key, static_cast<std::uint32_t>(r.seq)});
     return;
@@ -188,7 +189,7 @@ void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
   LargeSelection& large = *pool.large;
   std::size_t remaining;
   if (ordered) {
-    large.ordered.erase(large.ordered.iterator_to(r));
+    large.ordered.erase(itemOf(r));
     remaining = large.ordered.size();
   } else {
     const std::size_t pos = r.position;
@@ -237,7 +238,7 @@ void Impl::rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_w
   // Out, new key (the sequence number stays: no change in tie-breaks), back in.
   std::uint32_t seq32 = 0;
   if (pool.large) {
-    pool.large->ordered.erase(pool.large->ordered.iterator_to(r));
+    pool.large->ordered.erase(itemOf(r));
   } else {
     const std::uint32_t i = smallFind(pool, slot);
     seq32 = pool.small[i].seq;
@@ -246,7 +247,7 @@ void Impl::rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_w
   if (new_key == kNeverKey - 1 && traits.round_based) new_key = currentRound(pool);
   r.key = new_key;
   if (pool.large)
-    pool.large->ordered.insert(r);
+    pool.large->ordered.insert(itemOf(r));
   else
     smallInsertSorted(pool, SmallEntry{slot, new_key, seq32});
 }
@@ -267,7 +268,7 @@ void Impl::advance(PoolRecord& pool, std::uint32_t slot) {
   SmallEntry entry{};
   if (pool.large) {
     key = record(slot).key;
-    pool.large->ordered.erase(pool.large->ordered.iterator_to(record(slot)));
+    pool.large->ordered.erase(itemOf(record(slot)));
   } else {
     const std::uint32_t i = smallFind(pool, slot);
     entry = pool.small[i];
@@ -293,7 +294,7 @@ void Impl::advance(PoolRecord& pool, std::uint32_t slot) {
   if (pool.large) {
     PeRecord& r = record(slot);
     r.seq = seq;
-    insertSorted(pool.large->ordered, r);
+    pool.large->ordered.insert(itemOf(r));
   } else {
     smallInsertSorted(pool, SmallEntry{slot, key, static_cast<std::uint32_t>(seq)});
   }
@@ -309,10 +310,11 @@ std::size_t Impl::selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeR
     }
     return out.size();
   }
-  for (auto it = pool.large->ordered.begin(); it != pool.large->ordered.end() && out.size() < n; ++it) {
-    if (round_based && it->key == kNeverKey) break;
-    out.push_back(PeRef{it->slot});
-  }
+  pool.large->ordered.forEach([&](const OrderItem& item) {
+    if (out.size() == n || (round_based && item.key == kNeverKey)) return false;
+    out.push_back(PeRef{item.slot});
+    return true;
+  });
   return out.size();
 }
 
@@ -403,7 +405,10 @@ std::vector<std::uint32_t> Impl::memberSlots(const PoolRecord& pool) const {
   if (!pool.large) {
     for (std::uint32_t i = 0; i < pool.small_count; ++i) slots.push_back(pool.small[i].slot);
   } else if (pool.traits->cls == PolicyClass::Ordered) {
-    for (const PeRecord& r : pool.large->ordered) slots.push_back(r.slot);
+    pool.large->ordered.forEach([&](const OrderItem& item) {
+      slots.push_back(item.slot);
+      return true;
+    });
   } else {
     slots = pool.large->members;
   }

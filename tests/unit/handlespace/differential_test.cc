@@ -220,7 +220,9 @@ class Model {
 
 class Differential {
  public:
-  explicit Differential(std::uint64_t seed) : gen_(seed), rng_(seed * 7 + 1) {}
+  /// `pools` pool names, PE IDs 1..ids; the full comparison runs after every `verify_every` operations.
+  Differential(std::uint64_t seed, std::uint64_t pools = 6, std::uint64_t ids = 40, int verify_every = 1)
+      : gen_(seed), rng_(seed * 7 + 1), pools_(pools), ids_(ids), verify_every_(verify_every) {}
 
   void run(int steps) {
     for (step_ = 0; step_ < steps; ++step_) {
@@ -235,7 +237,8 @@ class Differential {
       else if (dice < 93) resync();
       else if (dice < 96) inconsistent();
       else badHandle();
-      verify();
+      if (step_ % verify_every_ == 0 || step_ + 1 == steps) verify();
+      largest_ = std::max(largest_, hs_.size());
       if (::testing::Test::HasFailure()) {
         ADD_FAILURE() << "first failure at step " << step_;
         return;
@@ -244,8 +247,8 @@ class Differential {
   }
 
  private:
-  std::string poolName() { return "pool-" + std::to_string(gen_.below(6)); }
-  PeId peId() { return 1 + gen_.below(40); }
+  std::string poolName() { return "pool-" + std::to_string(gen_.below(pools_)); }
+  PeId peId() { return 1 + gen_.below(ids_); }
   PrId ownerId() { return 1 + gen_.below(4); }
 
   std::uint32_t value(wire::PolicyField field) {
@@ -286,8 +289,9 @@ class Differential {
     auto it = model_.pools.find(pool);
     const std::uint32_t type = it != model_.pools.end() ? it->second.type : randomType();
     auto e = test::pe(peId(), policyFor(type), ownerId());
-    const ConnectionId connection = gen_.below(6);
-    const TimePoint expires = gen_.below(3) == 0 ? kNever : now_ + std::chrono::seconds(1 + gen_.below(100));
+    // With large pools, connections and deadlines are spread so that bulk removals take a few entries.
+    const ConnectionId connection = gen_.below(ids_ > 100 ? 2000 : 6);
+    const TimePoint expires = gen_.below(3) == 0 ? kNever : now_ + std::chrono::seconds(1 + gen_.below(ids_ > 100 ? 100000 : 100));
     auto got = hs_.registerPe(pool, e, EntryContext{connection, expires}, now_);
     auto expected = model_.registerPe(pool, e, connection, expires);
     ASSERT_EQ(got.ok(), !expected.has_value());
@@ -372,12 +376,13 @@ class Differential {
   }
 
   void connectionLoss() {
-    const ConnectionId c = 1 + gen_.below(5);
+    const ConnectionId c = 1 + gen_.below(ids_ > 100 ? 1999 : 5);
     const auto got = keys(hs_.removeConnection(c));
     EXPECT_EQ(got, removeWhere([&](const RefPe& e) { return e.connection == c; }));
   }
 
   void ownerRemoval() {
+    if (ids_ > 100 && gen_.below(10) != 0) return;  // keep large pools large
     const PrId o = ownerId();
     EXPECT_EQ(keys(hs_.removeOwner(o)), removeWhere([&](const RefPe& e) { return e.owner == o; }));
   }
@@ -404,6 +409,7 @@ class Differential {
 
   void resync() {
     // Digest 7.10: mark an owner's entries, let some be re-added, then purge the rest.
+    if (ids_ > 100 && gen_.below(10) != 0) return;  // keep large pools large
     const PrId o = ownerId();
     std::size_t expected = 0;
     for (auto& [name, pool] : model_.pools)
@@ -464,7 +470,7 @@ class Differential {
       EXPECT_EQ(hs_.recomputeOwnerChecksum(o), expected) << "owner " << o;
     }
     EXPECT_EQ(hs_.owners(), std::vector<PrId>(owners.begin(), owners.end()));
-    if (step_ % 25 == 0) {
+    if (step_ % (25 * verify_every_) == 0) {
       std::set<std::pair<std::string, PeId>> paged;
       TableCursor cursor;
       const std::size_t page_size = 1 + gen_.below(9);
@@ -484,6 +490,12 @@ class Differential {
   Model model_;
   TimePoint now_{};
   int step_ = 0;
+  std::uint64_t pools_;
+  std::uint64_t ids_;
+  int verify_every_;
+
+ public:
+  std::size_t largest_ = 0;  // most PEs at once: shows what sizes the run reached
 };
 
 class DifferentialTest : public ::testing::TestWithParam<std::uint64_t> {};
@@ -491,6 +503,18 @@ class DifferentialTest : public ::testing::TestWithParam<std::uint64_t> {};
 TEST_P(DifferentialTest, HandlespaceAgreesWithReferenceModel) { Differential(GetParam()).run(3000); }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, DifferentialTest, ::testing::Range<std::uint64_t>(1, 13));
+
+// Two pools of up to 2500 PEs: the large selection structures (several B+ tree levels, weight trees
+// of several levels), their growth, splits, emptied nodes and the way back to the inline form.
+class LargePoolDifferentialTest : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(LargePoolDifferentialTest, HandlespaceAgreesWithReferenceModel) {
+  Differential run(GetParam(), 2, 2500, 97);
+  run.run(12000);
+  EXPECT_GT(run.largest_, 1000u);  // pools of hundreds: three tree levels and more
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, LargePoolDifferentialTest, ::testing::Range<std::uint64_t>(100, 104));
 
 }  // namespace
 }  // namespace vnfpool::handlespace
