@@ -109,6 +109,13 @@ prometheus::MetricFamily gauge(const char* name, const char* help, double value,
 
 }  // namespace
 
+ProcessCollector::ProcessCollector() {
+  const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  auto s = readStat();
+  auto boot = bootTimeSeconds();
+  if (s && boot && ticks > 0) start_time_seconds_ = *boot + s->start_ticks / ticks;
+}
+
 std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
   const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -116,9 +123,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   if (auto s = readStat(); s && ticks > 0) {
     out.push_back(gauge("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
                         (s->utime_ticks + s->stime_ticks) / ticks, prometheus::MetricType::Counter));
-    if (auto boot = bootTimeSeconds())
+    if (start_time_seconds_)
       out.push_back(gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-                          *boot + s->start_ticks / ticks));
+                          *start_time_seconds_));
     out.push_back(gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", s->vsize_bytes));
     if (page > 0)
       out.push_back(gauge("process_resident_memory_bytes", "Resident memory size in bytes.", s->rss_pages * page));
