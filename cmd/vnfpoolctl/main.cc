@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "admin_commands.h"
+#include "asap_commands.h"
 #include "codec_commands.h"
 
 namespace {
@@ -10,8 +12,13 @@ namespace {
 const char* kUsage =
     "usage: vnfpoolctl <command> [flags]\n"
     "commands:\n"
-    "  decode   print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
-    "  encode   turn the JSON form of a message back into bytes\n"
+    "  resolve      ask a registrar for PEs of a pool (handle resolution)\n"
+    "  register     serve a TCP echo and keep it registered as a PE until interrupted\n"
+    "  pools        list pools, or one pool's PEs (admin API)\n"
+    "  handlespace  print a registrar's whole handlespace (admin API)\n"
+    "  watch        print handlespace changes as they happen (admin API)\n"
+    "  decode       print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
+    "  encode       turn the JSON form of a message back into bytes\n"
     "Run 'vnfpoolctl <command> --help' for the flags of a command.\n";
 
 }  // namespace
@@ -24,6 +31,11 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
+  if (command == "resolve") return vnfpool::ctl::runResolve(args, std::cout, std::cerr);
+  if (command == "register") return vnfpool::ctl::runRegister(args, std::cout, std::cerr);
+  if (command == "pools") return vnfpool::ctl::runPools(args, std::cout, std::cerr);
+  if (command == "handlespace") return vnfpool::ctl::runHandlespace(args, std::cout, std::cerr);
+  if (command == "watch") return vnfpool::ctl::runWatch(args, std::cout, std::cerr);
   if (command == "decode") return vnfpool::ctl::runDecode(args, std::cin, std::cout, std::cerr);
   if (command == "encode") return vnfpool::ctl::runEncode(args, std::cin, std::cout, std::cerr);
   std::cerr << "vnfpoolctl: unknown command \"" << command << "\"\n" << kUsage;

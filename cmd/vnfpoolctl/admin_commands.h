@@ -1,0 +1,14 @@
+// vnfpoolctl commands that talk to a registrar's admin API (gRPC): pools, handlespace, watch.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace vnfpool::ctl {
+
+int runPools(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int runHandlespace(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int runWatch(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace vnfpool::ctl

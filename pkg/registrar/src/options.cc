@@ -1,0 +1,149 @@
+#include "vnfpool/registrar/options.h"
+
+#include <charconv>
+#include <sstream>
+
+namespace vnfpool::registrar {
+namespace {
+
+using namespace std::chrono_literals;
+using config::Key;
+
+std::optional<std::string> isEndpoint(const config::Value& v) {
+  const auto& text = std::get<std::string>(v);
+  if (text.empty()) return std::nullopt;  // "" disables
+  if (!transport::Endpoint::parse(text)) return "\"" + text + "\" is not address:port (e.g. 0.0.0.0:3863, [::]:3863)";
+  return std::nullopt;
+}
+
+std::optional<std::string> areEndpoints(const config::Value& v) {
+  for (const auto& text : std::get<std::vector<std::string>>(v)) {
+    if (!transport::Endpoint::parse(text)) return "\"" + text + "\" is not address:port (e.g. 0.0.0.0:3863, [::]:3863)";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parseId(const std::string& text) {
+  std::uint64_t value = 0;
+  const bool hex = text.starts_with("0x") || text.starts_with("0X");
+  const char* begin = text.data() + (hex ? 2 : 0);
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value, hex ? 16 : 10);
+  if (ec != std::errc() || ptr != end || begin == end) return std::nullopt;
+  return value;
+}
+
+std::chrono::microseconds micros(config::Duration d) { return d; }
+
+}  // namespace
+
+config::Schema schema() {
+  config::Schema s("registrar", "vnfpool-registrar",
+                   "The vnfpool Pool Registrar: keeps the handlespace of pools and their Pool Elements and serves "
+                   "ASAP (registration, handle resolution, keep-alive) over TCP and MPTCP.");
+  s.add(Key::string("id", "0").metavar("ID").help("PR ID, decimal or 0x hex; 0 picks a random one below 2^32.")
+            .check([](const config::Value& v) -> std::optional<std::string> {
+              if (!parseId(std::get<std::string>(v))) return "not a number (decimal or 0x hex)";
+              return std::nullopt;
+            }));
+  s.add(Key::list("asap.listen", {"0.0.0.0:3863"}).metavar("ADDRESS:PORT").check(areEndpoints)
+            .help("Where to serve ASAP in the ng dialect (port 0: the OS picks)."));
+  s.add(Key::list("asap.classic_listen", {}).metavar("ADDRESS:PORT").check(areEndpoints)
+            .help("Where to serve ASAP in the classic (RFC, RSPLIB) dialect."));
+  s.add(Key::choice("asap.transport", "mptcp", {"mptcp", "tcp"})
+            .help("Stream protocol of the ASAP listeners; mptcp falls back to tcp where the kernel lacks it."));
+  s.add(Key::string("admin.listen", "127.0.0.1:3870").metavar("ADDRESS:PORT").check(isEndpoint)
+            .help("gRPC admin API (operator, vnfpoolctl); empty to disable."));
+  s.add(Key::string("http.listen", "0.0.0.0:3871").metavar("ADDRESS:PORT").check(isEndpoint)
+            .help("HTTP /metrics, /healthz, /readyz; empty to disable."));
+  s.add(Key::duration("keepalive.interval", 5s).range(10ms, 1h)
+            .help("Endpoint keep-alive sent this long after a registration or the last ack."));
+  s.add(Key::duration("keepalive.timeout", 5s).range(10ms, 1h)
+            .help("A PE that does not ack a keep-alive within this time is removed."));
+  s.add(Key::integer("unreachable.max_reports", 3).range(1, 1000000)
+            .help("Endpoint Unreachable reports after which a PE is removed (MAX-BAD-PE-REPORT)."));
+  s.add(Key::integer("ratelimit.handle_resolution", 0).range(0, 100000000)
+            .help("Handle resolutions per second per PU connection; 0 = unlimited."));
+  s.add(Key::integer("ratelimit.endpoint_unreachable", 0).range(0, 100000000)
+            .help("Endpoint Unreachable reports per second per PU connection; 0 = unlimited."));
+  s.add(Key::integer("resolution.default_items", 3).range(1, 1000000)
+            .help("PEs per handle resolution when the PU does not say."));
+  s.add(Key::integer("resolution.max_items", 128).range(1, 1000000).help("Most PEs in one resolution answer."));
+  s.add(Key::integer("resolution.max_increment", 0).range(0, 1000000)
+            .help("How many returned PEs advance their selection state; 0 = the policy's default."));
+  s.add(Key::integer("pool.max_handle_length", 32).range(1, 65000)
+            .help("Longest pool handle accepted, in bytes (RSPLIB cannot take more than 32)."));
+  s.add(Key::duration("registration.min_life", 1s).range(1ms, 24h).help("Shortest registration life granted."));
+  s.add(Key::duration("registration.max_life", 1h).range(1ms, 24h).help("Longest registration life granted."));
+  s.add(Key::choice("address.min_scope", "loopback", {"loopback", "sitelocal", "global"})
+            .help("Smallest address scope a PE may register (loopback accepts every unicast address)."));
+  s.add(Key::integer("limits.max_connections", 4096).range(1, 1000000).help("Most ASAP connections at once."));
+  s.add(Key::integer("limits.max_buffered_out", 4 * 1024 * 1024).range(65536, 1LL << 32)
+            .help("Bytes queued for one connection before it is closed as too slow."));
+  s.add(Key::choice("log.level", "info", {"debug", "info", "warn", "error"}).help("Least severe log level written."));
+  s.add(Key::string("ready_file", "").metavar("FILE")
+            .help("Write the PR ID and the bound endpoints here (JSON) once serving."));
+  return s;
+}
+
+config::Result<Settings> settingsFrom(const config::Config& c) {
+  std::vector<config::Error> errors;
+  Settings s;
+  Options& o = s.options;
+  o.pr_id = *parseId(c.string("id"));
+  const auto protocol = *transport::parseProtocol(c.string("asap.transport"));
+  for (const auto& text : c.list("asap.listen")) o.asap.push_back({*transport::Endpoint::parse(text), protocol, wire::Dialect::Ng});
+  for (const auto& text : c.list("asap.classic_listen"))
+    o.asap.push_back({*transport::Endpoint::parse(text), protocol, wire::Dialect::Classic});
+  if (o.asap.empty()) errors.push_back({"asap.listen", config::Source::Default, "asap.listen and asap.classic_listen are both empty: nothing to serve"});
+  o.admin_address = c.string("admin.listen");
+  if (!c.string("http.listen").empty()) o.http = transport::Endpoint::parse(c.string("http.listen"));
+
+  auto& e = o.asap_engine;
+  e.keep_alive_interval = micros(c.duration("keepalive.interval"));
+  e.keep_alive_timeout = micros(c.duration("keepalive.timeout"));
+  e.max_bad_pe_reports = c.integerAs<std::uint32_t>("unreachable.max_reports");
+  e.max_handle_resolution_rate = static_cast<double>(c.integer("ratelimit.handle_resolution"));
+  e.max_endpoint_unreachable_rate = static_cast<double>(c.integer("ratelimit.endpoint_unreachable"));
+  const auto& scope = c.string("address.min_scope");
+  e.min_address_scope = scope == "global" ? asap::AddressScope::Global
+                        : scope == "sitelocal" ? asap::AddressScope::SiteLocal
+                                               : asap::AddressScope::Loopback;
+  const auto min_life = std::chrono::duration_cast<std::chrono::milliseconds>(c.duration("registration.min_life"));
+  const auto max_life = std::chrono::duration_cast<std::chrono::milliseconds>(c.duration("registration.max_life"));
+  if (min_life > max_life) errors.push_back({"registration.min_life", config::Source::Default, "registration.min_life is above registration.max_life"});
+  e.min_registration_life_ms = static_cast<std::uint32_t>(min_life.count());
+  e.max_registration_life_ms = static_cast<std::uint32_t>(max_life.count());
+
+  auto& h = o.handlespace;
+  h.default_items = c.integerAs<std::size_t>("resolution.default_items");
+  h.max_items = c.integerAs<std::size_t>("resolution.max_items");
+  h.max_increment = c.integerAs<std::uint32_t>("resolution.max_increment");
+  h.max_pool_handle = c.integerAs<std::size_t>("pool.max_handle_length");
+  if (h.default_items > h.max_items) {
+    errors.push_back({"resolution.default_items", config::Source::Default, "resolution.default_items is above resolution.max_items"});
+  }
+  o.limits.max_connections = c.integerAs<std::size_t>("limits.max_connections");
+  o.limits.max_connections_per_listener = o.limits.max_connections;
+  o.limits.max_buffered_out = c.integerAs<std::size_t>("limits.max_buffered_out");
+  s.log_level = c.string("log.level");
+  s.ready_file = c.string("ready_file");
+  if (!errors.empty()) return errors;
+  return s;
+}
+
+std::string readyFileContent(const Registrar& registrar) {
+  std::ostringstream out;
+  out << "{\"pr_id\":" << registrar.id() << ",\"asap\":[";
+  bool first = true;
+  for (const auto& l : registrar.asapEndpoints()) {
+    out << (first ? "" : ",") << "{\"endpoint\":\"" << l.at.toString() << "\",\"transport\":\""
+        << transport::protocolName(l.protocol) << "\",\"dialect\":\""
+        << (l.dialect == wire::Dialect::Ng ? "ng" : "classic") << "\"}";
+    first = false;
+  }
+  out << "],\"admin\":\"" << registrar.adminAddress() << "\",\"http_port\":" << registrar.httpPort() << "}\n";
+  return out.str();
+}
+
+}  // namespace vnfpool::registrar

@@ -1,0 +1,425 @@
+#include "vnfpool/registrar/registrar.h"
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <unordered_map>
+
+#include "admin_service.h"
+#include "vnfpool/observe/endpoints.h"
+#include "vnfpool/observe/http_server.h"
+#include "vnfpool/transport/timer_set.h"
+#include "vnfpool/wire/codec.h"
+
+namespace vnfpool::registrar {
+namespace {
+
+/// The loop's clock for the engines.
+struct SteadyClock final : handlespace::Clock {
+  handlespace::TimePoint now() const override {
+    return std::chrono::time_point_cast<handlespace::Duration>(std::chrono::steady_clock::now());
+  }
+};
+
+wire::IpAddress toWire(const boost::asio::ip::address& a) {
+  wire::IpAddress out;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    // IPv4-mapped addresses travel as IPv4 (what RSPLIB does too, digest 2.6).
+    const auto v4 = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_bytes();
+    std::copy(v4.begin(), v4.end(), out.bytes.begin());
+  } else if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else {
+    out.family = wire::IpAddress::Family::V6;
+    const auto b = a.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  }
+  return out;
+}
+
+}  // namespace
+
+class Registrar::Impl {
+ public:
+  Impl(Registrar& self, boost::asio::io_context& loop, Options options, const observe::Logger& log,
+       observe::Metrics& metrics, observe::Health& health)
+      : self_(self),
+        loop_(loop),
+        options_(std::move(options)),
+        log_(log),
+        metrics_(metrics),
+        health_(health),
+        hs_(handlespaceConfig(options_)),
+        engine_(engineConfig(options_), hs_, clock_),
+        transport_(loop, handlers(), transportOptions()),
+        timers_(loop, [this](transport::TimerKey key) { feed(asap::Expired{key}); }) {
+    declareMetrics();
+  }
+
+  std::optional<std::string> start() {
+    health_.setCondition("listening", false, "starting");
+    for (const auto& l : options_.asap) {
+      auto bound = transport_.listen(l.at, l.protocol);
+      if (!bound.ok()) {
+        transport_.shutdown();
+        return "cannot listen for ASAP on " + l.at.toString() + " (" + std::string(transport::protocolName(l.protocol)) +
+               "): " + bound.error().message();
+      }
+      AsapListener actual = l;
+      actual.at = bound.value().local;
+      listeners_[bound.value().id] = actual;
+      bound_.push_back(actual);
+      log_.info("listening for ASAP",
+                {{"endpoint", actual.at.toString()}, {"transport", transport::protocolName(l.protocol)},
+                 {"mptcp", bound.value().mptcp_active}, {"dialect", actual.dialect == wire::Dialect::Ng ? "ng" : "classic"}});
+    }
+    if (options_.http) {
+      observe::HttpServerOptions http;
+      http.address = options_.http->address.to_string();
+      http.port = options_.http->port;
+      http_ = std::make_unique<observe::HttpServer>(loop_, http);
+      // /metrics on the loop: the registrar's counters are brought up to date before each render.
+      http_->route("GET", "/metrics", [this](const observe::HttpRequest&) {
+        refreshMetrics();
+        observe::HttpResponse r;
+        r.content_type = std::string(observe::kMetricsContentType);
+        r.body = metrics_.render();
+        return r;
+      });
+      observe::serveProbes(*http_, health_);
+      if (auto ec = http_->start()) {
+        transport_.shutdown();
+        return "cannot serve HTTP on " + options_.http->toString() + ": " + ec.message();
+      }
+      log_.info("serving metrics and probes", {{"port", http_->port()}});
+    }
+    if (!options_.admin_address.empty()) {
+      admin_ = std::make_unique<AdminServer>(loop_, self_);
+      auto bound = admin_->start(options_.admin_address);
+      if (!bound) {
+        stop();
+        return "cannot serve the admin API on " + options_.admin_address;
+      }
+      admin_address_ = *bound;
+      log_.info("serving the admin API", {{"address", admin_address_}});
+    }
+    health_.setCondition("listening", true);
+    log_.info("registrar started", {{"pr_id", id()}});
+    return std::nullopt;
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    health_.setDraining();
+    if (admin_) admin_->stop();
+    if (http_) http_->stop();
+    timers_.clear();
+    transport_.shutdown();
+    log_.info("registrar stopped", {{"pr_id", id()}});
+  }
+
+  wire::PrId id() const { return options_.pr_id; }
+  std::vector<AsapListener> asapEndpoints() const { return bound_; }
+  std::string adminAddress() const { return admin_address_; }
+  std::uint16_t httpPort() const { return http_ ? http_->port() : 0; }
+  const handlespace::Handlespace& handlespace() const { return hs_; }
+  const asap::RegistrarStats& stats() const { return engine_.stats(); }
+  std::size_t connectionCount() const { return engine_.connectionCount(); }
+
+  bool deregisterPe(const std::string& pool, wire::PeId pe) {
+    actions_.clear();
+    const bool removed = engine_.removePe(pool, pe, actions_);
+    run();
+    if (removed) {
+      ++admin_removals_;
+      log_.info("PE removed on request", {{"pool", pool}, {"pe_id", pe}});
+    }
+    publishChanges();
+    return removed;
+  }
+
+  std::uint64_t watch(Watcher watcher, bool snapshot) {
+    const std::uint64_t id = ++next_watcher_;
+    if (snapshot) {
+      for (const auto& pool : hs_.poolHandles()) {
+        for (const auto ref : hs_.poolMembers(pool)) {
+          const auto view = hs_.view(ref);
+          watcher(HandlespaceEvent{HandlespaceEvent::Kind::Added, pool, view.id(), view.homePr(), view.poolElement()});
+        }
+      }
+      watcher(HandlespaceEvent{HandlespaceEvent::Kind::Synced, {}, 0, 0, std::nullopt});
+    }
+    watchers_[id] = std::move(watcher);
+    return id;
+  }
+  void unwatch(std::uint64_t id) { watchers_.erase(id); }
+
+  void refreshMetrics() {
+    const auto& s = engine_.stats();
+    auto sync = [](prometheus::Counter& c, std::uint64_t value, std::uint64_t& last) {
+      if (value > last) c.Increment(static_cast<double>(value - last));
+      last = value;
+    };
+    sync(*m_.registrations, s.registrations, last_.registrations);
+    sync(*m_.reregistrations, s.reregistrations, last_.reregistrations);
+    sync(*m_.deregistrations, s.deregistrations, last_.deregistrations);
+    sync(*m_.resolutions_ok, s.resolutions, last_.resolutions);
+    sync(*m_.resolutions_unknown, s.resolutions_unknown_pool, last_.resolutions_unknown_pool);
+    sync(*m_.resolutions_limited, s.resolutions_rate_limited, last_.resolutions_rate_limited);
+    sync(*m_.keep_alives, s.keep_alives_sent, last_.keep_alives_sent);
+    sync(*m_.keep_alive_acks, s.keep_alive_acks, last_.keep_alive_acks);
+    sync(*m_.removed_keep_alive, s.keep_alive_timeouts, last_.keep_alive_timeouts);
+    sync(*m_.unreachable, s.unreachable_reports, last_.unreachable_reports);
+    sync(*m_.unreachable_limited, s.unreachable_rate_limited, last_.unreachable_rate_limited);
+    sync(*m_.removed_unreachable, s.unreachable_removals, last_.unreachable_removals);
+    sync(*m_.removed_connection, s.pes_removed_by_connection_loss, last_.pes_removed_by_connection_loss);
+    sync(*m_.removed_admin, admin_removals_, last_admin_removals_);
+    for (const auto& [cause, n] : s.rejections_by_cause) {
+      auto& c = metrics_.counter("vnfpool_registrar_registration_rejections_total",
+                                 "Registrations refused, by RFC 5354 cause", {{"cause", wire::causeName(cause)}});
+      sync(c, n, last_rejections_[cause]);
+    }
+    for (const auto& [cause, n] : s.errors_by_cause) {
+      auto& c = metrics_.counter("vnfpool_registrar_errors_sent_total", "ASAP Error messages sent, by cause",
+                                 {{"cause", wire::causeName(cause)}});
+      sync(c, n, last_errors_[cause]);
+    }
+    m_.pools->Set(static_cast<double>(hs_.poolCount()));
+    m_.pes->Set(static_cast<double>(hs_.size()));
+    m_.own_pes->Set(static_cast<double>(hs_.ownerSize(id())));
+    m_.connections->Set(static_cast<double>(engine_.connectionCount()));
+  }
+
+ private:
+  static handlespace::Config handlespaceConfig(const Options& o) {
+    auto c = o.handlespace;
+    c.record_changes = true;
+    return c;
+  }
+  static asap::RegistrarConfig engineConfig(const Options& o) {
+    auto c = o.asap_engine;
+    c.pr_id = o.pr_id;
+    return c;
+  }
+  transport::Options transportOptions() {
+    transport::Options t;
+    t.limits = options_.limits;
+    t.name = "asap";
+    t.log = [this](std::string_view line) { log_.warn(line); };
+    return t;
+  }
+
+  transport::Handlers handlers() {
+    transport::Handlers h;
+    h.accepted = [this](const transport::ConnectionInfo& info) {
+      auto it = listeners_.find(info.listener);
+      const wire::Dialect dialect = it == listeners_.end() ? wire::Dialect::Ng : it->second.dialect;
+      dialects_[info.id] = dialect;
+      asap::ConnectionInfo c;
+      c.id = info.id;
+      c.dialect = dialect;
+      c.inbound = true;
+      // The classic dialect has no MPTCP transport parameter: such PEs are recorded as TCP.
+      c.peer.kind = info.mptcp_active && dialect == wire::Dialect::Ng ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+      c.peer.port = info.peer.port;
+      c.peer.addresses.push_back(toWire(info.peer.address));
+      feed(asap::Connected{c});
+    };
+    h.message = [this](transport::ConnId conn, std::span<const std::byte> bytes) { onMessage(conn, bytes); };
+    h.closed = [this](transport::ConnId conn, transport::CloseReason reason, std::error_code, const wire::Error* framing) {
+      if (framing != nullptr) {
+        metrics_.counter("vnfpool_registrar_decode_errors_total", "Messages that could not be decoded, by cause",
+                         {{"cause", wire::causeName(static_cast<std::uint16_t>(framing->cause))}})
+            .Increment();
+        log_.warn("closing a connection whose byte stream lost its framing",
+                  {{"conn", conn}, {"detail", framing->detail}});
+      }
+      (void)reason;
+      dialects_.erase(conn);
+      feed(asap::Disconnected{conn});
+    };
+    return h;
+  }
+
+  void onMessage(transport::ConnId conn, std::span<const std::byte> bytes) {
+    const auto started = std::chrono::steady_clock::now();
+    auto it = dialects_.find(conn);
+    const wire::Dialect dialect = it == dialects_.end() ? wire::Dialect::Ng : it->second;
+    wire::DecodeReport report;
+    auto decoded = wire::decodeAsap(bytes, dialect, &report);
+    if (decoded.ok()) {
+      feed(asap::Received{conn, std::move(decoded).value()});
+      for (auto& skipped : report.skipped_to_report) {
+        feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
+      }
+    } else {
+      const auto& e = decoded.error();
+      metrics_.counter("vnfpool_registrar_decode_errors_total", "Messages that could not be decoded, by cause",
+                       {{"cause", wire::causeName(static_cast<std::uint16_t>(e.cause))}})
+          .Increment();
+      log_.debug("malformed ASAP message", {{"conn", conn}, {"detail", e.detail}, {"offset", e.offset}});
+      auto header = wire::peekHeader(bytes);
+      feed(asap::Malformed{conn, e, header ? header->type : std::uint8_t{0}});
+    }
+    m_.handling->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+
+  template <typename Event>
+  void feed(const Event& event) {
+    actions_.clear();
+    engine_.handle(event, actions_);
+    run();
+    publishChanges();
+  }
+
+  void run() {
+    for (auto& action : actions_) {
+      std::visit(
+          [this](auto& a) {
+            using T = std::decay_t<decltype(a)>;
+            if constexpr (std::is_same_v<T, asap::Send>) {
+              send(a.to, a.message);
+            } else if constexpr (std::is_same_v<T, asap::Arm>) {
+              timers_.arm(a.timer, a.at);
+            } else if constexpr (std::is_same_v<T, asap::Disarm>) {
+              timers_.disarm(a.timer);
+            } else if constexpr (std::is_same_v<T, asap::Close>) {
+              transport_.close(a.conn);
+            }
+          },
+          action);
+    }
+  }
+
+  void send(transport::ConnId to, const wire::AsapMessage& message) {
+    auto it = dialects_.find(to);
+    if (it == dialects_.end()) return;  // gone meanwhile
+    buffer_.clear();
+    auto n = wire::encodeTo(message, it->second, buffer_);
+    if (!n.ok()) {
+      log_.error("cannot encode an ASAP message", {{"conn", to}, {"detail", n.error().detail}});
+      return;
+    }
+    transport_.send(to, buffer_);
+  }
+
+  void publishChanges() {
+    auto changes = hs_.takeChanges();
+    if (changes.empty() || watchers_.empty()) return;
+    for (const auto& c : changes) {
+      HandlespaceEvent e;
+      e.pool = c.pool;
+      e.pe = c.pe;
+      e.owner = c.owner;
+      switch (c.kind) {
+        case handlespace::Change::Kind::Added: e.kind = HandlespaceEvent::Kind::Added; break;
+        case handlespace::Change::Kind::Updated: e.kind = HandlespaceEvent::Kind::Updated; break;
+        case handlespace::Change::Kind::Removed: e.kind = HandlespaceEvent::Kind::Removed; break;
+        case handlespace::Change::Kind::Rehomed: e.kind = HandlespaceEvent::Kind::Rehomed; break;
+      }
+      if (c.kind != handlespace::Change::Kind::Removed) {
+        if (auto ref = hs_.find(c.pool, c.pe)) e.element = hs_.view(*ref).poolElement();
+      }
+      // A watcher may unwatch itself while being called; iterate over a copy of the ids.
+      std::vector<std::uint64_t> ids;
+      for (const auto& [id, w] : watchers_) ids.push_back(id);
+      for (auto id : ids) {
+        auto it = watchers_.find(id);
+        if (it != watchers_.end()) it->second(e);
+      }
+    }
+  }
+
+  void declareMetrics() {
+    const std::string r = "vnfpool_registrar_";
+    m_.registrations = &metrics_.counter(r + "registrations_total", "PE registrations accepted (first time)");
+    m_.reregistrations = &metrics_.counter(r + "reregistrations_total", "PE re-registrations accepted");
+    m_.deregistrations = &metrics_.counter(r + "deregistrations_total", "PE deregistrations");
+    const std::string res = r + "handle_resolutions_total";
+    const std::string res_help = "Handle resolutions answered, by result";
+    m_.resolutions_ok = &metrics_.counter(res, res_help, {{"result", "ok"}});
+    m_.resolutions_unknown = &metrics_.counter(res, res_help, {{"result", "unknown_pool"}});
+    m_.resolutions_limited = &metrics_.counter(res, res_help, {{"result", "rate_limited"}});
+    m_.keep_alives = &metrics_.counter(r + "keep_alives_sent_total", "Endpoint Keep-Alives sent to PEs");
+    m_.keep_alive_acks = &metrics_.counter(r + "keep_alive_acks_total", "Endpoint Keep-Alive Acks received");
+    const std::string rem = r + "pool_elements_removed_total";
+    const std::string rem_help = "PEs removed other than by deregistration, by reason";
+    m_.removed_keep_alive = &metrics_.counter(rem, rem_help, {{"reason", "keep_alive_timeout"}});
+    m_.removed_unreachable = &metrics_.counter(rem, rem_help, {{"reason", "unreachable_reports"}});
+    m_.removed_connection = &metrics_.counter(rem, rem_help, {{"reason", "connection_lost"}});
+    m_.removed_admin = &metrics_.counter(rem, rem_help, {{"reason", "admin_request"}});
+    const std::string eu = r + "unreachable_reports_total";
+    const std::string eu_help = "Endpoint Unreachable reports received, by result";
+    m_.unreachable = &metrics_.counter(eu, eu_help, {{"result", "counted"}});
+    m_.unreachable_limited = &metrics_.counter(eu, eu_help, {{"result", "rate_limited"}});
+    m_.pools = &metrics_.gauge(r + "pools", "Pools in the handlespace");
+    m_.pes = &metrics_.gauge(r + "pool_elements", "PEs in the handlespace");
+    m_.own_pes = &metrics_.gauge(r + "own_pool_elements", "PEs whose home registrar this is");
+    m_.connections = &metrics_.gauge(r + "asap_connections", "Open ASAP connections");
+    m_.handling = &metrics_.histogram(r + "message_handling_seconds", "Time to decode and handle one ASAP message",
+                                      {0.000001, 0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.01});
+  }
+
+  Registrar& self_;
+  boost::asio::io_context& loop_;
+  Options options_;
+  const observe::Logger& log_;
+  observe::Metrics& metrics_;
+  observe::Health& health_;
+  SteadyClock clock_;
+  handlespace::Handlespace hs_;
+  asap::RegistrarSide engine_;
+  transport::MessageTransport transport_;
+  transport::TimerSet timers_;
+  std::unique_ptr<observe::HttpServer> http_;
+  std::unique_ptr<AdminServer> admin_;
+  std::string admin_address_;
+  std::map<transport::ListenerId, AsapListener> listeners_;
+  std::vector<AsapListener> bound_;
+  std::unordered_map<transport::ConnId, wire::Dialect> dialects_;
+  std::map<std::uint64_t, Watcher> watchers_;
+  std::uint64_t next_watcher_ = 0;
+  std::vector<asap::RegistrarSide::Action> actions_;
+  wire::Bytes buffer_;
+  bool stopped_ = false;
+  std::uint64_t admin_removals_ = 0;
+  std::uint64_t last_admin_removals_ = 0;
+  asap::RegistrarStats last_{};
+  std::map<std::uint16_t, std::uint64_t> last_rejections_, last_errors_;
+  struct {
+    prometheus::Counter *registrations, *reregistrations, *deregistrations, *resolutions_ok, *resolutions_unknown,
+        *resolutions_limited, *keep_alives, *keep_alive_acks, *removed_keep_alive, *removed_unreachable,
+        *removed_connection, *removed_admin, *unreachable, *unreachable_limited;
+    prometheus::Gauge *pools, *pes, *own_pes, *connections;
+    prometheus::Histogram* handling;
+  } m_{};
+};
+
+Registrar::Registrar(boost::asio::io_context& loop, Options options, const observe::Logger& log,
+                     observe::Metrics& metrics, observe::Health& health) {
+  if (options.pr_id == 0) {
+    std::random_device random;
+    std::uniform_int_distribution<std::uint32_t> pick(1, 0xFFFFFFFEu);
+    options.pr_id = pick(random);
+  }
+  impl_ = std::make_unique<Impl>(*this, loop, std::move(options), log, metrics, health);
+}
+
+Registrar::~Registrar() = default;
+std::optional<std::string> Registrar::start() { return impl_->start(); }
+void Registrar::stop() { impl_->stop(); }
+wire::PrId Registrar::id() const { return impl_->id(); }
+std::vector<AsapListener> Registrar::asapEndpoints() const { return impl_->asapEndpoints(); }
+std::string Registrar::adminAddress() const { return impl_->adminAddress(); }
+std::uint16_t Registrar::httpPort() const { return impl_->httpPort(); }
+const handlespace::Handlespace& Registrar::handlespace() const { return impl_->handlespace(); }
+bool Registrar::deregisterPe(const std::string& pool, wire::PeId pe) { return impl_->deregisterPe(pool, pe); }
+std::uint64_t Registrar::watch(Watcher watcher, bool snapshot) { return impl_->watch(std::move(watcher), snapshot); }
+void Registrar::unwatch(std::uint64_t id) { impl_->unwatch(id); }
+const asap::RegistrarStats& Registrar::asapStats() const { return impl_->stats(); }
+std::size_t Registrar::connectionCount() const { return impl_->connectionCount(); }
+void Registrar::refreshMetrics() { impl_->refreshMetrics(); }
+
+}  // namespace vnfpool::registrar
