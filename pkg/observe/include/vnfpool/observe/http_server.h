@@ -83,7 +83,7 @@ class HttpServer {
   void route(std::string method, std::string path, HttpHandler handler);
 
   /// Binds and listens. Returns an error (e.g. address in use, bad address literal) instead of throwing;
-  /// calling it twice returns operation_not_permitted.
+  /// calling it again after a successful start returns boost::asio::error::already_started.
   boost::system::error_code start();
   /// The bound port (the OS's choice when the options said 0); 0 before a successful start().
   std::uint16_t port() const;
