@@ -62,6 +62,18 @@ class OrderTree {
       insertInLeaf(leaf, item);
       return;
     }
+    if (leaf->next == nullptr && !orderLess(item, leaf->items[kLeafCap - 1])) {
+      // Appending past the last item (round robin always does): start a new leaf instead of halving
+      // this one, so that sequential insertion leaves full leaves behind.
+      Leaf* right = new Leaf;
+      right->items[0] = item;
+      right->count = 1;
+      right->prev = leaf;
+      leaf->next = right;
+      last_ = right;
+      pushUp(path, index, depth, item, right);
+      return;
+    }
     // Split the full leaf: the upper half moves to a new right sibling.
     Leaf* right = new Leaf;
     const int keep = (kLeafCap + 1) / 2;
@@ -73,15 +85,87 @@ class OrderTree {
     if (leaf->next != nullptr) leaf->next->prev = right; else last_ = right;
     leaf->next = right;
     insertInLeaf(orderLess(item, right->items[0]) ? leaf : right, item);
-    // Push the separator (the right node's first item) up, splitting inner nodes as needed.
-    OrderItem sep = right->items[0];
-    Node* new_child = right;
+    pushUp(path, index, depth, right->items[0], right);
+  }
+
+  /// Calls f(item) for the items in order until f returns false.
+  template <typename F>
+  void forEach(F&& f) const {
+    for (const Leaf* leaf = first_; leaf != nullptr; leaf = leaf->next)
+      for (int i = 0; i < leaf->count; ++i)
+        if (!f(leaf->items[i])) return;
+  }
+
+  /// Calls f(item) on every item, allowing it to change keys in a way that keeps their order.
+  template <typename F>
+  void rewriteKeys(F&& f) {
+    rewrite(root_, f);
+  }
+
+  const OrderItem* first() const { return first_ != nullptr ? &first_->items[0] : nullptr; }
+  const OrderItem* last() const { return last_ != nullptr ? &last_->items[last_->count - 1] : nullptr; }
+
+  void clear() {
+    destroy(root_);
+    root_ = nullptr;
+    first_ = last_ = nullptr;
+    size_ = 0;
+  }
+
+  std::size_t memoryBytes() const { return bytes(root_); }
+
+  /// Removes the item with this (key, seq); returns false if there is none.
+  bool erase(const OrderItem& item) {
+    if (root_ == nullptr) return false;
+    Inner* path[kMaxDepth];
+    int index[kMaxDepth];
+    int depth = 0;
+    Node* node = root_;
+    while (!node->leaf) {
+      Inner* inner = static_cast<Inner*>(node);
+      const int i = childFor(inner, item);
+      path[depth] = inner;
+      index[depth++] = i;
+      node = inner->child[i];
+    }
+    return eraseInLeaf(static_cast<Leaf*>(node), item, path, index, depth);
+  }
+
+ private:
+  static constexpr int kMaxDepth = 16;
+  struct Node {
+    bool leaf = false;
+    std::uint16_t count = 0;  // items (leaf) or children (inner)
+  };
+  struct Leaf : Node {
+    Leaf() { leaf = true; }
+    Leaf* prev = nullptr;
+    Leaf* next = nullptr;
+    OrderItem items[kLeafCap];
+  };
+  struct Inner : Node {
+    OrderItem sep[kInnerCap - 1];  // sep[i - 1] <= everything in child[i] ; child[i - 1] < sep[i - 1]
+    Node* child[kInnerCap];
+  };
+
+  /// Inserts `new_child` (whose lowest item is `sep`) right after the child the path went through,
+  /// splitting full inner nodes up to the root.
+  void pushUp(Inner** path, int* index, int depth, OrderItem sep, Node* new_child) {
     while (depth > 0) {
       Inner* parent = path[--depth];
       const int at = index[depth] + 1;  // new_child goes right after the child we came from
       if (parent->count < kInnerCap) {
         insertInInner(parent, at, sep, new_child);
         return;
+      }
+      if (at == kInnerCap) {
+        // Appending to a full node: the new child alone starts the sibling (sequential insertion
+        // keeps inner nodes full too); its separator moves up unchanged.
+        Inner* sibling = new Inner;
+        sibling->count = 1;
+        sibling->child[0] = new_child;
+        new_child = sibling;
+        continue;
       }
       // Split the full inner node around its middle child; the middle separator moves up.
       OrderItem seps[kInnerCap];
@@ -113,21 +197,7 @@ class OrderTree {
     root_ = root;
   }
 
-  /// Removes the item with this (key, seq); returns false if there is none.
-  bool erase(const OrderItem& item) {
-    if (root_ == nullptr) return false;
-    Inner* path[kMaxDepth];
-    int index[kMaxDepth];
-    int depth = 0;
-    Node* node = root_;
-    while (!node->leaf) {
-      Inner* inner = static_cast<Inner*>(node);
-      const int i = childFor(inner, item);
-      path[depth] = inner;
-      index[depth++] = i;
-      node = inner->child[i];
-    }
-    Leaf* leaf = static_cast<Leaf*>(node);
+  bool eraseInLeaf(Leaf* leaf, const OrderItem& item, Inner** path, int* index, int depth) {
     OrderItem* end = leaf->items + leaf->count;
     OrderItem* it = std::lower_bound(leaf->items, end, item, orderLess);
     if (it == end || it->key != item.key || it->seq != item.seq) return false;
@@ -162,49 +232,7 @@ class OrderTree {
     return true;
   }
 
-  /// Calls f(item) for the items in order until f returns false.
-  template <typename F>
-  void forEach(F&& f) const {
-    for (const Leaf* leaf = first_; leaf != nullptr; leaf = leaf->next)
-      for (int i = 0; i < leaf->count; ++i)
-        if (!f(leaf->items[i])) return;
-  }
-
-  /// Calls f(item) on every item, allowing it to change keys in a way that keeps their order.
-  template <typename F>
-  void rewriteKeys(F&& f) {
-    rewrite(root_, f);
-  }
-
-  const OrderItem* first() const { return first_ != nullptr ? &first_->items[0] : nullptr; }
-  const OrderItem* last() const { return last_ != nullptr ? &last_->items[last_->count - 1] : nullptr; }
-
-  void clear() {
-    destroy(root_);
-    root_ = nullptr;
-    first_ = last_ = nullptr;
-    size_ = 0;
-  }
-
-  std::size_t memoryBytes() const { return bytes(root_); }
-
- private:
-  static constexpr int kMaxDepth = 16;
-  struct Node {
-    bool leaf = false;
-    std::uint16_t count = 0;  // items (leaf) or children (inner)
-  };
-  struct Leaf : Node {
-    Leaf() { leaf = true; }
-    Leaf* prev = nullptr;
-    Leaf* next = nullptr;
-    OrderItem items[kLeafCap];
-  };
-  struct Inner : Node {
-    OrderItem sep[kInnerCap - 1];  // sep[i - 1] <= everything in child[i] ; child[i - 1] < sep[i - 1]
-    Node* child[kInnerCap];
-  };
-
+ 
   static int childFor(const Inner* inner, const OrderItem& item) {
     // The number of separators <= item.
     const OrderItem* end = inner->sep + inner->count - 1;
