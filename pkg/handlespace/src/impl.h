@@ -27,11 +27,11 @@ inline constexpr std::uint32_t kNeverKey = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kRoundLimit = 0xFFFFFF00u;
 
 /// The addresses of a PE's user and ASAP transports, packed as [family byte][4 or 16 bytes] each, inline
-/// when they fit in 42 bytes (one IPv4 plus one IPv6 address take 22), on the heap otherwise. When the ASAP transport has the same addresses as the user transport
+/// when they fit in 34 bytes (one IPv4 plus one IPv6 address take 22), on the heap otherwise. When the ASAP transport has the same addresses as the user transport
 /// (the usual case: same host) they are stored once. Byte-aligned, so it packs tightly into PeRecord.
 class AddressPack {
  public:
-  static constexpr std::size_t kInline = 42;
+  static constexpr std::size_t kInline = 34;
   static constexpr std::uint8_t kSameAsUser = 0xFF;
   AddressPack() = default;
   AddressPack(const AddressPack&) = delete;
@@ -65,12 +65,12 @@ class AddressPack {
   std::uint8_t asap_count_ = 0;  // kSameAsUser: the user addresses
 };
 
-/// One PE in three cache lines. Line 1 holds everything a removal and a selection touch (identity,
-/// selection state, index positions and links), so deregistering a PE reads one line of its record;
-/// lines 2-3 hold deadlines, policy values and transports. Lives in a chunked arena (stable address),
-/// named by its slot number.
-struct alignas(64) PeRecord {
-  // Line 1.
+/// One PE in 160 bytes. The first 64 hold everything a removal and a selection touch (identity,
+/// selection state, index positions and links), so deregistering a PE reads one or two adjacent cache
+/// lines of its record; the rest holds deadlines, policy values and transports. Lives in a chunked arena
+/// (stable address), named by its slot number.
+struct alignas(32) PeRecord {
+  // Hot part.
   PeId id = 0;
   std::uint64_t seq = 0;              // selection sequence number (lower = less recently selected)
   std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
@@ -82,7 +82,7 @@ struct alignas(64) PeRecord {
   PrId home_pr = 0;
   ConnectionId connection = kNoConnection;
   std::uint32_t conn_prev = kNoSlot, conn_next = kNoSlot;
-  // Line 2.
+  // Cold part.
   TimePoint expires = kNever;
   TimePoint last_update{};
   union {
@@ -99,14 +99,13 @@ struct alignas(64) PeRecord {
   std::uint8_t word_count = 0;
   bool has_asap : 1 = false;
   bool marked : 1 = false;  // audit resynchronisation (markOwner / removeMarked)
-  // Line 2-3.
   AddressPack addresses{};
 
   PeRecord() : credit(0) {}
   std::span<const std::uint32_t> policyWords() const { return {words.data(), word_count}; }
 };
-static_assert(sizeof(PeRecord) == 192, "three cache lines");
-static_assert(offsetof(PeRecord, expires) == 64, "line 1 is the hot line");
+static_assert(sizeof(PeRecord) == 160, "the per-PE budget");
+static_assert(offsetof(PeRecord, expires) == 64, "the hot part is 64 bytes");
 
 /// Selection entry of a small pool: everything selection needs, so resolving touches no PE record.
 struct SmallEntry {
