@@ -71,6 +71,31 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text, std::optional<std
   return Endpoint{*address, *default_port};
 }
 
+std::optional<HostPort> HostPort::parse(std::string_view text, std::optional<std::uint16_t> default_port) {
+  if (text.empty()) return std::nullopt;
+  // Address literals (bracketed or not) follow Endpoint's rules.
+  if (text.front() == '[' || std::count(text.begin(), text.end(), ':') > 1 || parseAddress(text)) {
+    auto e = Endpoint::parse(text, default_port);
+    if (!e) return std::nullopt;
+    auto host = e->address.to_string();
+    return HostPort{std::move(host), e->port};
+  }
+  std::string_view host = text;
+  std::optional<std::uint16_t> port = default_port;
+  if (const auto colon = text.find(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = parsePort(text.substr(colon + 1));
+  }
+  if (host.empty() || !port) return std::nullopt;
+  const bool name_shaped = std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_';
+  });
+  if (!name_shaped) return std::nullopt;
+  if (auto literal = parseAddress(host)) return HostPort{literal->to_string(), *port};
+  return HostPort{std::string(host), *port};
+}
+
 std::string Endpoint::toString() const {
   if (address.is_v6()) return "[" + address.to_string() + "]:" + std::to_string(port);
   return address.to_string() + ":" + std::to_string(port);

@@ -46,6 +46,19 @@ TEST(Endpoint, RefusesJunk) {
   }
 }
 
+TEST(HostPort, SplitsNamesAndLiterals) {
+  EXPECT_EQ(HostPort::parse("registrar.vnfpool.svc:3863"), (HostPort{"registrar.vnfpool.svc", 3863}));
+  EXPECT_EQ(HostPort::parse("registrar-0.registrar", 9901), (HostPort{"registrar-0.registrar", 9901}));
+  EXPECT_EQ(HostPort::parse("10.0.0.5:1"), (HostPort{"10.0.0.5", 1}));
+  EXPECT_EQ(HostPort::parse("10.0.0.5", 7), (HostPort{"10.0.0.5", 7}));
+  EXPECT_EQ(HostPort::parse("[fd00::5]:3863"), (HostPort{"fd00::5", 3863}));
+  EXPECT_EQ(HostPort::parse("fd00::5", 3863), (HostPort{"fd00::5", 3863}));
+  for (const char* bad : {"", ":1", "host:", "host:70000", "ho st:1", "host:1:2", "[fd00::5", "a/b:1", "fd00::5"}) {
+    EXPECT_FALSE(HostPort::parse(bad)) << bad;
+  }
+  EXPECT_FALSE(HostPort::parse("registrar"));  // no port and no default
+}
+
 TEST(Endpoint, ProtocolNames) {
   EXPECT_EQ(protocolName(Protocol::Tcp), "tcp");
   EXPECT_EQ(protocolName(Protocol::Mptcp), "mptcp");

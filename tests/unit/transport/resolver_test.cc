@@ -72,6 +72,14 @@ TEST_F(ResolverTest, LiteralsAreNotLookedUp) {
   EXPECT_EQ(result_->value()[0].address, boost::asio::ip::make_address("2001:db8::5"));
 }
 
+TEST_F(ResolverTest, TakesAHostPort) {
+  resolver_.resolve(*HostPort::parse("localhost:3863"), record());
+  ASSERT_TRUE(runUntil(loop_, [&] { return result_.has_value(); }, 20s));
+  ASSERT_TRUE(result_->ok());
+  ASSERT_FALSE(result_->value().empty());
+  EXPECT_EQ(result_->value()[0].port, 3863);
+}
+
 TEST_F(ResolverTest, UnknownNameIsAnError) {
   resolver_.resolve("no-such-host.invalid", 1, record());
   ASSERT_TRUE(runUntil(loop_, [&] { return result_.has_value(); }, 30s));

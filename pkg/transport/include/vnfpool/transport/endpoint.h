@@ -38,4 +38,18 @@ struct Endpoint {
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
+/// A host (DNS name or address literal, IPv6 without brackets) and a port, as configuration gives them
+/// before resolution ("registrar.vnfpool.svc:3863", "10.0.0.5", "[fd00::5]:3863"). Resolver takes it.
+struct HostPort {
+  std::string host{};
+  std::uint16_t port = 0;
+
+  /// Splits "host:port", "[v6]:port", or a bare host / IPv6 literal (which take `default_port`, and are
+  /// refused without one). Names are checked only for shape: letters, digits, '-', '.', '_'. Returns nullopt
+  /// for empty hosts, bad ports and anything else.
+  static std::optional<HostPort> parse(std::string_view text, std::optional<std::uint16_t> default_port = {});
+
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
 }  // namespace vnfpool::transport

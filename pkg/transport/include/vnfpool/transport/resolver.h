@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -37,6 +38,7 @@ class Resolver {
   /// `done` runs exactly once, on the loop thread, never inside resolve(); unless cancel() or the destructor
   /// comes first. Name lookups run on Asio's internal resolver thread (getaddrinfo blocks). Loop thread only.
   ResolveId resolve(std::string host, std::uint16_t port, Callback done);
+  ResolveId resolve(const HostPort& target, Callback done) { return resolve(target.host, target.port, std::move(done)); }
   /// Cancels a pending request; its callback never runs. Unknown ids are ignored.
   void cancel(ResolveId id);
   std::size_t pending() const { return requests_.size(); }
