@@ -1,5 +1,6 @@
 // A chunked arena: objects named by a 32-bit slot, allocated in fixed chunks so their addresses never
-// change (intrusive hooks point at them) and no per-object heap allocation is needed.
+// change (the indexes name them by slot, callers hold references within a call) and no per-object heap
+// allocation is needed.
 #pragma once
 
 #include <cstdint>
