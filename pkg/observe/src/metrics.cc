@@ -158,7 +158,18 @@ prometheus::Histogram& Metrics::histogram(std::string_view name, std::string_vie
   return declare(name, help, kHistogram, labels, &buckets).histograms->Add(labels, buckets);
 }
 
+void Metrics::onRender(std::function<void()> hook) {
+  std::lock_guard lock(mutex_);
+  hooks_.push_back(std::move(hook));
+}
+
 std::string Metrics::render() const {
+  std::vector<std::function<void()>> hooks;
+  {
+    std::lock_guard lock(mutex_);
+    hooks = hooks_;
+  }
+  for (const auto& hook : hooks) hook();
   auto families = registry_->Collect();
   auto process = process_->Collect();
   families.insert(families.end(), std::make_move_iterator(process.begin()), std::make_move_iterator(process.end()));

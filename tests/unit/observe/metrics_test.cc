@@ -148,6 +148,22 @@ TEST(Metrics, RefusesConflictingRedeclarations) {
   EXPECT_THAT(thrownMessage([&] { m.histogram("vnfpool_x_wait_seconds", "Wait.", {1, 3}); }), HasSubstr("buckets"));
 }
 
+TEST(Metrics, RenderHooksRunFirstAndMayDeclare) {
+  Metrics m;
+  int pools = 0;
+  m.onRender([&m, &pools] {
+    ++pools;
+    m.gauge("vnfpool_x_pools", "Pools in the handlespace.").Set(pools);
+    m.gauge("vnfpool_x_pool_elements", "PEs per pool.", {{"pool", "p" + std::to_string(pools)}}).Set(1);
+  });
+  auto e = test::parseExposition(m.render());
+  EXPECT_EQ(e.value("vnfpool_x_pools"), 1);
+  e = test::parseExposition(m.render());
+  EXPECT_THAT(e.errors, ::testing::IsEmpty());
+  EXPECT_EQ(e.value("vnfpool_x_pools"), 2);
+  EXPECT_EQ(e.value("vnfpool_x_pool_elements", {{"pool", "p2"}}), 1);
+}
+
 TEST(Metrics, Buckets) {
   EXPECT_EQ(Metrics::exponentialBuckets(1, 2, 4), (std::vector<double>{1, 2, 4, 8}));
   const auto lat = Metrics::latencyBuckets();

@@ -8,6 +8,7 @@
 //   ok.Increment();  rtt.Observe(seconds);
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,7 +75,14 @@ class Metrics {
   prometheus::Histogram& histogram(std::string_view name, std::string_view help,
                                    const std::vector<double>& buckets, const Labels& labels = {});
 
-  /// The Prometheus text exposition (format 0.0.4) of every metric. Any thread.
+  /// Adds a function render() calls first, to bring gauges up to date from state that is cheaper to read
+  /// at scrape time than to track on every change (e.g. PEs per pool). Hooks run in the order added, on
+  /// the thread calling render(), without any lock of this class held (they may declare metrics), and
+  /// must not throw. A hook that reads loop-owned state requires render() on the loop (see HttpServer).
+  void onRender(std::function<void()> hook);
+
+  /// The Prometheus text exposition (format 0.0.4) of every metric, after running the onRender hooks.
+  /// Any thread.
   std::string render() const;
 
   /// The underlying registry, for collectors this class does not wrap. Metrics added directly are
@@ -96,6 +104,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Family>, std::less<>> families_;
   std::unique_ptr<prometheus::Collectable> process_;
+  std::vector<std::function<void()>> hooks_;  // guarded by mutex_
 };
 
 }  // namespace vnfpool::observe
