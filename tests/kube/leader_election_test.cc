@@ -76,11 +76,18 @@ TEST_F(LeaderElectionTest, ValidatesTimings) {
 }
 
 TEST_F(LeaderElectionTest, HandsOverWhenTheLeaderReleasesOnCleanExit) {
-  Candidate a(*client_a_, fast("a"));
+  // A long lease: if b takes over within the bound below, it is thanks to the release, not expiry.
+  auto slow_expiry = [](const std::string& id) {
+    auto c = fast(id);
+    c.lease_duration = 30000ms;
+    c.renew_deadline = 20000ms;
+    return c;
+  };
+  Candidate a(*client_a_, slow_expiry("a"));
   a.start();
   ASSERT_EQ(a.started_future.wait_for(20s), std::future_status::ready);
   EXPECT_TRUE(a.elector.isLeader());
-  Candidate b(*client_b_, fast("b"));
+  Candidate b(*client_b_, slow_expiry("b"));
   b.start();
   EXPECT_EQ(b.started_future.wait_for(300ms), std::future_status::timeout);   // a holds and renews
   EXPECT_EQ(lease().holder_identity, "a");
@@ -88,8 +95,8 @@ TEST_F(LeaderElectionTest, HandsOverWhenTheLeaderReleasesOnCleanExit) {
   a.runner.join();
   ASSERT_EQ(a.stopped_future.wait_for(1s), std::future_status::ready);
   EXPECT_FALSE(a.elector.isLeader());
-  // Released (holder cleared), so b takes over at its next retry, well before the lease would expire.
-  ASSERT_EQ(b.started_future.wait_for(1500ms), std::future_status::ready);
+  // Released (holder cleared), so b takes over at its next retry, long before the lease would expire.
+  ASSERT_EQ(b.started_future.wait_for(10s), std::future_status::ready);
   const auto l = lease();
   EXPECT_EQ(l.holder_identity, "b");
   EXPECT_EQ(l.lease_transitions, 1);
