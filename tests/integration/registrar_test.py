@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""Integration tests of the Pool Registrar: real vnfpool-registrar and vnfpoolctl processes on 127.0.0.1,
+ports from the OS (read from --ready-file), no fixed sleeps for synchronisation (bounded polling only).
+
+usage: registrar_test.py --registrar BIN --ctl BIN [--transport tcp|mptcp]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+ARGS = None
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def tlv(ptype, value):
+    body = struct.pack("!HH", ptype, 4 + len(value)) + value
+    return body + b"\0" * (-len(body) % 4)
+
+
+def message(mtype, params, flags=0):
+    body = b"".join(params)
+    return struct.pack("!BBH", mtype, flags, 4 + len(body)) + body
+
+
+def handle_resolution(pool, items=None):
+    params = [tlv(0x0009, pool.encode())]
+    if items is not None:
+        params.append(tlv(0x803F, struct.pack("!I", items)))
+    return message(0x05, params)
+
+
+def read_message(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    header = b""
+    while len(header) < 4:
+        chunk = sock.recv(4 - len(header))
+        if not chunk:
+            return None
+        header += chunk
+    length = struct.unpack("!H", header[2:4])[0]
+    rest = b""
+    want = ((length + 3) & ~3) - 4
+    while len(rest) < want:
+        chunk = sock.recv(want - len(rest))
+        if not chunk:
+            return None
+        rest += chunk
+    return header + rest
+
+
+class Registrar:
+    def __init__(self, tmp, *extra):
+        self.ready = os.path.join(tmp, f"registrar-{time.monotonic_ns()}.json")
+        self.log = open(os.path.join(tmp, "registrar.log"), "ab")
+        self.proc = subprocess.Popen(
+            [ARGS.registrar, "--asap.listen", "127.0.0.1:0", "--asap.transport", ARGS.transport,
+             "--admin.listen", "127.0.0.1:0", "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
+             "--keepalive.interval", "200ms", "--keepalive.timeout", "200ms", *extra],
+            stdout=self.log, stderr=self.log)
+        info = wait_for(self._read_ready, what="the registrar's ready file")
+        self.asap = info["asap"][0]["endpoint"]
+        self.admin = info["admin"]
+        self.http = info["http_port"]
+        self.pr_id = info["pr_id"]
+
+    def _read_ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"registrar exited with {self.proc.returncode}")
+        try:
+            with open(self.ready) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def host_port(self):
+        host, port = self.asap.rsplit(":", 1)
+        return host, int(port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+class Case(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vnfpool-it-")
+        self.registrar = Registrar(self.tmp)
+        self.pes = []
+
+    def tearDown(self):
+        for p in self.pes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        code = self.registrar.stop()
+        self.assertEqual(code, 0, "the registrar must exit 0 on SIGTERM")
+
+    def ctl(self, *args, check=True):
+        r = subprocess.run([ARGS.ctl, *args], capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            self.fail(f"vnfpoolctl {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def register(self, pool, *extra):
+        ready = os.path.join(self.tmp, f"pe-{len(self.pes)}.json")
+        p = subprocess.Popen([ARGS.ctl, "register", pool, "-r", self.registrar.asap, "--transport", ARGS.transport,
+                              "--ready-file", ready, *extra],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pes.append(p)
+
+        def ready_file():
+            if p.poll() is not None:
+                raise AssertionError(f"vnfpoolctl register exited with {p.returncode}")
+            try:
+                with open(ready) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        info = wait_for(ready_file, what=f"PE of {pool} to register")
+        return p, info
+
+    def resolve(self, pool, n=0):
+        r = self.ctl("resolve", pool, "-r", self.registrar.asap, "--transport", ARGS.transport, "-n", str(n), "-o", "json",
+                     check=False)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)["pool_elements"]
+
+    def members(self, pool):
+        r = self.ctl("pools", pool, "-a", self.registrar.admin, "-o", "json", check=False)
+        if r.returncode != 0:
+            return []
+        return json.loads(r.stdout).get("members", [])
+
+    def connect(self):
+        s = socket.create_connection(self.registrar.host_port(), timeout=5)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+
+class Registration(Case):
+    def test_register_resolve_and_echo(self):
+        for load in (10, 50, 90):
+            self.register("sip-proxy", "--policy", "lu", "--load", str(load))
+        pes = self.resolve("sip-proxy", 3)
+        self.assertEqual(len(pes), 3)
+        # Least Used: the least loaded first.
+        self.assertEqual(pes[0]["policy"]["load"], round(0.10 * 0xFFFFFFFF))
+        # The PE really serves: echo through the address the registrar handed out.
+        t = pes[0]["user_transport"]
+        with socket.create_connection((t["addresses"][0], t["port"]), timeout=5) as s:
+            s.sendall(b"hello vnfpool")
+            self.assertEqual(s.recv(100), b"hello vnfpool")
+
+    def test_every_policy_registers_and_resolves(self):
+        for policy in ("rr", "wrr", "rand", "wrand", "prio", "lu", "lud", "plu", "rlu"):
+            self.register(f"pool-{policy}", "--policy", policy, "--weight", "3", "--load", "20")
+        for policy in ("rr", "wrr", "rand", "wrand", "prio", "lu", "lud", "plu", "rlu"):
+            pes = self.resolve(f"pool-{policy}")
+            self.assertIsNotNone(pes, policy)
+            self.assertEqual(len(pes), 1, policy)
+            self.assertEqual(pes[0]["policy"]["type"], policy)
+
+    def test_inconsistent_policy_is_refused(self):
+        self.register("mixed", "--policy", "rr")
+        r = subprocess.run([ARGS.ctl, "register", "mixed", "-r", self.registrar.asap, "--transport", ARGS.transport,
+                            "--policy", "wrand"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("policy_inconsistent", r.stderr)
+
+    def test_unknown_pool(self):
+        r = self.ctl("resolve", "nobody-here", "-r", self.registrar.asap, "--transport", ARGS.transport, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("unknown_pool_handle", r.stderr)
+
+    def test_killed_pe_is_gone_at_once(self):
+        p, info = self.register("victims")
+        self.register("victims")
+        self.assertEqual(len(self.members("victims")), 2)
+        start = time.monotonic()
+        p.kill()  # SIGKILL: the kernel closes the connection; association loss removes the PE
+        wait_for(lambda: len(self.members("victims")) == 1, timeout=5, what="the killed PE to leave")
+        print(f"  killed PE gone after {1000 * (time.monotonic() - start):.0f} ms (polling the admin API)",
+              file=sys.stderr)
+        ids = [int(pe["id"], 16) for pe in self.resolve("victims", 5)]
+        self.assertEqual(len(ids), 1)
+        self.assertNotIn(info["pe_id"], ids)
+
+    def test_interrupted_pe_deregisters(self):
+        p, _ = self.register("polite")
+        p.send_signal(signal.SIGINT)
+        self.assertEqual(p.wait(timeout=10), 0)
+        self.assertEqual(self.members("polite"), [])
+
+    def test_watch_sees_changes(self):
+        watch = subprocess.Popen([ARGS.ctl, "watch", "-a", self.registrar.admin, "-o", "json", "-n", "2"],
+                                 stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)  # the watch must be subscribed before the change; there is no signal for that
+        p, _ = self.register("watched")
+        p.kill()
+        out, _ = watch.communicate(timeout=20)
+        kinds = [json.loads(line)["kind"] for line in out.splitlines()]
+        self.assertEqual(kinds, ["ADDED", "REMOVED"])
+
+
+class Hostile(Case):
+    def serving(self):
+        self.register("still-here")
+        self.assertEqual(len(self.resolve("still-here")), 1)
+
+    def test_unknown_parameter_is_answered_with_an_error(self):
+        with self.connect() as s:
+            s.sendall(message(0x05, [tlv(0x0009, b"EchoPool"), tlv(0x4123, b"\x01\x02\x03\x04")]))
+            reply = read_message(s)
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[0], 0x0E, "an ASAP Error")
+        self.assertIn(bytes.fromhex("4123000801020304"), reply)  # the offending parameter comes back
+        self.serving()
+
+    def test_unknown_message_type_is_answered(self):
+        with self.connect() as s:
+            s.sendall(message(0x7F, [tlv(0x0009, b"EchoPool")]))
+            reply = read_message(s)
+        self.assertEqual(reply[0], 0x0E)
+        self.serving()
+
+    def test_garbage_closes_only_that_connection(self):
+        with self.connect() as s:
+            s.sendall(b"\xff\xff\x00\x02 garbage that is not a message")
+            s.settimeout(5)
+            self.assertEqual(s.recv(100), b"", "the registrar closes a connection that lost its framing")
+        self.serving()
+
+    def test_truncated_frame_then_close(self):
+        with self.connect() as s:
+            s.sendall(handle_resolution("EchoPool", 1)[:9])
+        self.serving()
+
+    def test_slow_and_silent_peers_do_not_stop_service(self):
+        idle = []
+        for _ in range(50):
+            s = self.connect()
+            s.sendall(b"\x05\x00")  # half a header, then nothing (slowloris)
+            idle.append(s)
+        big = self.connect()
+        big.sendall(struct.pack("!BBH", 0x0B, 0, 0xFFF0) + b"\0" * 1000)  # a large message never completed
+        idle.append(big)
+        self.serving()
+        for s in idle:
+            s.close()
+
+    def test_many_resolutions_pipelined_on_one_connection(self):
+        self.register("busy")
+        with self.connect() as s:
+            s.sendall(handle_resolution("busy", 1) * 500)
+            for _ in range(500):
+                reply = read_message(s)
+                self.assertEqual(reply[0], 0x06)
+
+    def test_metrics_and_probes(self):
+        self.serving()
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.registrar.http}/metrics", timeout=5).read().decode()
+        self.assertIn('vnfpool_registrar_handle_resolutions_total{result="ok"} 1', body)
+        self.assertIn("vnfpool_registrar_pool_elements 1", body)
+        ready = urllib.request.urlopen(f"http://127.0.0.1:{self.registrar.http}/readyz", timeout=5)
+        self.assertEqual(ready.status, 200)
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--registrar", required=True)
+    p.add_argument("--ctl", required=True)
+    p.add_argument("--transport", default="tcp", choices=["tcp", "mptcp"])
+    ARGS, rest = p.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
