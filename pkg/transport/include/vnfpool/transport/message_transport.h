@@ -94,7 +94,7 @@ struct ConnectionStats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;  ///< bytes the kernel accepted
   std::uint64_t messages_in = 0;
-  std::uint64_t messages_out = 0;  ///< messages accepted by send()
+  std::uint64_t messages_out = 0;  ///< messages accepted by send() or sendEncoded()
   std::uint64_t reads = 0;         ///< read operations that returned data
   std::uint64_t writes = 0;        ///< write operations completed (each carries every message queued before it)
   std::size_t queued_out = 0;      ///< bytes waiting to be written now
@@ -118,12 +118,13 @@ enum class CloseReason : std::uint8_t {
   Reset,            ///< the connection failed: reset, broken pipe, keep-alive timeout, any read/write error
   FramingError,     ///< the peer's bytes are not a valid message stream (bad or oversize length); see Error
   TooMuchBuffered,  ///< send() would have queued more than Limits::max_buffered_out
-  LocalClose,       ///< close() or abort() was called
+  LocalClose,       ///< close() or abort() was called, or one of our handlers threw on this connection
   ConnectFailed,    ///< connect() did not succeed: refused, unreachable, timed out, no socket, over the limit
   Shutdown,         ///< shutdown() ended it
   Stalled,          ///< a message stayed incomplete longer than Limits::message_timeout
 };
 
+/// "peer_closed", "reset", ... (snake case, for logs and metric labels).
 std::string_view closeReasonName(CloseReason r);
 
 /// What the transport tells its user. Every handler is optional and is called on the loop thread, never
@@ -166,6 +167,7 @@ class MessageTransport {
   /// Starts connecting to `to` with `p` (Mptcp falls back to TCP as for listen). Always returns a new id; the
   /// outcome comes later, from the loop: handlers.connected, or handlers.closed with ConnectFailed (refused,
   /// unreachable, no answer within `timeout`, no socket, the connection limit reached, after shutdown()).
+  /// A timeout of zero or less gives up on the next loop turn.
   ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout);
 
   /// Queues one message (copied) for sending; writes happen from the loop, many messages per write.
@@ -199,8 +201,8 @@ class MessageTransport {
   /// closed was already reported). Unknown ids are ignored.
   void abort(ConnId id);
 
-  /// The connection's addresses and protocol; nullopt once handlers.closed was called (or for unknown ids).
-  /// Connections still connecting or closing are known.
+  /// The connection's addresses and protocol; nullopt for unknown ids and from the moment the connection
+  /// ended (its handlers.closed may still be on its way). Connections still connecting or closing are known.
   std::optional<ConnectionInfo> info(ConnId id) const;
   std::optional<ConnectionStats> stats(ConnId id) const;
   /// Connections that hold a slot: connecting, open or closing.
