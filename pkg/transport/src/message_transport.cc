@@ -159,6 +159,7 @@ class TransportCore {
   // Called by connections and listeners.
   boost::asio::io_context& loop() { return loop_; }
   const Limits& limits() const { return options_.limits; }
+  const KeepAlive& keepAlive() const { return options_.keep_alive; }
   TransportStats& stats() { return stats_; }
   const TransportStats& stats() const { return stats_; }
   void adopt(Listener& listener, tcp::socket socket);
@@ -220,6 +221,7 @@ class Connection final : public ConnectionBase {
         max_out_(core.limits().max_buffered_out),
         linger_(core.limits().close_linger),
         message_timeout_(core.limits().message_timeout),
+        keep_alive_(core.keepAlive()),
         framer_(core.limits().max_message, max_in_) {
     host = &core;
   }
@@ -250,6 +252,7 @@ class Connection final : public ConnectionBase {
     auto& socket = stream_.lowestLayer();
     boost::system::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);  // best effort: old kernels refuse it on MPTCP sockets
+    setKeepAlive(socket.native_handle(), keep_alive_);
     const auto local = socket.local_endpoint(ec);
     if (!ec) info.local = unmapped(local);
     const auto peer = socket.remote_endpoint(ec);
@@ -505,6 +508,7 @@ class Connection final : public ConnectionBase {
   std::size_t max_out_;
   std::chrono::milliseconds linger_;
   std::chrono::milliseconds message_timeout_;
+  KeepAlive keep_alive_;
   bool watching_partial_ = false;         // the timer guards an incomplete message (Open state only)
   std::uint64_t messages_at_watch_ = 0;   // messages_in when it was armed: no progress since means stalled
   wire::StreamFramer framer_;

@@ -1,5 +1,6 @@
 #include "socket_ops.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +8,7 @@
 
 #include <linux/mptcp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #ifndef SOL_MPTCP
@@ -53,6 +55,20 @@ OpenedSocket openStreamSocket(int family, Protocol p, bool mptcp_refused, const 
   }
   out.fd = fd;
   return out;
+}
+
+void setKeepAlive(int fd, const KeepAlive& k) {
+  auto set = [fd](int level, int option, long long value) {
+    const int v = static_cast<int>(std::clamp<long long>(value, 0, 0x7fffffff));
+    (void)::setsockopt(fd, level, option, &v, sizeof v);
+  };
+  if (k.idle.count() > 0) {
+    set(SOL_SOCKET, SO_KEEPALIVE, 1);
+    set(IPPROTO_TCP, TCP_KEEPIDLE, k.idle.count());
+    set(IPPROTO_TCP, TCP_KEEPINTVL, std::max<long long>(k.interval.count(), 1));
+    set(IPPROTO_TCP, TCP_KEEPCNT, std::max(k.probes, 1));
+  }
+  if (k.user_timeout.count() > 0) set(IPPROTO_TCP, TCP_USER_TIMEOUT, k.user_timeout.count());
 }
 
 bool mptcpActive(int fd) {

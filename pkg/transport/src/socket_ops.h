@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "vnfpool/transport/endpoint.h"
+#include "vnfpool/transport/message_transport.h"
 
 namespace vnfpool::transport::detail {
 
@@ -30,6 +31,9 @@ OpenedSocket openStreamSocket(int family, Protocol p, bool mptcp_refused, const 
 /// True when `fd` is an MPTCP socket that has not fallen back to TCP (MPTCP_INFO answers and its fallback
 /// flag is clear).
 bool mptcpActive(int fd);
+
+/// Applies `k` to a connected socket, ignoring refusals (best effort).
+void setKeepAlive(int fd, const KeepAlive& k);
 
 /// Whether `error` is one of the answers by which a kernel refuses IPPROTO_MPTCP.
 bool isMptcpRefusal(const std::error_code& error);

@@ -693,6 +693,73 @@ TEST_F(MessageTransportTest, MptcpRefusedFallsBackToTcpWithOneLogLine) {
   }
 }
 
+TEST_F(MessageTransportTest, KeepAliveAndUserTimeoutAreSetOnConnections) {
+  for (Protocol p : {Protocol::Tcp, Protocol::Mptcp}) {
+    std::vector<int> fds;  // the sockets the transport opened, seen through the socket seam
+    auto opener = [&fds](int domain, int type, int protocol) {
+      const int fd = ::socket(domain, type, protocol);
+      fds.push_back(fd);
+      return fd;
+    };
+    Side server(loop_);
+    Handlers h;
+    bool up = false;
+    h.connected = [&up](const ConnectionInfo&) { up = true; };
+    Options o;
+    o.keep_alive.idle = 7s;
+    o.keep_alive.interval = 3s;
+    o.keep_alive.probes = 4;
+    o.keep_alive.user_timeout = 9000ms;
+    o.open_socket = opener;
+    MessageTransport tuned(loop_, h, o);
+    auto listening = server->listen(loopback4(), p);
+    ASSERT_TRUE(listening.ok());
+    fds.clear();
+    tuned.connect(listening.value().local, p, 5s);
+    ASSERT_TRUE(runUntil(loop_, [&] { return up; }));
+    ASSERT_EQ(fds.size(), 1U);
+    auto get = [&](int level, int option) {
+      int v = -1;
+      socklen_t n = sizeof v;
+      EXPECT_EQ(::getsockopt(fds[0], level, option, &v, &n), 0) << level << "/" << option;
+      return v;
+    };
+    EXPECT_EQ(get(SOL_SOCKET, SO_KEEPALIVE), 1);
+    if (p == Protocol::Tcp) {  // MPTCP sockets may not answer the TCP_* getters on every kernel
+      EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPIDLE), 7);
+      EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPINTVL), 3);
+      EXPECT_EQ(get(IPPROTO_TCP, TCP_KEEPCNT), 4);
+      EXPECT_EQ(get(IPPROTO_TCP, TCP_USER_TIMEOUT), 9000);
+      EXPECT_EQ(get(IPPROTO_TCP, TCP_NODELAY), 1);
+    }
+  }
+}
+
+TEST_F(MessageTransportTest, KeepAliveCanBeTurnedOff) {
+  std::vector<int> fds;
+  Handlers h;
+  bool up = false;
+  h.connected = [&up](const ConnectionInfo&) { up = true; };
+  Options o;
+  o.keep_alive.idle = 0s;
+  o.open_socket = [&fds](int domain, int type, int protocol) {
+    const int fd = ::socket(domain, type, protocol);
+    fds.push_back(fd);
+    return fd;
+  };
+  MessageTransport client(loop_, h, o);
+  Side server(loop_);
+  auto listening = server->listen(loopback4(), Protocol::Tcp);
+  ASSERT_TRUE(listening.ok());
+  client.connect(listening.value().local, Protocol::Tcp, 5s);
+  ASSERT_TRUE(runUntil(loop_, [&] { return up; }));
+  ASSERT_EQ(fds.size(), 1U);
+  int v = -1;
+  socklen_t n = sizeof v;
+  ASSERT_EQ(::getsockopt(fds[0], SOL_SOCKET, SO_KEEPALIVE, &v, &n), 0);
+  EXPECT_EQ(v, 0);
+}
+
 TEST_F(MessageTransportTest, OtherSocketErrorsAreNotAFallback) {
   auto opener = [](int, int, int) {
     errno = EMFILE;

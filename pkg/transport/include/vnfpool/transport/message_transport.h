@@ -55,9 +55,21 @@ struct Limits {
   std::chrono::milliseconds message_timeout{30000};
 };
 
+/// Dead-peer detection below the protocol: TCP keep-alive probes on idle connections (like SCTP's
+/// heartbeats, which RSPLIB relies on) and a bound on unacknowledged data. A peer whose host vanished is then
+/// reported as Reset (ETIMEDOUT) instead of after the kernel's ~15 minutes of retransmissions. Set on every
+/// connection, best effort (an MPTCP socket of an old kernel may refuse some of them).
+struct KeepAlive {
+  std::chrono::seconds idle{30};      ///< TCP_KEEPIDLE; 0 turns keep-alive probes off
+  std::chrono::seconds interval{10};  ///< TCP_KEEPINTVL
+  int probes = 3;                     ///< TCP_KEEPCNT
+  std::chrono::milliseconds user_timeout{0};  ///< TCP_USER_TIMEOUT for unacknowledged data; 0 = kernel default
+};
+
 /// Knobs that are not limits. All optional.
 struct Options {
   Limits limits{};
+  KeepAlive keep_alive{};
   /// A short role name used in log lines ("asap", "enrp").
   std::string name = "transport";
   /// Receives the few log lines the transport writes (MPTCP fallback, an exception from a handler). One
