@@ -365,5 +365,56 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertEqual(self.c.request("GET", pools)[0], 404)
 
 
+class PatchSemanticsTest(unittest.TestCase):
+    """The patch engines directly, for directives kubectl rarely sends."""
+
+    def test_strategic_merge_directives(self):
+        from fakeapi.patches import strategic_merge
+        pod = {"spec": {"containers": [{"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]},
+                                       {"name": "b", "image": "b:1"}],
+                        "finalizers": ["x"], "volumes": [{"name": "v", "emptyDir": {}}]},
+               "metadata": {"finalizers": ["one", "two"], "labels": {"keep": "1", "drop": "2"}}}
+        out = strategic_merge(pod, {"spec": {"containers": [{"name": "b", "$patch": "delete"},
+                                                            {"name": "a", "env": [{"name": "Y", "value": "2"}]}]}})
+        self.assertEqual([c["name"] for c in out["spec"]["containers"]], ["a"])
+        self.assertEqual(out["spec"]["containers"][0]["env"], [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}])
+        out = strategic_merge(pod, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["one"],
+                                                 "labels": {"drop": None}}})
+        self.assertEqual(out["metadata"], {"finalizers": ["two"], "labels": {"keep": "1"}})
+        out = strategic_merge(pod, {"metadata": {"finalizers": ["three"]}})
+        self.assertEqual(out["metadata"]["finalizers"], ["one", "two", "three"])   # primitive merge
+        out = strategic_merge(pod, {"spec": {"volumes": [{"name": "w"}, {"$patch": "replace"}]}})
+        self.assertEqual(out["spec"]["volumes"], [{"name": "w"}])
+        out = strategic_merge(pod, {"spec": {"$retainKeys": ["containers"], "containers": []}})
+        self.assertEqual(set(out["spec"]), {"containers"})
+        out = strategic_merge(pod, {"spec": {"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}]}})
+        self.assertEqual([c["name"] for c in out["spec"]["containers"]], ["b", "a"])
+
+    def test_json_patch_edge_cases(self):
+        from fakeapi.patches import PatchError, json_patch
+        doc = {"a": {"b~c": 1, "d/e": 2}, "l": [1, 2, 3]}
+        self.assertEqual(json_patch(doc, [{"op": "remove", "path": "/a/b~0c"}])["a"], {"d/e": 2})
+        self.assertEqual(json_patch(doc, [{"op": "copy", "from": "/a/d~1e", "path": "/l/0"}])["l"], [2, 1, 2, 3])
+        self.assertEqual(json_patch(doc, [{"op": "move", "from": "/l/0", "path": "/l/-"}])["l"], [2, 3, 1])
+        for bad in ([{"op": "remove", "path": "/missing"}], [{"op": "add", "path": "/l/9", "value": 0}],
+                    [{"op": "replace", "path": "/l/01", "value": 0}], [{"op": "nope", "path": "/a"}],
+                    [{"path": "/a"}], [{"op": "test", "path": "/l/0", "value": 9}]):
+            with self.assertRaises(PatchError, msg=bad):
+                json_patch(doc, bad)
+        self.assertEqual(doc["l"], [1, 2, 3], "the input is never modified")
+
+    def test_selectors(self):
+        from fakeapi.selectors import FieldSelector, LabelSelector, SelectorError
+        sel = LabelSelector("env in (prod, staging), !canary, tier, app!=db")
+        self.assertTrue(sel.matches({"env": "prod", "tier": "web", "app": "api"}))
+        self.assertFalse(sel.matches({"env": "prod", "tier": "web", "canary": "1"}))
+        self.assertFalse(sel.matches({"env": "dev", "tier": "web"}))
+        for bad in ("a in (b", "=x", "a b", "a=b=c", "-bad=1"):
+            with self.assertRaises(SelectorError, msg=bad):
+                LabelSelector(bad)
+        self.assertTrue(FieldSelector("status.phase=Running,spec.nodeName!=n1", "", "pods").matches(
+            {"metadata": {}, "status": {"phase": "Running"}, "spec": {"nodeName": "n2"}}))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

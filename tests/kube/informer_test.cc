@@ -170,6 +170,19 @@ TEST_F(InformerTest, StaysConsistentUnderABurstOfChanges) {
   EXPECT_EQ(have, want);
 }
 
+TEST_F(InformerTest, ResyncRedeliversCachedObjectsAsUpdates) {
+  ASSERT_TRUE(client_->create(resources::kConfigMap, configMap("inf", "r", "same")).ok());
+  InformerOptions options;
+  options.namespace_name = "inf";
+  options.resync_period = 1s;   // watches are then at most 1 s long, and every object is re-delivered
+  Informer informer(*client_, resources::kConfigMap, options);
+  Recorder rec;
+  informer.addHandlers(rec.handlers());
+  std::jthread runner([&](std::stop_token stop) { informer.run(stop); });
+  ASSERT_TRUE(rec.waitFor("update inf/r same"));   // nothing changed on the server: this is the resync
+  EXPECT_EQ(informer.stats().lists, 1);
+}
+
 TEST_F(InformerTest, KeepsTryingWhileTheServerFails) {
   server_->control("POST", "faults", parseJson(R"({"pathPrefix":"/api/v1/namespaces/inf/configmaps","code":500,"count":2})").value());
   InformerOptions options;
