@@ -6,12 +6,14 @@
 #include "admin_commands.h"
 #include "asap_commands.h"
 #include "codec_commands.h"
+#include "demo.h"
 
 namespace {
 
 const char* kUsage =
     "usage: vnfpoolctl <command> [flags]\n"
     "commands:\n"
+    "  demo         run a registrar, PEs and a pool user on loopback and watch the pool (start here)\n"
     "  resolve      ask a registrar for PEs of a pool (handle resolution)\n"
     "  register     serve a TCP echo and keep it registered as a PE until interrupted\n"
     "  pools        list pools, or one pool's PEs (admin API)\n"
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[0];
   args.erase(args.begin());
+  if (command == "demo") return vnfpool::ctl::runDemo(args, std::cout, std::cerr);
   if (command == "resolve") return vnfpool::ctl::runResolve(args, std::cout, std::cerr);
   if (command == "register") return vnfpool::ctl::runRegister(args, std::cout, std::cerr);
   if (command == "pools") return vnfpool::ctl::runPools(args, std::cout, std::cerr);
