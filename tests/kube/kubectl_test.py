@@ -243,6 +243,22 @@ class KubectlTest(KubectlBase):
         self.assertEqual(deleting.wait(timeout=TIMEOUT), 0)
         self.fails("get", "pool", "sip", "-n", self.ns, expect="NotFound")
 
+    def test_watch_list_clients_get_their_end_bookmark(self):
+        minor = int(json.loads(self.ok("version", "--client", "-o", "json"))["clientVersion"]["minor"].rstrip("+"))
+        if minor < 30:
+            self.skipTest("client-go feature gates from the environment exist from kubectl 1.30")
+        self.install_crd()
+        self.ok("apply", "-f", "-", stdin=self.pool())
+        self.server.control("DELETE", "requests")
+        r = subprocess.run(self.cmd("wait", "--for=jsonpath={.spec.policy}=RoundRobin", "pool/sip", "-n", self.ns,
+                                    "--timeout=20s"),
+                           capture_output=True, text=True, timeout=TIMEOUT,
+                           env=dict(os.environ, KUBE_FEATURE_WatchListClient="true"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        watches = [q["query"] for q in self.server.control("GET", "requests")["requests"]
+                   if q["query"].get("watch") == "true"]
+        self.assertTrue(any(w.get("sendInitialEvents") == "true" for w in watches), watches)
+
     def test_errors_like_a_real_server(self):
         self.install_crd()
         self.fails("get", "pool", "missing", "-n", self.ns, expect='pools.vnfpool.io "missing" not found')
