@@ -22,8 +22,9 @@ FakeServer::FakeServer(std::vector<std::string> extra_args) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  // --exit-with-parent: a test process that aborts (a sanitizer report, a signal) never orphans it.
   std::vector<std::string> args{VNFPOOL_PYTHON, VNFPOOL_FAKE_APISERVER, "--workdir", workdir_, "--ready-fd",
-                                std::to_string(fds[1])};
+                                std::to_string(fds[1]), "--exit-with-parent"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

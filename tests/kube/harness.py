@@ -27,7 +27,7 @@ class FakeApiServer:
         self.log = open(os.path.join(self.workdir, "server.log"), "wb")
         try:
             self.proc = subprocess.Popen([sys.executable, SERVER, "--workdir", self.workdir,
-                                          "--ready-fd", str(write_fd), *extra_args],
+                                          "--ready-fd", str(write_fd), "--exit-with-parent", *extra_args],
                                          pass_fds=(write_fd,), stdout=self.log, stderr=subprocess.STDOUT)
         finally:
             os.close(write_fd)

@@ -810,6 +810,20 @@ def kubeconfig(https_url, http_url, certs, token):
                        "preferences": {}}, indent=1)
 
 
+def _exit_with_parent():
+    """Asks Linux for SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG); exits at once if the
+    parent is already gone."""
+    import ctypes
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent or parent == 1:
+        sys.exit(1)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="vnfpool's fake Kubernetes API server (tests only)")
     ap.add_argument("--listen", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -819,6 +833,9 @@ def main(argv=None):
     ap.add_argument("--ready-file", help="written (atomically) with the URLs once serving")
     ap.add_argument("--ready-fd", type=int, help="an inherited file descriptor: the ready JSON is written to it, "
                                                   "then it is closed (lets a parent wait without polling)")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="stop when the process that started this one dies (Linux), so a crashed test "
+                         "never leaves a server behind")
     ap.add_argument("--token-file", help="require 'Authorization: Bearer <contents>' (re-read on every request);"
                                          " HTTPS clients with a certificate from the fake CA are accepted too")
     ap.add_argument("--state", help="load state from this file at start and save it there on exit")
@@ -831,6 +848,8 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true", help="log every request (never headers or tokens)")
     args = ap.parse_args(argv)
 
+    if args.exit_with_parent:
+        _exit_with_parent()
     os.makedirs(args.workdir, exist_ok=True)
     try:
         major, minor = (int(x) for x in args.server_version.split("."))
