@@ -170,7 +170,14 @@ std::string formatTimestamp(std::chrono::system_clock::time_point t) {
   return out;
 }
 
+std::shared_ptr<Sink> stderrSink() {
+  // Never destroyed: a Logger may still log from another static's destructor at exit.
+  static const auto* sink = new std::shared_ptr<Sink>(std::make_shared<FdSink>(2));
+  return *sink;
+}
+
 void FdSink::write(std::string_view line) {
+  std::lock_guard lock(mutex_);
   const char* p = line.data();
   std::size_t left = line.size();
   while (left > 0) {
@@ -199,13 +206,12 @@ struct Logger::Shared {
   std::atomic<Level> threshold{Level::Info};
   std::shared_ptr<Sink> sink;
   std::function<std::chrono::system_clock::time_point()> now;
-  std::mutex write_mutex;
 };
 
 Logger::Logger(std::string component, LoggerOptions options)
     : shared_(std::make_shared<Shared>()), component_(std::move(component)) {
   shared_->threshold.store(options.threshold, std::memory_order_relaxed);
-  shared_->sink = options.sink ? std::move(options.sink) : std::make_shared<FdSink>(2);
+  shared_->sink = options.sink ? std::move(options.sink) : stderrSink();
   shared_->now = options.now ? std::move(options.now) : [] { return std::chrono::system_clock::now(); };
 }
 
@@ -237,7 +243,6 @@ void Logger::log(Level level, std::string_view msg, std::initializer_list<Field>
   line += bound_;
   for (const auto& f : fields) appendField(line, f);
   line += "}\n";
-  std::lock_guard lock(shared_->write_mutex);
   shared_->sink->write(line);
 }
 

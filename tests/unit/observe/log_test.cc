@@ -141,21 +141,33 @@ TEST(LogTimestamp, Rfc3339UtcWithMilliseconds) {
 }
 
 TEST(LogConcurrency, LinesFromManyThreadsNeverInterleave) {
-  char path[] = "/tmp/vnfpool_log_test_XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
+  // Through a pipe, where a write() beyond PIPE_BUF (4 KiB) is not atomic: only the sink's lock keeps
+  // two long lines apart.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::string received;
+  std::thread reader([&received, fd = fds[0]] {
+    char buf[65536];
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) received.append(buf, static_cast<std::size_t>(n));
+  });
   {
-    Logger log("sidecar", LoggerOptions{Level::Debug, std::make_shared<FdSink>(fd), {}});
+    // Two roots (as two libraries of one daemon would have) on one sink; some lines beyond PIPE_BUF.
+    auto sink = std::make_shared<FdSink>(fds[1]);
+    Logger a("sidecar", LoggerOptions{Level::Debug, sink, {}});
+    Logger b("transport", LoggerOptions{Level::Debug, sink, {}});
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
-      threads.emplace_back([&log, t] {
-        auto mine = log.with({{"thread", t}});
-        for (int i = 0; i < 500; ++i) mine.info(std::string(static_cast<std::size_t>(i % 200), 'x'), {{"i", i}});
+      threads.emplace_back([&a, &b, t] {
+        auto mine = (t % 2 == 0 ? a : b).with({{"thread", t}});
+        for (int i = 0; i < 500; ++i)
+          mine.info(std::string(static_cast<std::size_t>(i % 10 == 0 ? 20'000 : i % 200), 'x'), {{"i", i}});
       });
     for (auto& th : threads) th.join();
   }
-  ::close(fd);
-  std::ifstream in(path);
+  ::close(fds[1]);
+  reader.join();
+  ::close(fds[0]);
+  std::istringstream in(received);
   std::string line;
   int count = 0;
   std::vector<int> per_thread(4, 0);
@@ -164,7 +176,6 @@ TEST(LogConcurrency, LinesFromManyThreadsNeverInterleave) {
     ++per_thread.at(static_cast<std::size_t>(v.at("thread").as_integer()));
     ++count;
   }
-  ::unlink(path);
   EXPECT_EQ(count, 2000);
   for (int n : per_thread) EXPECT_EQ(n, 500);
 }

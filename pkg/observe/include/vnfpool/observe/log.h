@@ -74,25 +74,31 @@ class Field {
   bool b_ = false;
 };
 
-/// Where finished lines go. write() receives one complete line including its trailing '\n'; the Logger
-/// serialises calls to write() (one at a time per sink), so a sink needs no locking of its own unless it
-/// is shared by Loggers built from different roots.
+/// Where finished lines go. write() receives one complete line including its trailing '\n'. Loggers
+/// built from different roots may share a sink and call write() concurrently, so a sink must be
+/// thread-safe (both sinks here are).
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual void write(std::string_view line) = 0;
 };
 
-/// Writes to a file descriptor (default: standard error) with one write() per line, retrying on short
-/// writes and EINTR. Errors are ignored: logging must never take the daemon down. Does not own the fd.
+/// Writes to a file descriptor with one write() per line under a lock, retrying on short writes and
+/// EINTR, so lines never interleave even beyond PIPE_BUF. Errors are ignored: logging must never take the
+/// daemon down. Does not own the fd.
 class FdSink final : public Sink {
  public:
-  explicit FdSink(int fd = 2) : fd_(fd) {}
+  explicit FdSink(int fd) : fd_(fd) {}
   void write(std::string_view line) override;
 
  private:
+  std::mutex mutex_;
   int fd_;
 };
+
+/// The process-wide FdSink on standard error that Loggers use unless given another sink. Every default
+/// Logger, whatever its component, shares it, so their lines never interleave.
+std::shared_ptr<Sink> stderrSink();
 
 /// Keeps lines in memory; for tests. Thread-safe.
 class MemorySink final : public Sink {
@@ -108,7 +114,7 @@ class MemorySink final : public Sink {
 
 struct LoggerOptions {
   Level threshold = Level::Info;
-  /// Defaults to an FdSink on standard error.
+  /// Defaults to stderrSink().
   std::shared_ptr<Sink> sink{};
   /// Wall clock for the ts field; tests inject a fixed time. Defaults to std::chrono::system_clock::now.
   std::function<std::chrono::system_clock::time_point()> now{};
@@ -118,7 +124,7 @@ struct LoggerOptions {
 /// by with() share the threshold and the sink, so setLevel() on any of them affects all.
 ///
 /// Thread-safe: any thread may log, change the level or make children. Lines are never interleaved.
-/// A line is built before the sink lock is taken; records below the threshold cost one atomic load.
+/// A line is built before the sink is called; records below the threshold cost one atomic load.
 ///
 /// Every line has ts (RFC 3339, UTC, milliseconds), level, component and msg, then the bound fields of
 /// with() and the call's fields in order. Strings are escaped as JSON; bytes that are not valid UTF-8 are
