@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -396,6 +397,25 @@ TEST(Schema, RefusesBadDeclarations) {
   EXPECT_THROW(Key::string("s", "").range(1, 2), std::logic_error);
   EXPECT_THROW(Key::integer("i", 1).range(1ms, 2ms), std::logic_error);
   EXPECT_THROW(Schema("Bad-Name", "x"), std::invalid_argument);
+}
+
+TEST_F(ConfigTest, RandomFilesAndArgumentsNeverThrow) {
+  std::mt19937 rng(5);
+  const std::vector<std::string> pieces = {"asap", "keepalive", "interval", "listen", "registrars", ":", " ", "\n",
+                                           "  ", "- ", "[", "]", "{", "}", ",", "\"", "'", "&a", "*a", "!!str",
+                                           "5s", "x", "1", "true", "#", "? ", "|", ">", "\t", "debug", "."};
+  for (int i = 0; i < 300; ++i) {
+    std::string yaml;
+    for (auto n = rng() % 40; n > 0; --n) yaml += pieces[rng() % pieces.size()];
+    TempFile f(yaml);
+    std::vector<std::string> args;
+    for (auto n = rng() % 4; n > 0; --n) args.push_back((rng() % 2 ? "--" : "") + pieces[rng() % pieces.size()]);
+    EXPECT_NO_THROW({
+      auto r = run(args, f.path());
+      if (r.ok()) (void)r.value().print();
+      else (void)describe(r.errors());
+    }) << yaml;
+  }
 }
 
 TEST(Load, FromArgcArgv) {

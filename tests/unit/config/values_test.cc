@@ -1,4 +1,6 @@
 #include <chrono>
+#include <random>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -40,6 +42,23 @@ TEST(Duration, FormatsInTheLargestExactUnitAndRoundTrips) {
   EXPECT_EQ(formatDuration(250us), "250us");
   for (auto d : {Duration(1), Duration(999'999), Duration(61'000'000), Duration(3'600'000'001)})
     EXPECT_EQ(parseDuration(formatDuration(d)), d);
+}
+
+TEST(Duration, RandomValuesRoundTripAndRandomTextNeverCrashes) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 10'000; ++i) {
+    const Duration d(static_cast<std::int64_t>(rng() >> (1 + rng() % 63)));  // 0 .. INT64_MAX
+    EXPECT_EQ(parseDuration(formatDuration(d)), d) << d.count();
+  }
+  const std::string alphabet = "0123456789.hmsu\xC2\xB5 -+e";
+  for (int i = 0; i < 10'000; ++i) {
+    std::string text;
+    for (auto n = rng() % 12; n > 0; --n) text += alphabet[rng() % alphabet.size()];
+    if (auto d = parseDuration(text)) {
+      EXPECT_GE(d->count(), 0) << text;
+      EXPECT_EQ(parseDuration(formatDuration(*d)), d) << text;
+    }
+  }
 }
 
 }  // namespace
