@@ -15,6 +15,24 @@ void sortChecks(std::vector<CheckResult>& checks) {
   });
 }
 
+using NamedCheck = std::pair<std::string, std::function<CheckResult()>>;
+
+// Runs outside the lock: checks may take their own locks, or set conditions.
+void runChecks(const std::vector<NamedCheck>& checks, std::vector<CheckResult>& out) {
+  for (const auto& [name, fn] : checks) {
+    CheckResult c;
+    try {
+      c = fn();
+    } catch (const std::exception& e) {
+      c = {name, false, e.what()};
+    } catch (...) {
+      c = {name, false, "unknown exception"};
+    }
+    c.name = name;
+    out.push_back(std::move(c));
+  }
+}
+
 }  // namespace
 
 std::string Report::body(bool verbose) const {
@@ -56,6 +74,11 @@ void Health::addReadinessCheck(std::string name, std::function<CheckResult()> ch
   checks_.emplace_back(std::move(name), std::move(check));
 }
 
+void Health::addLivenessCheck(std::string name, std::function<CheckResult()> check) {
+  std::lock_guard lock(mutex_);
+  liveness_checks_.emplace_back(std::move(name), std::move(check));
+}
+
 void Health::setDraining() {
   std::lock_guard lock(mutex_);
   draining_ = true;
@@ -70,37 +93,32 @@ void Health::markBroken(std::string reason) {
 
 Report Health::readiness() const {
   Report r;
-  std::vector<std::pair<std::string, std::function<CheckResult()>>> checks;
+  std::vector<NamedCheck> checks;
   {
     std::lock_guard lock(mutex_);
     if (broken_) r.checks.push_back({"alive", false, broken_reason_});
     if (draining_) r.checks.push_back({"draining", false, "shutting down"});
     for (const auto& [name, c] : conditions_) r.checks.push_back(c);
-    checks = checks_;
+    checks = liveness_checks_;
+    checks.insert(checks.end(), checks_.begin(), checks_.end());
   }
-  // Checks run outside the lock: they may take their own locks, or set conditions.
-  for (const auto& [name, fn] : checks) {
-    CheckResult c;
-    try {
-      c = fn();
-    } catch (const std::exception& e) {
-      c = {name, false, e.what()};
-    } catch (...) {
-      c = {name, false, "unknown exception"};
-    }
-    c.name = name;
-    r.checks.push_back(std::move(c));
-  }
+  runChecks(checks, r.checks);
   r.ok = std::all_of(r.checks.begin(), r.checks.end(), [](const CheckResult& c) { return c.ok; });
   sortChecks(r.checks);
   return r;
 }
 
 Report Health::liveness() const {
-  std::lock_guard lock(mutex_);
   Report r;
-  r.ok = !broken_;
-  r.checks.push_back({"alive", !broken_, broken_reason_});
+  std::vector<NamedCheck> checks;
+  {
+    std::lock_guard lock(mutex_);
+    r.checks.push_back({"alive", !broken_, broken_reason_});
+    checks = liveness_checks_;
+  }
+  runChecks(checks, r.checks);
+  r.ok = std::all_of(r.checks.begin(), r.checks.end(), [](const CheckResult& c) { return c.ok; });
+  sortChecks(r.checks);
   return r;
 }
 

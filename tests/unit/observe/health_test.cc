@@ -54,6 +54,22 @@ TEST(Health, ChecksRunPerProbeAndExceptionsFail) {
   EXPECT_TRUE(r.checks[1].ok);
 }
 
+TEST(Health, LivenessChecksFailBothProbes) {
+  Health h;
+  bool beating = true;
+  h.addLivenessCheck("loop", [&beating] { return CheckResult{"", beating, "event loop stalled"}; });
+  EXPECT_TRUE(h.alive());
+  EXPECT_TRUE(h.ready());
+  EXPECT_EQ(h.liveness().body(true), "[+]alive ok\n[+]loop ok\nok\n");
+  beating = false;
+  EXPECT_FALSE(h.alive());
+  EXPECT_FALSE(h.ready());
+  EXPECT_EQ(h.liveness().body(false), "[-]loop failed: event loop stalled\n[+]alive ok\nfailed\n");
+  h.addLivenessCheck("throws", []() -> CheckResult { throw 42; });
+  beating = true;
+  EXPECT_EQ(h.liveness().body(false), "[-]throws failed: unknown exception\n[+]alive ok\n[+]loop ok\nfailed\n");
+}
+
 TEST(Health, DrainingIsNotReadyButAlive) {
   Health h;
   h.setCondition("registered", true);

@@ -34,7 +34,8 @@ struct Report {
 /// themselves broken when they can no longer work (the liveness probe then fails and Kubernetes restarts
 /// the container). Liveness must never depend on peers: a PR whose peers are down is alive.
 ///
-/// Ready means: not broken, not draining, every condition true and every readiness check passing.
+/// Alive means: not broken and every liveness check passing.
+/// Ready means: alive, not draining, every condition true and every readiness check passing.
 /// A daemon with no conditions is ready, so declare the conditions (false) before starting the server.
 class Health {
  public:
@@ -47,6 +48,11 @@ class Health {
   /// HttpServer), so it must be thread-safe with respect to the state it reads, fast, and must not throw
   /// (an exception counts as failed with its what() as detail). Any thread.
   void addReadinessCheck(std::string name, std::function<CheckResult()> check);
+
+  /// Adds a liveness check evaluated at each /healthz, with the same rules as readiness checks. Use it
+  /// for the daemon's own progress only, never for peers, e.g. a loop heartbeat when the probes are served
+  /// from another thread: {"loop", now - last_beat < 10s, "event loop stalled"}. Any thread.
+  void addLivenessCheck(std::string name, std::function<CheckResult()> check);
 
   /// Not ready from now on, reason "draining" (graceful shutdown: Kubernetes stops sending traffic while
   /// the daemon finishes). Irreversible. Any thread.
@@ -63,6 +69,7 @@ class Health {
   mutable std::mutex mutex_;
   std::map<std::string, CheckResult, std::less<>> conditions_;
   std::vector<std::pair<std::string, std::function<CheckResult()>>> checks_;
+  std::vector<std::pair<std::string, std::function<CheckResult()>>> liveness_checks_;
   bool draining_ = false;
   bool broken_ = false;
   std::string broken_reason_;
