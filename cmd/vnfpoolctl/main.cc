@@ -5,6 +5,7 @@
 
 #include "admin_commands.h"
 #include "asap_commands.h"
+#include "bench.h"
 #include "codec_commands.h"
 #include "demo.h"
 
@@ -19,6 +20,7 @@ const char* kUsage =
     "  pools        list pools, or one pool's PEs (admin API)\n"
     "  handlespace  print a registrar's whole handlespace (admin API)\n"
     "  watch        print handlespace changes as they happen (admin API)\n"
+    "  bench        load generator for a registrar (and serve-echo, its baseline)\n"
     "  decode       print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
     "  encode       turn the JSON form of a message back into bytes\n"
     "Run 'vnfpoolctl <command> --help' for the flags of a command.\n";
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
   if (command == "pools") return vnfpool::ctl::runPools(args, std::cout, std::cerr);
   if (command == "handlespace") return vnfpool::ctl::runHandlespace(args, std::cout, std::cerr);
   if (command == "watch") return vnfpool::ctl::runWatch(args, std::cout, std::cerr);
+  if (command == "bench") return vnfpool::ctl::runBench(args, std::cout, std::cerr);
+  if (command == "serve-echo") return vnfpool::ctl::runServeEcho(args, std::cout, std::cerr);
   if (command == "decode") return vnfpool::ctl::runDecode(args, std::cin, std::cout, std::cerr);
   if (command == "encode") return vnfpool::ctl::runEncode(args, std::cin, std::cout, std::cerr);
   std::cerr << "vnfpoolctl: unknown command \"" << command << "\"\n" << kUsage;
