@@ -1,0 +1,314 @@
+// The ENRP engine (RFC 5353, the Takeover Suggestion draft, digest sections 5, 7.7-7.12 and 11): the
+// Pool Registrar's side of the PR <-> PR mesh. Peer discovery (static list and resolved DNS names),
+// Presence heartbeats and peer failure detection, mentor selection and the initial handle table
+// synchronisation, Handle Updates for the PR's own PEs, the checksum audit and resynchronisation, takeover
+// of a dead PR and Takeover Suggestion. Sans-I/O: no sockets, no clock reads; feed it events, carry out
+// its actions. It shares the handlespace (and the loop thread) with the ASAP registrar side. Design:
+// docs/enrp.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "vnfpool/handlespace/handlespace.h"
+#include "vnfpool/handlespace/random.h"
+#include "vnfpool/handlespace/time.h"
+#include "vnfpool/wire/enrp.h"
+
+namespace vnfpool::enrp {
+
+using handlespace::Clock;
+using handlespace::Duration;
+using handlespace::TimePoint;
+using wire::PeId;
+using wire::PrId;
+
+/// A transport connection to or from another PR, as the adapter numbers them; never reused, 0 = none.
+using ConnId = std::uint64_t;
+inline constexpr ConnId kNoConn = 0;
+/// A connection attempt the engine asked for (Connect::request); never reused, 0 = none.
+using RequestId = std::uint64_t;
+/// A timer the engine asked for; the adapter keeps one timer per key.
+using TimerKey = std::uint64_t;
+
+struct Config {
+  /// This PR's ID; must be non-zero (and <= 0xFFFFFFFF if any peer speaks classic).
+  PrId pr_id = 0;
+  /// Where this PR's ENRP endpoint listens, for Server Information (the first transport is sent).
+  std::vector<wire::Transport> transports{};
+  /// Presence heartbeat cycle (PEER-HEARTBEAT-CYCLE), jittered uniformly by +-jitter_percent.
+  Duration heartbeat_cycle = std::chrono::milliseconds(2444);
+  std::uint32_t jitter_percent = 12;
+  /// Not heard for this long: probe with a Presence R=1 (MAX-TIME-LAST-HEARD)...
+  Duration max_time_last_heard = std::chrono::milliseconds(5000);
+  /// ...and declare the peer dead if the probe gets no answer within this time (MAX-TIME-NO-RESPONSE).
+  Duration max_time_no_response = std::chrono::milliseconds(5000);
+  /// Start-up ends this long after start if no mentor was heard (mentor discovery timeout).
+  Duration mentor_discovery_timeout = std::chrono::milliseconds(5000);
+  /// A takeover without all acks by then is abandoned.
+  Duration takeover_expiry = std::chrono::milliseconds(5000);
+  /// Wait before connecting again to a wanted peer address after a failure or loss.
+  Duration reconnect_interval = std::chrono::milliseconds(1000);
+  /// Foreign entries learned with a Registration Life of 0 expire after this.
+  Duration default_foreign_life = std::chrono::seconds(30);
+  /// PEs per Handle Table Response: classic stays at RSPLIB's 128; ng may send larger pages.
+  std::size_t classic_page_entries = 128;
+  std::size_t ng_page_entries = 512;
+  /// Upper bound on the estimated encoded size of one Handle Table Response (messages are <= 65535).
+  std::size_t max_page_bytes = 60000;
+  /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
+  bool classic_takeover_suggestion = true;
+  /// Seed for the heartbeat jitter.
+  std::uint64_t seed = 0x5eed;
+};
+
+/// What the adapter knows about a connection when it comes up.
+struct ConnectionInfo {
+  ConnId id = kNoConn;
+  wire::Dialect dialect = wire::Dialect::Ng;
+  bool inbound = true;
+  /// For outbound connections: the Connect request this answers.
+  RequestId request = 0;
+};
+
+// ---------------------------------------------------------------- events
+
+/// Peer addresses from one source ("static", or a DNS name after each resolution): the complete current
+/// list of that source. Addresses no source lists any more are no longer connected to (an established
+/// connection stays until failure detection or the peer ends it).
+struct PeerAddresses {
+  std::string source{};
+  std::vector<wire::Transport> addresses{};
+};
+struct Connected {
+  ConnectionInfo info{};
+};
+/// A Connect request failed (refused, unreachable, timed out).
+struct ConnectFailed {
+  RequestId request = 0;
+};
+struct Disconnected {
+  ConnId conn = kNoConn;
+};
+struct Received {
+  ConnId from = kNoConn;
+  wire::EnrpMessage message{};
+};
+/// A message that did not decode.
+struct Malformed {
+  ConnId from = kNoConn;
+  wire::Error error{};
+};
+/// A timer fired. A hint: the engine compares with its own deadlines.
+struct Expired {
+  TimerKey timer = 0;
+};
+
+// ---------------------------------------------------------------- actions
+
+/// Encode `message` in the connection's dialect and send it.
+struct Send {
+  ConnId to = kNoConn;
+  wire::EnrpMessage message{};
+};
+/// Open a connection to `address`; answer with Connected (info.request = request) or ConnectFailed.
+struct Connect {
+  RequestId request = 0;
+  wire::Transport address{};
+};
+struct Close {
+  ConnId conn = kNoConn;
+};
+struct Arm {
+  TimerKey timer = 0;
+  TimePoint at{};
+};
+struct Disarm {
+  TimerKey timer = 0;
+};
+/// This PR is now the PE's home PR (takeover, or Takeover Suggestion received): the registrar must
+/// adopt it (RegistrarSide::adoptPe: a connection to its ASAP transport, Keep-Alive with H=1).
+struct TakeOverPe {
+  wire::PoolHandle pool{};
+  PeId pe = 0;
+};
+
+using Event = std::variant<PeerAddresses, Connected, ConnectFailed, Disconnected, Received, Malformed, Expired>;
+using Action = std::variant<Send, Connect, Close, Arm, Disarm, TakeOverPe>;
+
+enum class PeerState : std::uint8_t {
+  Alive,    // heard within MAX-TIME-LAST-HEARD
+  Probing,  // Presence R=1 sent, waiting for any answer
+  Syncing,  // a handle table transfer from it (mentor or audit) is in progress
+};
+
+/// One known peer PR, for the admin API.
+struct PeerInfo {
+  PrId id = 0;
+  PeerState state = PeerState::Alive;
+  wire::Dialect dialect = wire::Dialect::Ng;
+  TimePoint last_heard{};
+  std::vector<wire::Transport> transports{};
+  bool mentor = false;
+};
+
+/// Counters for metrics. Monotonic unless said otherwise.
+struct Stats {
+  std::uint64_t presences_sent = 0;
+  std::uint64_t presences_received = 0;
+  std::uint64_t updates_sent = 0;        // Handle Updates, T=1 copies included
+  std::uint64_t updates_received = 0;
+  std::uint64_t audits = 0;              // Presence checksums compared
+  std::uint64_t audit_mismatches = 0;
+  std::uint64_t resyncs_completed = 0;   // W=1 transfers finished (marked entries purged)
+  std::uint64_t purged_by_resync = 0;
+  std::uint64_t table_pages_sent = 0;
+  std::uint64_t table_pages_received = 0;
+  std::uint64_t takeovers_started = 0;
+  std::uint64_t takeovers_won = 0;
+  std::uint64_t takeovers_lost = 0;      // cancelled for a lower-ID initiator or a revived target
+  std::uint64_t takeovers_abandoned = 0;
+  std::uint64_t orphans_adopted = 0;     // PEs rehomed to this PR by its takeovers
+  std::uint64_t suggestions_sent = 0;
+  std::uint64_t suggestions_received = 0;
+  std::uint64_t peers_failed = 0;
+  std::uint64_t foreign_expired = 0;
+  std::uint64_t malformed = 0;
+  std::uint64_t ignored = 0;             // messages from unknown/own senders, unexpected responses
+  std::optional<Duration> startup_sync{};  // start to end of start-up (mentor sync or timeout)
+};
+
+/// The ENRP engine. Loop thread only; never throws on peer input; keeps references to `hs` and `clock`,
+/// which must outlive it. The handlespace must record changes (Config::record_changes) for Handle Updates.
+class Engine {
+ public:
+  /// The one timer the engine uses for every deadline.
+  static constexpr TimerKey kTimer = 0x454e5250;  // "ENRP"
+
+  Engine(const Config& config, handlespace::Handlespace& hs, const Clock& clock);
+
+  /// Begins start-up (7.7): arms the mentor discovery timeout. Call once, before any event.
+  void start(std::vector<Action>& out);
+
+  /// Handles one event; appends the actions to carry out, in order, to `out`.
+  void handle(const Event& event, std::vector<Action>& out);
+  std::vector<Action> handle(const Event& event) {
+    std::vector<Action> out;
+    handle(event, out);
+    return out;
+  }
+
+  /// Turns the handlespace's change journal into Handle Updates: ADD (plus the Takeover Suggestion copy)
+  /// for each own PE added, updated or adopted, DEL for each own PE removed; several changes of one PE
+  /// are sent once. Foreign changes are dropped. Call once per loop turn, after the ASAP engine ran.
+  void publishChanges(std::vector<Action>& out);
+
+  bool inStartup() const { return startup_; }
+  const Stats& stats() const { return stats_; }
+  const Config& config() const { return config_; }
+  std::vector<PeerInfo> peers() const;
+  std::map<PeerState, std::size_t> peersByState() const;
+  /// PRs for which this engine runs a takeover now.
+  std::vector<PrId> takeoversInProgress() const;
+
+ private:
+  enum class Sync : std::uint8_t { None, Mentor, Audit };
+  struct Peer {
+    PrId id = 0;
+    std::vector<ConnId> conns{};  // sends go to the first
+    wire::Dialect dialect = wire::Dialect::Ng;
+    TimePoint last_heard{};
+    bool probing = false;
+    TimePoint probe_deadline{};
+    Sync sync = Sync::None;
+    std::optional<handlespace::TableCursor> serve_cursor{};  // paging a table to this peer
+    bool serve_own_only = false;
+    std::vector<wire::Transport> transports{};
+    std::optional<PrId> taker{};  // announced Init Takeover of this peer by someone else
+  };
+  struct Link {
+    ConnId id = kNoConn;
+    wire::Dialect dialect = wire::Dialect::Ng;
+    PrId peer = 0;  // 0 until a message names the sender
+    std::string target{};  // outbound: the wanted address key
+  };
+  struct Target {
+    wire::Transport address{};
+    std::set<std::string> sources{};
+    RequestId request = 0;   // attempt in flight
+    ConnId conn = kNoConn;   // established outbound connection
+    std::optional<TimePoint> retry_at{};
+    bool self = false;       // it is this PR's own address: never again
+  };
+  struct Takeover {
+    std::set<PrId> outstanding{};
+    TimePoint expires{};
+  };
+
+  void onAddresses(const PeerAddresses& e, std::vector<Action>& out);
+  void onConnected(const Connected& e, std::vector<Action>& out);
+  void onConnectFailed(const ConnectFailed& e, std::vector<Action>& out);
+  void onDisconnected(const Disconnected& e, std::vector<Action>& out);
+  void onReceived(const Received& e, std::vector<Action>& out);
+  void tick(std::vector<Action>& out);
+
+  void presence(Link& link, const wire::enrp::Presence& m, std::vector<Action>& out);
+  void tableRequest(Peer& peer, const wire::enrp::HandleTableRequest& m, std::vector<Action>& out);
+  void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
+  void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
+  void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);
+  void initTakeover(Peer* peer, ConnId from, const wire::enrp::InitTakeover& m, std::vector<Action>& out);
+  void takeoverAck(const wire::enrp::InitTakeoverAck& m, std::vector<Action>& out);
+  void takeoverServer(const wire::enrp::TakeoverServer& m, std::vector<Action>& out);
+
+  void connectTarget(const std::string& key, Target& target, std::vector<Action>& out);
+  Peer& bind(Link& link, PrId id, bool& is_new);
+  void sendPresence(Peer& peer, bool reply_required, std::vector<Action>& out);
+  void sendPresenceOn(ConnId conn, wire::Dialect dialect, PrId receiver, bool reply_required,
+                      std::vector<Action>& out);
+  void sendTo(const Peer& peer, wire::EnrpMessage message, std::vector<Action>& out);
+  void heartbeat(std::vector<Action>& out);
+  void endStartup();
+  void learn(const std::string& pool, const wire::PoolElement& pe);
+  void peerDead(PrId id, std::vector<Action>& out);
+  void completeTakeover(PrId target, std::vector<Action>& out);
+  void removePeer(PrId id, std::vector<Action>& out);
+  void ackArrived(PrId target, PrId from, std::vector<Action>& out);
+  void rearm(std::vector<Action>& out);
+  wire::enrp::Ids ids(PrId receiver) const { return {config_.pr_id, receiver}; }
+  Duration jittered(Duration d);
+  Peer* peerOf(ConnId conn);
+
+  Config config_;
+  handlespace::Handlespace& hs_;
+  const Clock& clock_;
+  handlespace::Random rng_;
+  Stats stats_;
+  bool started_ = false;
+  bool startup_ = true;
+  TimePoint started_at_{};
+  TimePoint startup_deadline_{};
+  std::optional<PrId> mentor_{};
+  TimePoint next_heartbeat_{};
+  std::map<PrId, Peer> peers_;
+  std::unordered_map<ConnId, Link> links_;
+  std::map<std::string, Target> targets_;
+  std::map<std::string, std::set<std::string>> sources_;  // source -> address keys
+  std::map<PrId, Takeover> takeovers_;
+  std::set<PrId> listed_{};  // peers a List Request went to
+  // The last ADD of every own PE ("pool\0id"), so that its DEL can carry the full PE parameter.
+  std::unordered_map<std::string, wire::PoolElement> announced_{};
+  RequestId next_request_ = 1;
+  std::optional<TimePoint> armed_{};
+};
+
+/// "address:port" of a transport's first address (the key of a wanted peer address).
+std::string addressKey(const wire::Transport& t);
+
+}  // namespace vnfpool::enrp

@@ -1,0 +1,687 @@
+#include "vnfpool/enrp/engine.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace vnfpool::enrp {
+
+namespace msg = wire::enrp;
+using handlespace::Change;
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// A rough upper bound of one PE's encoded size in a Handle Table Response (Pool Element-64 with its
+// transports and policy), so that a page stays below the 65535-byte message limit.
+std::size_t estimateBytes(const wire::PoolElement& pe, std::size_t handle_size) {
+  auto transport = [](const wire::Transport& t) { return 16 + 20 * t.addresses.size(); };
+  std::size_t n = 32 + transport(pe.user_transport) + 8 + 4 * pe.policy.word_count;
+  if (pe.asap_transport) n += transport(*pe.asap_transport);
+  return n + handle_size + 8;  // a Pool Handle parameter may precede it
+}
+
+}  // namespace
+
+std::string addressKey(const wire::Transport& t) {
+  std::string key = t.addresses.empty() ? std::string("?") : t.addresses.front().toString();
+  return key + ":" + std::to_string(t.port);
+}
+
+Engine::Engine(const Config& config, handlespace::Handlespace& hs, const Clock& clock)
+    : config_(config), hs_(hs), clock_(clock), rng_(config.seed) {}
+
+Duration Engine::jittered(Duration d) {
+  const auto span = d.count() * config_.jitter_percent / 100;
+  if (span <= 0) return d;
+  const auto offset = static_cast<Duration::rep>(rng_.next() % static_cast<std::uint64_t>(2 * span + 1)) - span;
+  return Duration(d.count() + offset);
+}
+
+void Engine::start(std::vector<Action>& out) {
+  if (started_) return;
+  started_ = true;
+  started_at_ = clock_.now();
+  startup_deadline_ = started_at_ + config_.mentor_discovery_timeout;
+  next_heartbeat_ = startup_deadline_;
+  rearm(out);
+}
+
+void Engine::handle(const Event& event, std::vector<Action>& out) {
+  std::visit(Overloaded{[&](const PeerAddresses& e) { onAddresses(e, out); },
+                        [&](const Connected& e) { onConnected(e, out); },
+                        [&](const ConnectFailed& e) { onConnectFailed(e, out); },
+                        [&](const Disconnected& e) { onDisconnected(e, out); },
+                        [&](const Received& e) { onReceived(e, out); },
+                        [&](const Malformed& e) {
+                          ++stats_.malformed;
+                          if (!e.error.report) return;
+                          auto it = links_.find(e.from);
+                          if (it == links_.end()) return;
+                          out.emplace_back(Send{e.from, msg::Error{ids(it->second.peer),
+                                                                   wire::OperationalError::of(
+                                                                       e.error.cause, e.error.offending)}});
+                        },
+                        [&](const Expired&) {
+                          armed_.reset();  // the adapter's timer is spent
+                          tick(out);
+                        }},
+             event);
+  rearm(out);
+}
+
+// ---------------------------------------------------------------- peer addresses and connections
+
+void Engine::onAddresses(const PeerAddresses& e, std::vector<Action>& out) {
+  std::set<std::string> now_listed;
+  for (const auto& address : e.addresses) {
+    if (address.addresses.empty()) continue;
+    const std::string key = addressKey(address);
+    now_listed.insert(key);
+    auto [it, fresh] = targets_.try_emplace(key);
+    if (fresh) it->second.address = address;
+    it->second.sources.insert(e.source);
+    if (fresh) connectTarget(key, it->second, out);
+  }
+  auto& previous = sources_[e.source];
+  for (const auto& key : previous) {
+    if (now_listed.count(key)) continue;
+    auto it = targets_.find(key);
+    if (it == targets_.end()) continue;
+    it->second.sources.erase(e.source);
+    if (it->second.sources.empty()) {
+      // Forget the address; a live connection to it stays (failure detection decides about the peer).
+      if (it->second.conn != kNoConn)
+        if (auto link = links_.find(it->second.conn); link != links_.end()) link->second.target.clear();
+      targets_.erase(it);
+    }
+  }
+  previous = std::move(now_listed);
+}
+
+void Engine::connectTarget(const std::string& key, Target& target, std::vector<Action>& out) {
+  (void)key;
+  target.retry_at.reset();
+  if (target.self || target.request != 0 || target.conn != kNoConn) return;
+  target.request = next_request_++;
+  out.emplace_back(Connect{target.request, target.address});
+}
+
+void Engine::onConnected(const Connected& e, std::vector<Action>& out) {
+  Link link;
+  link.id = e.info.id;
+  link.dialect = e.info.dialect;
+  if (!e.info.inbound) {
+    for (auto& [key, target] : targets_) {
+      if (target.request != 0 && target.request == e.info.request) {
+        target.request = 0;
+        target.conn = e.info.id;
+        link.target = key;
+        break;
+      }
+    }
+  }
+  links_[link.id] = link;
+  // RFC 5353: the first message to a new peer is a Presence asking for an answer, so both sides learn
+  // each other's ID (also during start-up: that is how the mentor is found over connections).
+  if (!e.info.inbound) sendPresenceOn(link.id, link.dialect, 0, true, out);
+}
+
+void Engine::onConnectFailed(const ConnectFailed& e, std::vector<Action>&) {
+  for (auto& [key, target] : targets_) {
+    if (target.request == e.request && e.request != 0) {
+      target.request = 0;
+      target.retry_at = clock_.now() + config_.reconnect_interval;
+    }
+  }
+}
+
+void Engine::onDisconnected(const Disconnected& e, std::vector<Action>&) {
+  auto it = links_.find(e.conn);
+  if (it == links_.end()) return;
+  const Link link = it->second;
+  links_.erase(it);
+  if (!link.target.empty())
+    if (auto t = targets_.find(link.target); t != targets_.end() && t->second.conn == e.conn) {
+      t->second.conn = kNoConn;
+      if (!t->second.self) t->second.retry_at = clock_.now() + config_.reconnect_interval;
+    }
+  if (link.peer != 0)
+    if (auto p = peers_.find(link.peer); p != peers_.end())
+      std::erase(p->second.conns, e.conn);  // the peer stays known; failure detection decides
+}
+
+Engine::Peer* Engine::peerOf(ConnId conn) {
+  auto it = links_.find(conn);
+  if (it == links_.end() || it->second.peer == 0) return nullptr;
+  auto p = peers_.find(it->second.peer);
+  return p == peers_.end() ? nullptr : &p->second;
+}
+
+Engine::Peer& Engine::bind(Link& link, PrId id, bool& is_new) {
+  auto [it, fresh] = peers_.try_emplace(id);
+  is_new = fresh;
+  Peer& peer = it->second;
+  if (fresh) {
+    peer.id = id;
+    peer.dialect = link.dialect;
+    peer.last_heard = clock_.now();
+  }
+  link.peer = id;
+  if (std::find(peer.conns.begin(), peer.conns.end(), link.id) == peer.conns.end()) {
+    peer.conns.push_back(link.id);
+    if (peer.conns.size() == 1) peer.dialect = link.dialect;
+  }
+  return peer;
+}
+
+// ---------------------------------------------------------------- sending
+
+void Engine::sendTo(const Peer& peer, wire::EnrpMessage message, std::vector<Action>& out) {
+  if (peer.conns.empty()) return;
+  out.emplace_back(Send{peer.conns.front(), std::move(message)});
+}
+
+void Engine::sendPresenceOn(ConnId conn, wire::Dialect dialect, PrId receiver, bool reply_required,
+                            std::vector<Action>& out) {
+  // Updates first, so that the checksum in a Presence never runs ahead of the updates peers have had.
+  publishChanges(out);
+  msg::Presence p;
+  p.reply_required = reply_required;
+  p.ids = ids(receiver);
+  wire::NgCapabilities caps;
+  caps.sender_id = config_.pr_id;
+  p.ng_caps = caps;
+  p.checksum = hs_.ownerChecksum(config_.pr_id).value(dialect);
+  wire::ServerInformation info;
+  info.id = config_.pr_id;
+  if (!config_.transports.empty()) info.transports.push_back(config_.transports.front());
+  p.server_info = info;
+  out.emplace_back(Send{conn, std::move(p)});
+  ++stats_.presences_sent;
+}
+
+void Engine::sendPresence(Peer& peer, bool reply_required, std::vector<Action>& out) {
+  if (peer.conns.empty()) return;
+  sendPresenceOn(peer.conns.front(), peer.dialect, peer.id, reply_required, out);
+}
+
+void Engine::heartbeat(std::vector<Action>& out) {
+  for (auto& [id, peer] : peers_) sendPresence(peer, false, out);
+}
+
+// ---------------------------------------------------------------- receiving
+
+void Engine::onReceived(const Received& e, std::vector<Action>& out) {
+  auto lit = links_.find(e.from);
+  if (lit == links_.end()) {
+    ++stats_.ignored;
+    return;
+  }
+  Link& link = lit->second;
+  const msg::Ids& mids = wire::idsOf(e.message);
+  if (mids.sender == config_.pr_id) {
+    // Our own message came back: this is a connection to ourselves (our address is in the DNS answer).
+    if (!link.target.empty())
+      if (auto t = targets_.find(link.target); t != targets_.end()) {
+        t->second.self = true;
+        t->second.conn = kNoConn;
+      }
+    out.emplace_back(Close{link.id});
+    links_.erase(lit);
+    ++stats_.ignored;
+    return;
+  }
+  if (mids.sender == 0 || (mids.receiver != 0 && mids.receiver != config_.pr_id)) {
+    ++stats_.ignored;
+    return;
+  }
+  if (const auto* p = std::get_if<msg::Presence>(&e.message)) {
+    presence(link, *p, out);
+    return;
+  }
+  if (const auto* it = std::get_if<msg::InitTakeover>(&e.message)) {
+    initTakeover(peerOf(e.from), e.from, *it, out);
+    return;
+  }
+  Peer* peer = peerOf(e.from);
+  if (peer == nullptr) {
+    // Only a Presence introduces a peer; anything else from a stranger is refused or dropped (RSPLIB
+    // rejects table requests from PRs not in its peer list).
+    if (std::holds_alternative<msg::HandleTableRequest>(e.message))
+      out.emplace_back(Send{e.from, msg::HandleTableResponse{true, false, ids(mids.sender), {}}});
+    ++stats_.ignored;
+    return;
+  }
+  peer->last_heard = clock_.now();
+  std::visit(Overloaded{[&](const msg::Presence&) {},
+                        [&](const msg::HandleTableRequest& m) { tableRequest(*peer, m, out); },
+                        [&](const msg::HandleTableResponse& m) { tableResponse(*peer, m, out); },
+                        [&](const msg::HandleUpdate& m) { update(*peer, m, out); },
+                        [&](const msg::ListRequest&) {
+                          msg::ListResponse r;
+                          r.ids = ids(peer->id);
+                          wire::NgCapabilities caps;
+                          caps.sender_id = config_.pr_id;
+                          r.ng_caps = caps;
+                          for (const auto& [id, p] : peers_)
+                            if (id != peer->id && !p.transports.empty())
+                              r.servers.push_back(wire::ServerInformation{id, {p.transports.front()}});
+                          sendTo(*peer, std::move(r), out);
+                        },
+                        [&](const msg::ListResponse& m) { listResponse(m, out); },
+                        [&](const msg::InitTakeover&) {},
+                        [&](const msg::InitTakeoverAck& m) { takeoverAck(m, out); },
+                        [&](const msg::TakeoverServer& m) { takeoverServer(m, out); },
+                        [&](const msg::Error&) { ++stats_.ignored; }},
+             e.message);
+}
+
+void Engine::presence(Link& link, const msg::Presence& m, std::vector<Action>& out) {
+  ++stats_.presences_received;
+  bool is_new = false;
+  Peer& peer = bind(link, m.ids.sender, is_new);
+  peer.last_heard = clock_.now();
+  peer.probing = false;
+  if (m.server_info && !m.server_info->transports.empty()) peer.transports = m.server_info->transports;
+  // 7.8: any Presence from a peer cancels a takeover of it, ours or someone else's.
+  peer.taker.reset();
+  if (takeovers_.erase(peer.id) > 0) ++stats_.takeovers_lost;
+
+  if (m.reply_required) sendPresence(peer, false, out);
+  if (is_new) {
+    // 7.7.5: a new peer gets our Presence asking for its answer (unless it just asked for ours) and a
+    // List Request, to learn the rest of the mesh.
+    if (!m.reply_required && link.target.empty()) sendPresence(peer, true, out);
+    if (listed_.insert(peer.id).second) sendTo(peer, msg::ListRequest{ids(peer.id)}, out);
+    if (startup_ && !mentor_) {
+      // 7.7.3: the first peer heard during start-up is the mentor: fetch its whole handlespace.
+      mentor_ = peer.id;
+      peer.sync = Sync::Mentor;
+      sendTo(peer, msg::HandleTableRequest{false, ids(peer.id)}, out);
+    }
+    return;
+  }
+  if (peer.sync != Sync::None) return;  // a peer in the middle of a transfer is not audited (7.10.4)
+  // 7.10: compare the sender's checksum over its own PEs with ours for it.
+  ++stats_.audits;
+  const auto mine = hs_.ownerChecksum(peer.id);
+  const bool match = link.dialect == wire::Dialect::Classic
+                         ? (m.checksum & 0xFFFFu) == mine.internet16()
+                         : m.checksum == mine.internet32();
+  if (match) return;
+  ++stats_.audit_mismatches;
+  hs_.markOwner(peer.id);
+  peer.sync = Sync::Audit;
+  sendTo(peer, msg::HandleTableRequest{true, ids(peer.id)}, out);
+}
+
+void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vector<Action>& out) {
+  if (!peer.serve_cursor || peer.serve_own_only != m.own_children_only) {
+    peer.serve_cursor = handlespace::TableCursor{};
+    peer.serve_own_only = m.own_children_only;
+  }
+  const std::optional<PrId> owner = m.own_children_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
+  std::size_t max = peer.dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
+  handlespace::TablePage page;
+  for (;;) {
+    page = hs_.handleTable(owner, *peer.serve_cursor, max);
+    std::size_t bytes = 0;
+    for (const auto& ref : page.entries) {
+      const auto view = hs_.view(ref);
+      bytes += estimateBytes(view.poolElement(), view.pool().size());
+    }
+    if (bytes <= config_.max_page_bytes || max <= 1) break;
+    max /= 2;
+  }
+  msg::HandleTableResponse r;
+  r.ids = ids(peer.id);
+  for (const auto& ref : page.entries) {
+    const auto view = hs_.view(ref);
+    if (r.pools.empty() || r.pools.back().pool_handle != view.pool())
+      r.pools.push_back(msg::PoolEntries{wire::PoolHandle(view.pool()), {}});
+    r.pools.back().pes.push_back(view.poolElement());
+  }
+  r.more = page.next.has_value();
+  if (page.next)
+    peer.serve_cursor = *page.next;
+  else
+    peer.serve_cursor.reset();
+  ++stats_.table_pages_sent;
+  sendTo(peer, std::move(r), out);
+}
+
+void Engine::learn(const std::string& pool, const wire::PoolElement& pe) {
+  // A foreign entry lives for its Registration Life unless refreshed (7.9). Entries that claim this PR
+  // as their home are ignored: this PR knows its own PEs best (RSPLIB does the same).
+  if (pe.home_pr == config_.pr_id || pe.home_pr == 0) return;
+  const Duration life = pe.registration_life_ms > 0 ? Duration(std::chrono::milliseconds(pe.registration_life_ms))
+                                                     : config_.default_foreign_life;
+  const auto now = clock_.now();
+  (void)hs_.registerPe(pool, pe, handlespace::EntryContext{handlespace::kNoConnection, now + life}, now);
+}
+
+void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::vector<Action>& out) {
+  if (peer.sync == Sync::None) {
+    ++stats_.ignored;
+    return;
+  }
+  ++stats_.table_pages_received;
+  if (!m.reject)
+    for (const auto& entries : m.pools)
+      for (const auto& pe : entries.pes) learn(entries.pool_handle, pe);
+  if (m.more && !m.reject) {
+    sendTo(peer, msg::HandleTableRequest{peer.sync == Sync::Audit, ids(peer.id)}, out);
+    return;
+  }
+  const Sync done = peer.sync;
+  peer.sync = Sync::None;
+  if (done == Sync::Audit) {
+    if (!m.reject) {
+      stats_.purged_by_resync += hs_.removeMarked(peer.id).size();
+      ++stats_.resyncs_completed;
+    }
+  } else if (done == Sync::Mentor && startup_) {
+    endStartup();
+    heartbeat(out);
+  }
+}
+
+void Engine::update(Peer& peer, const msg::HandleUpdate& m, std::vector<Action>& out) {
+  ++stats_.updates_received;
+  if (m.action == static_cast<std::uint16_t>(wire::UpdateAction::AddPe)) {
+    learn(m.pool_handle, m.pe);
+    // 7.12 / 11.5: a Takeover Suggestion for a PE not ours: adopt it (the registrar sends Keep-Alive H=1).
+    const bool honour = peer.dialect == wire::Dialect::Ng || config_.classic_takeover_suggestion;
+    if (m.takeover_suggested && honour && m.pe.home_pr != config_.pr_id && hs_.contains(m.pool_handle, m.pe.id)) {
+      ++stats_.suggestions_received;
+      out.emplace_back(TakeOverPe{m.pool_handle, m.pe.id});
+    }
+  } else if (m.action == static_cast<std::uint16_t>(wire::UpdateAction::DelPe)) {
+    const auto ref = hs_.find(m.pool_handle, m.pe.id);
+    // A peer's DEL never removes a PE this PR owns (it may have moved here in the meantime).
+    if (ref && hs_.view(*ref).homePr() != config_.pr_id) hs_.deregisterPe(m.pool_handle, m.pe.id);
+  } else {
+    ++stats_.ignored;
+  }
+}
+
+void Engine::listResponse(const msg::ListResponse& m, std::vector<Action>& out) {
+  if (m.reject) return;
+  for (const auto& server : m.servers) {
+    if (server.id == 0 || server.id == config_.pr_id || peers_.count(server.id) || server.transports.empty())
+      continue;
+    const std::string key = addressKey(server.transports.front());
+    auto [it, fresh] = targets_.try_emplace(key);
+    if (fresh) it->second.address = server.transports.front();
+    it->second.sources.insert("list");
+    sources_["list"].insert(key);
+    connectTarget(key, it->second, out);
+  }
+}
+
+// ---------------------------------------------------------------- Handle Updates
+
+void Engine::publishChanges(std::vector<Action>& out) {
+  auto changes = hs_.takeChanges();
+  if (changes.empty()) return;
+  // Several changes of one PE in a batch collapse into one update reflecting its state now.
+  struct Pending {
+    std::string pool;
+    PeId pe = 0;
+    bool removed_own = false;
+    wire::PoolElement last{};
+  };
+  std::vector<Pending> order;
+  std::unordered_map<std::string, std::size_t> index;
+  for (auto& c : changes) {
+    const bool own = c.owner == config_.pr_id;
+    if (!own && !(c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id)) continue;
+    std::string key = c.pool;
+    key.push_back('\0');
+    key += std::to_string(c.pe);
+    auto [it, fresh] = index.try_emplace(std::move(key), order.size());
+    if (fresh) order.push_back(Pending{c.pool, c.pe, false, {}});
+    order[it->second].removed_own = c.kind == Change::Kind::Removed && own;
+  }
+  for (const auto& p : order) {
+    msg::HandleUpdate u;
+    u.pool_handle = p.pool;
+    const auto ref = hs_.find(p.pool, p.pe);
+    std::string key = p.pool;
+    key.push_back('\0');
+    key += std::to_string(p.pe);
+    if (ref && hs_.view(*ref).homePr() == config_.pr_id) {
+      u.action = static_cast<std::uint16_t>(wire::UpdateAction::AddPe);
+      u.pe = hs_.view(*ref).poolElement();
+      announced_[key] = u.pe;
+    } else if (auto a = announced_.find(key); !ref && p.removed_own && a != announced_.end()) {
+      // RFC 5353: DEL carries the full PE parameter, as last announced.
+      u.action = static_cast<std::uint16_t>(wire::UpdateAction::DelPe);
+      u.pe = std::move(a->second);
+      announced_.erase(a);
+    } else {
+      announced_.erase(key);  // moved to another home PR (that PR announces it), or never announced
+      continue;
+    }
+    for (auto& [id, peer] : peers_) {
+      if (peer.conns.empty()) continue;
+      u.ids = ids(id);
+      sendTo(peer, u, out);
+      ++stats_.updates_sent;
+    }
+    if (u.action != static_cast<std::uint16_t>(wire::UpdateAction::AddPe)) continue;
+    // 7.12 Takeover Suggestion: one extra copy with T=1 to the peer with the largest (PR ID XOR PE ID),
+    // if that beats our own; deterministic, so every PR agrees where a PE belongs.
+    const Peer* best = nullptr;
+    for (const auto& [id, peer] : peers_) {
+      if (peer.conns.empty() || peer.probing || peer.taker || takeovers_.count(id)) continue;
+      if (peer.dialect == wire::Dialect::Classic && !config_.classic_takeover_suggestion) continue;
+      if (best == nullptr || (id ^ p.pe) > (best->id ^ p.pe)) best = &peer;
+    }
+    if (best != nullptr && (best->id ^ p.pe) > (config_.pr_id ^ p.pe)) {
+      u.ids = ids(best->id);
+      u.takeover_suggested = true;
+      sendTo(*best, u, out);
+      ++stats_.updates_sent;
+      ++stats_.suggestions_sent;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- takeover (7.11)
+
+void Engine::peerDead(PrId id, std::vector<Action>& out) {
+  ++stats_.peers_failed;
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  if (hs_.ownerSize(id) == 0 || it->second.taker) {
+    // Nothing to take over, or another PR announced it: forget the peer (its Takeover Server, or the
+    // entries' Registration Life, settles its PEs).
+    removePeer(id, out);
+    return;
+  }
+  Takeover t;
+  t.expires = clock_.now() + config_.takeover_expiry;
+  for (const auto& [pid, peer] : peers_)
+    if (pid != id && !peer.conns.empty()) t.outstanding.insert(pid);
+  ++stats_.takeovers_started;
+  takeovers_[id] = t;
+  for (const auto& [pid, peer] : peers_) sendTo(peer, msg::InitTakeover{ids(pid), id}, out);
+  if (t.outstanding.empty()) completeTakeover(id, out);
+}
+
+void Engine::completeTakeover(PrId target, std::vector<Action>& out) {
+  takeovers_.erase(target);
+  ++stats_.takeovers_won;
+  for (const auto& [pid, peer] : peers_)
+    if (pid != target) sendTo(peer, msg::TakeoverServer{ids(pid), target}, out);
+  std::vector<TakeOverPe> orphans;
+  handlespace::TableCursor cursor{};
+  for (;;) {
+    auto page = hs_.handleTable(target, cursor, 4096);
+    for (const auto& ref : page.entries) {
+      const auto view = hs_.view(ref);
+      orphans.push_back(TakeOverPe{wire::PoolHandle(view.pool()), view.id()});
+    }
+    if (!page.next) break;
+    cursor = *page.next;
+  }
+  stats_.orphans_adopted += hs_.rehomeOwner(target, config_.pr_id);
+  for (auto& o : orphans) out.emplace_back(std::move(o));
+  removePeer(target, out);
+}
+
+void Engine::removePeer(PrId id, std::vector<Action>& out) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  for (ConnId c : it->second.conns) {
+    auto link = links_.find(c);
+    if (link != links_.end()) {
+      if (!link->second.target.empty())
+        if (auto t = targets_.find(link->second.target); t != targets_.end() && t->second.conn == c) {
+          t->second.conn = kNoConn;
+          t->second.retry_at = clock_.now() + config_.reconnect_interval;
+        }
+      links_.erase(link);
+    }
+    out.emplace_back(Close{c});
+  }
+  if (it->second.sync == Sync::Audit) hs_.removeMarked(id);  // cannot finish; unmarking is moot
+  if (mentor_ == id && startup_) endStartup();
+  peers_.erase(it);
+  listed_.erase(id);
+  // A takeover waiting for this peer's ack no longer needs it.
+  std::vector<PrId> ready;
+  for (auto& [target, t] : takeovers_)
+    if (t.outstanding.erase(id) > 0 && t.outstanding.empty()) ready.push_back(target);
+  for (PrId target : ready) completeTakeover(target, out);
+}
+
+void Engine::initTakeover(Peer* peer, ConnId from, const msg::InitTakeover& m, std::vector<Action>& out) {
+  if (peer) peer->last_heard = clock_.now();
+  if (m.target == config_.pr_id) {
+    // Someone thinks we are dead: tell everyone otherwise (7.11 step 3).
+    for (auto& [id, p] : peers_) sendPresence(p, false, out);
+    return;
+  }
+  auto own = takeovers_.find(m.target);
+  if (own != takeovers_.end()) {
+    if (m.ids.sender > config_.pr_id) return;  // we win (lower ID): no ack, its attempt expires
+    takeovers_.erase(own);
+    ++stats_.takeovers_lost;
+  }
+  if (auto t = peers_.find(m.target); t != peers_.end()) t->second.taker = m.ids.sender;
+  out.emplace_back(Send{from, msg::InitTakeoverAck{ids(m.ids.sender), m.target}});
+}
+
+void Engine::takeoverAck(const msg::InitTakeoverAck& m, std::vector<Action>& out) {
+  auto it = takeovers_.find(m.target);
+  if (it == takeovers_.end()) return;
+  it->second.outstanding.erase(m.ids.sender);
+  if (it->second.outstanding.empty()) completeTakeover(m.target, out);
+}
+
+void Engine::takeoverServer(const msg::TakeoverServer& m, std::vector<Action>& out) {
+  if (m.target == config_.pr_id || m.target == m.ids.sender) return;
+  if (takeovers_.erase(m.target) > 0) ++stats_.takeovers_lost;
+  hs_.rehomeOwner(m.target, m.ids.sender);
+  removePeer(m.target, out);
+}
+
+// ---------------------------------------------------------------- time
+
+void Engine::endStartup() {
+  if (!startup_) return;
+  startup_ = false;
+  stats_.startup_sync = clock_.now() - started_at_;
+  next_heartbeat_ = clock_.now() + jittered(config_.heartbeat_cycle);
+}
+
+void Engine::tick(std::vector<Action>& out) {
+  const TimePoint now = clock_.now();
+  if (startup_ && now >= startup_deadline_) {
+    endStartup();
+    heartbeat(out);
+  }
+  if (!startup_ && now >= next_heartbeat_) {
+    heartbeat(out);
+    next_heartbeat_ = now + jittered(config_.heartbeat_cycle);
+  }
+  std::vector<PrId> dead;
+  for (auto& [id, peer] : peers_) {
+    if (takeovers_.count(id)) continue;
+    if (peer.probing) {
+      if (now >= peer.probe_deadline) dead.push_back(id);
+    } else if (now >= peer.last_heard + config_.max_time_last_heard) {
+      peer.probing = true;
+      peer.probe_deadline = now + config_.max_time_no_response;
+      sendPresence(peer, true, out);
+    }
+  }
+  for (PrId id : dead) peerDead(id, out);
+  std::vector<PrId> expired;
+  for (const auto& [target, t] : takeovers_)
+    if (now >= t.expires) expired.push_back(target);
+  for (PrId target : expired) {
+    // 7.11 step 8: abandoned; the peer is forgotten, its PEs stay until their life runs out.
+    takeovers_.erase(target);
+    ++stats_.takeovers_abandoned;
+    removePeer(target, out);
+  }
+  for (auto& [key, target] : targets_)
+    if (target.retry_at && now >= *target.retry_at) connectTarget(key, target, out);
+  if (auto next = hs_.nextExpiry(); next && *next <= now) stats_.foreign_expired += hs_.expire(now).size();
+}
+
+void Engine::rearm(std::vector<Action>& out) {
+  if (!started_) return;
+  TimePoint next = startup_ ? startup_deadline_ : next_heartbeat_;
+  for (const auto& [id, peer] : peers_) {
+    if (takeovers_.count(id)) continue;
+    next = std::min(next, peer.probing ? peer.probe_deadline : peer.last_heard + config_.max_time_last_heard);
+  }
+  for (const auto& [target, t] : takeovers_) next = std::min(next, t.expires);
+  for (const auto& [key, target] : targets_)
+    if (target.retry_at) next = std::min(next, *target.retry_at);
+  if (auto e = hs_.nextExpiry()) next = std::min(next, *e);
+  if (armed_ && *armed_ == next) return;
+  armed_ = next;
+  out.emplace_back(Arm{kTimer, next});
+}
+
+// ---------------------------------------------------------------- introspection
+
+std::vector<PeerInfo> Engine::peers() const {
+  std::vector<PeerInfo> result;
+  for (const auto& [id, p] : peers_) {
+    PeerInfo info;
+    info.id = id;
+    info.state = p.sync != Sync::None ? PeerState::Syncing : p.probing ? PeerState::Probing : PeerState::Alive;
+    info.dialect = p.dialect;
+    info.last_heard = p.last_heard;
+    info.transports = p.transports;
+    info.mentor = mentor_ == id;
+    result.push_back(std::move(info));
+  }
+  return result;
+}
+
+std::map<PeerState, std::size_t> Engine::peersByState() const {
+  std::map<PeerState, std::size_t> counts{{PeerState::Alive, 0}, {PeerState::Probing, 0}, {PeerState::Syncing, 0}};
+  for (const auto& p : peers()) ++counts[p.state];
+  return counts;
+}
+
+std::vector<PrId> Engine::takeoversInProgress() const {
+  std::vector<PrId> ids;
+  for (const auto& [id, t] : takeovers_) ids.push_back(id);
+  return ids;
+}
+
+}  // namespace vnfpool::enrp

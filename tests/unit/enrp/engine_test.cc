@@ -1,0 +1,477 @@
+// One ENRP engine (PR 0x10) against hand-made peers on a ManualClock: one test per rule.
+#include <gtest/gtest.h>
+
+#include "sim.h"
+
+namespace vnfpool::enrp {
+namespace {
+
+using namespace std::chrono_literals;
+using test::element;
+using test::only;
+using test::sent;
+namespace msg = wire::enrp;
+
+constexpr PrId kSelf = 0x10;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : hs_(test::recording()) {
+    config_.pr_id = kSelf;
+    config_.transports = {test::tcpAt("10.0.0.10", 9901)};
+    config_.jitter_percent = 0;
+    config_.heartbeat_cycle = 1s;
+    config_.max_time_last_heard = 3s;
+    config_.max_time_no_response = 1s;
+    config_.mentor_discovery_timeout = 2s;
+    config_.takeover_expiry = 2s;
+  }
+  Engine& engine() {
+    if (!engine_) {
+      engine_ = std::make_unique<Engine>(config_, hs_, clock_);
+      std::vector<Action> out;
+      engine_->start(out);
+    }
+    return *engine_;
+  }
+  msg::Presence presenceFrom(PrId id, bool r = false, std::optional<std::uint32_t> checksum = {}) {
+    msg::Presence p;
+    p.reply_required = r;
+    p.ids = {id, kSelf};
+    p.checksum = checksum ? *checksum : hs_.ownerChecksum(id).internet32();
+    p.server_info = wire::ServerInformation{id, {test::tcpAt("10.0.0." + std::to_string(id), 9901)}};
+    return p;
+  }
+  std::vector<Action> from(ConnId conn, const wire::EnrpMessage& m) {
+    return engine().handle(Received{conn, test::throughWire(m, wire::Dialect::Ng)});
+  }
+  /// An inbound connection `conn` from peer `id`, introduced by its Presence.
+  std::vector<Action> peer(ConnId conn, PrId id) {
+    engine().handle(Connected{ConnectionInfo{conn, wire::Dialect::Ng, true, 0}});
+    return from(conn, presenceFrom(id));
+  }
+  /// Ends start-up by the discovery timeout (no mentor).
+  void skipStartup() {
+    engine();
+    clock_.advance(config_.mentor_discovery_timeout);
+    engine().handle(Expired{Engine::kTimer});
+    ASSERT_FALSE(engine().inStartup());
+  }
+  std::vector<Action> at(Duration d) {
+    clock_.advance(d);
+    return engine().handle(Expired{Engine::kTimer});
+  }
+
+  handlespace::ManualClock clock_;
+  handlespace::Handlespace hs_;
+  Config config_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, StartArmsTheMentorDiscoveryTimeout) {
+  std::vector<Action> out;
+  Engine e(config_, hs_, clock_);
+  e.start(out);
+  auto arms = only<Arm>(out);
+  ASSERT_EQ(arms.size(), 1u);
+  EXPECT_EQ(arms[0].at, clock_.now() + 2s);
+  EXPECT_TRUE(e.inStartup());
+}
+
+TEST_F(EngineTest, StartupEndsAfterTheTimeoutWithoutMentorAndHeartbeatsBegin) {
+  skipStartup();
+  ASSERT_TRUE(engine().stats().startup_sync.has_value());
+  EXPECT_EQ(*engine().stats().startup_sync, 2s);
+  peer(5, 0x20);
+  auto out = at(1s);
+  auto presences = sent<msg::Presence>(out);
+  ASSERT_EQ(presences.size(), 1u);
+  EXPECT_EQ(presences[0].first, 5u);
+  EXPECT_FALSE(presences[0].second.reply_required);
+  EXPECT_EQ(presences[0].second.ids.receiver, 0x20u);
+  EXPECT_EQ(presences[0].second.server_info->id, kSelf);
+}
+
+TEST_F(EngineTest, PeerAddressesAreConnectedAndGreetedWithReplyRequired) {
+  auto out = engine().handle(PeerAddresses{"static", {test::tcpAt("10.0.0.2", 9901), test::tcpAt("10.0.0.3", 9901)}});
+  auto connects = only<Connect>(out);
+  ASSERT_EQ(connects.size(), 2u);
+  out = engine().handle(Connected{ConnectionInfo{7, wire::Dialect::Ng, false, connects[0].request}});
+  auto presences = sent<msg::Presence>(out);
+  ASSERT_EQ(presences.size(), 1u);
+  EXPECT_TRUE(presences[0].second.reply_required);
+  EXPECT_EQ(presences[0].second.ids.receiver, 0u);
+  // The same list again: nothing new to connect to.
+  out = engine().handle(PeerAddresses{"static", {test::tcpAt("10.0.0.2", 9901), test::tcpAt("10.0.0.3", 9901)}});
+  EXPECT_TRUE(only<Connect>(out).empty());
+}
+
+TEST_F(EngineTest, FailedAddressIsRetriedUntilItVanishes) {
+  config_.reconnect_interval = 500ms;
+  auto out = engine().handle(PeerAddresses{"dns", {test::tcpAt("10.0.0.2", 9901)}});
+  auto request = only<Connect>(out).at(0).request;
+  engine().handle(ConnectFailed{request});
+  out = at(500ms);
+  ASSERT_EQ(only<Connect>(out).size(), 1u);
+  engine().handle(ConnectFailed{only<Connect>(out)[0].request});
+  engine().handle(PeerAddresses{"dns", {}});  // gone from DNS
+  out = at(500ms);
+  EXPECT_TRUE(only<Connect>(out).empty());
+}
+
+TEST_F(EngineTest, ConnectionToItselfIsClosedAndNeverRetried) {
+  auto out = engine().handle(PeerAddresses{"dns", {test::tcpAt("10.0.0.10", 9901)}});
+  auto request = only<Connect>(out).at(0).request;
+  engine().handle(Connected{ConnectionInfo{3, wire::Dialect::Ng, false, request}});
+  out = from(3, presenceFrom(kSelf, true));
+  ASSERT_EQ(only<Close>(out).size(), 1u);
+  engine().handle(Disconnected{3});
+  out = at(5s);
+  EXPECT_TRUE(only<Connect>(out).empty());
+  EXPECT_TRUE(engine().peers().empty());
+}
+
+TEST_F(EngineTest, FirstPeerHeardDuringStartupIsTheMentorAndItsTableIsFetchedPageByPage) {
+  auto out = peer(5, 0x20);
+  EXPECT_EQ(sent<msg::ListRequest>(out).size(), 1u);
+  auto requests = sent<msg::HandleTableRequest>(out);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].second.own_children_only);
+  EXPECT_TRUE(engine().peers().at(0).mentor);
+
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}};
+  out = from(5, page);
+  requests = sent<msg::HandleTableRequest>(out);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].second.own_children_only);
+  EXPECT_TRUE(engine().inStartup());
+
+  page.more = false;
+  page.pools = {{"media", {element(3, 0x20), element(4, kSelf)}}};  // an entry claiming us is ignored
+  out = from(5, page);
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_FALSE(sent<msg::Presence>(out).empty());  // the first heartbeat round
+  EXPECT_EQ(hs_.size(), 3u);
+  EXPECT_FALSE(hs_.contains("media", 4));
+  EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).expires(), clock_.now() + 30s);
+}
+
+TEST_F(EngineTest, PresenceWithReplyRequiredIsAnswered) {
+  skipStartup();
+  peer(5, 0x20);
+  auto out = from(5, presenceFrom(0x20, true));
+  auto presences = sent<msg::Presence>(out);
+  ASSERT_EQ(presences.size(), 1u);
+  EXPECT_FALSE(presences[0].second.reply_required);
+}
+
+TEST_F(EngineTest, SilentPeerIsProbedThenRemoved) {
+  skipStartup();
+  peer(5, 0x20);
+  auto out = at(3s);  // MAX-TIME-LAST-HEARD
+  auto probes = sent<msg::Presence>(out);
+  ASSERT_FALSE(probes.empty());
+  EXPECT_TRUE(probes.back().second.reply_required);
+  EXPECT_EQ(engine().peersByState().at(PeerState::Probing), 1u);
+  out = at(1s);  // MAX-TIME-NO-RESPONSE; it owns nothing: just forgotten
+  EXPECT_EQ(only<Close>(out).size(), 1u);
+  EXPECT_TRUE(engine().peers().empty());
+  EXPECT_EQ(engine().stats().peers_failed, 1u);
+}
+
+TEST_F(EngineTest, AnswerToTheProbeKeepsThePeer) {
+  skipStartup();
+  peer(5, 0x20);
+  at(3s);
+  from(5, presenceFrom(0x20));
+  at(1s);
+  EXPECT_EQ(engine().peers().size(), 1u);
+  EXPECT_EQ(engine().peersByState().at(PeerState::Alive), 1u);
+}
+
+TEST_F(EngineTest, OwnChangesBecomeAddAndDelToAllPeersWithOneSuggestion) {
+  skipStartup();
+  peer(5, 0x20);
+  peer(6, 0x30);
+  ASSERT_TRUE(hs_.registerPe("sip", element(0x0F, kSelf), {77, handlespace::kNever}, clock_.now()).ok());
+  ASSERT_TRUE(hs_.registerPe("sip", element(0x0F, kSelf), {77, handlespace::kNever}, clock_.now()).ok());
+  ASSERT_TRUE(hs_.registerPe("sip", element(0x99, 0x20), {0, handlespace::kNever}, clock_.now()).ok());  // foreign
+  std::vector<Action> out;
+  engine().publishChanges(out);
+  auto updates = sent<msg::HandleUpdate>(out);
+  // One ADD per peer (re-registration collapsed), plus the T=1 copy to 0x30: 0x30^0x0F > 0x20^0x0F > 0x10^0x0F.
+  ASSERT_EQ(updates.size(), 3u);
+  EXPECT_FALSE(updates[0].second.takeover_suggested);
+  EXPECT_FALSE(updates[1].second.takeover_suggested);
+  EXPECT_TRUE(updates[2].second.takeover_suggested);
+  EXPECT_EQ(updates[2].first, 6u);
+  EXPECT_EQ(updates[0].second.pe.id, 0x0Fu);
+  EXPECT_EQ(engine().stats().suggestions_sent, 1u);
+
+  hs_.deregisterPe("sip", 0x0F);
+  out.clear();
+  engine().publishChanges(out);
+  updates = sent<msg::HandleUpdate>(out);
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[0].second.action, static_cast<std::uint16_t>(wire::UpdateAction::DelPe));
+  EXPECT_EQ(engine().stats().updates_sent, 5u);
+}
+
+TEST_F(EngineTest, NoSuggestionWhenOwnIdHasTheLargestXor) {
+  skipStartup();
+  peer(5, 0x20);
+  ASSERT_TRUE(hs_.registerPe("sip", element(0x60, kSelf), {77, handlespace::kNever}, clock_.now()).ok());
+  std::vector<Action> out;
+  engine().publishChanges(out);  // 0x10^0x60 = 0x70 > 0x20^0x60 = 0x40
+  auto updates = sent<msg::HandleUpdate>(out);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_FALSE(updates[0].second.takeover_suggested);
+}
+
+TEST_F(EngineTest, ReceivedAddAndDelApplyAndForeignEntriesExpire) {
+  skipStartup();
+  peer(5, 0x20);
+  msg::HandleUpdate add;
+  add.ids = {0x20, kSelf};
+  add.pool_handle = "sip";
+  add.pe = element(42, 0x20, 4000);
+  from(5, add);
+  ASSERT_TRUE(hs_.contains("sip", 42));
+  msg::HandleUpdate del = add;
+  del.action = static_cast<std::uint16_t>(wire::UpdateAction::DelPe);
+  from(5, del);
+  EXPECT_FALSE(hs_.contains("sip", 42));
+  from(5, add);
+  from(5, presenceFrom(0x20));
+  clock_.advance(2s);
+  from(5, presenceFrom(0x20));
+  at(2s);  // the registration life (4 s) ran out without a refresh
+  EXPECT_FALSE(hs_.contains("sip", 42));
+  EXPECT_EQ(engine().stats().foreign_expired, 1u);
+}
+
+TEST_F(EngineTest, DelFromAPeerNeverRemovesAnOwnPe) {
+  skipStartup();
+  peer(5, 0x20);
+  ASSERT_TRUE(hs_.registerPe("sip", element(42, kSelf), {77, handlespace::kNever}, clock_.now()).ok());
+  msg::HandleUpdate del;
+  del.ids = {0x20, kSelf};
+  del.action = static_cast<std::uint16_t>(wire::UpdateAction::DelPe);
+  del.pool_handle = "sip";
+  del.pe = element(42, 0x20);
+  from(5, del);
+  EXPECT_TRUE(hs_.contains("sip", 42));
+}
+
+TEST_F(EngineTest, TakeoverSuggestionIsHonoured) {
+  skipStartup();
+  peer(5, 0x20);
+  msg::HandleUpdate add;
+  add.takeover_suggested = true;
+  add.ids = {0x20, kSelf};
+  add.pool_handle = "sip";
+  add.pe = element(42, 0x20);
+  auto out = from(5, add);
+  auto adopt = only<TakeOverPe>(out);
+  ASSERT_EQ(adopt.size(), 1u);
+  EXPECT_EQ(adopt[0].pool, "sip");
+  EXPECT_EQ(adopt[0].pe, 42u);
+  EXPECT_EQ(engine().stats().suggestions_received, 1u);
+}
+
+TEST_F(EngineTest, UpdatesFromStrangersAreIgnoredAndTableRequestsRejected) {
+  engine().handle(Connected{ConnectionInfo{5, wire::Dialect::Ng, true, 0}});
+  msg::HandleUpdate add;
+  add.ids = {0x20, kSelf};
+  add.pool_handle = "sip";
+  add.pe = element(42, 0x20);
+  from(5, add);
+  EXPECT_FALSE(hs_.contains("sip", 42));
+  auto out = from(5, msg::HandleTableRequest{true, {0x20, kSelf}});
+  auto responses = sent<msg::HandleTableResponse>(out);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_TRUE(responses[0].second.reject);
+}
+
+TEST_F(EngineTest, AuditMismatchMarksResyncsAndPurges) {
+  skipStartup();
+  peer(5, 0x20);
+  for (PeId pe : {1u, 2u, 3u})
+    ASSERT_TRUE(hs_.registerPe("sip", element(pe, 0x20), {0, clock_.now() + 30s}, clock_.now()).ok());
+  // The peer owns 1 and 2 only (it lost 3): its checksum differs.
+  handlespace::Handlespace truth;
+  for (PeId pe : {1u, 2u}) ASSERT_TRUE(truth.registerPe("sip", element(pe, 0x20), {}, clock_.now()).ok());
+  auto out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  auto requests = sent<msg::HandleTableRequest>(out);
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_TRUE(requests[0].second.own_children_only);
+  EXPECT_EQ(engine().peersByState().at(PeerState::Syncing), 1u);
+  // No second resync while one runs.
+  out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
+
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {element(1, 0x20)}}};
+  out = from(5, page);
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  EXPECT_TRUE(sent<msg::HandleTableRequest>(out)[0].second.own_children_only);
+  page.more = false;
+  page.pools = {{"sip", {element(2, 0x20)}}};
+  from(5, page);
+  EXPECT_FALSE(hs_.contains("sip", 3));
+  EXPECT_EQ(hs_.ownerChecksum(0x20), truth.ownerChecksum(0x20));
+  EXPECT_EQ(engine().stats().audit_mismatches, 1u);
+  EXPECT_EQ(engine().stats().resyncs_completed, 1u);
+  EXPECT_EQ(engine().stats().purged_by_resync, 1u);
+}
+
+TEST_F(EngineTest, ClassicPeersAreAuditedWithInternet16) {
+  skipStartup();
+  engine().handle(Connected{ConnectionInfo{5, wire::Dialect::Classic, true, 0}});
+  auto p = presenceFrom(0x20, false, hs_.ownerChecksum(0x20).internet16());
+  engine().handle(Received{5, test::throughWire(p, wire::Dialect::Classic)});
+  ASSERT_TRUE(hs_.registerPe("sip", element(1, 0x20), {0, clock_.now() + 30s}, clock_.now()).ok());
+  p.checksum = hs_.ownerChecksum(0x20).internet16();
+  auto out = engine().handle(Received{5, test::throughWire(p, wire::Dialect::Classic)});
+  EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
+  EXPECT_EQ(engine().stats().audit_mismatches, 0u);
+  EXPECT_EQ(engine().stats().audits, 1u);
+}
+
+TEST_F(EngineTest, TableRequestsArePagedWithAPerPeerCursor) {
+  config_.ng_page_entries = 100;
+  skipStartup();
+  peer(5, 0x20);
+  for (PeId pe = 1; pe <= 250; ++pe)
+    ASSERT_TRUE(hs_.registerPe("pool" + std::to_string(pe % 2), element(pe, kSelf), {}, clock_.now()).ok());
+  std::size_t got = 0;
+  std::vector<bool> more;
+  for (int i = 0; i < 3; ++i) {
+    auto out = from(5, msg::HandleTableRequest{true, {0x20, kSelf}});
+    auto r = sent<msg::HandleTableResponse>(out).at(0).second;
+    for (const auto& pool : r.pools) got += pool.pes.size();
+    more.push_back(r.more);
+  }
+  EXPECT_EQ(got, 250u);
+  EXPECT_EQ(more, (std::vector<bool>{true, true, false}));
+  // A new request after the last page starts from the beginning.
+  auto out = from(5, msg::HandleTableRequest{false, {0x20, kSelf}});
+  EXPECT_TRUE(sent<msg::HandleTableResponse>(out).at(0).second.more);
+}
+
+TEST_F(EngineTest, ListRequestIsAnsweredWithOtherPeersAndListResponseConnectsToNewOnes) {
+  skipStartup();
+  peer(5, 0x20);
+  peer(6, 0x30);
+  auto out = from(5, msg::ListRequest{{0x20, kSelf}});
+  auto lists = sent<msg::ListResponse>(out);
+  ASSERT_EQ(lists.size(), 1u);
+  ASSERT_EQ(lists[0].second.servers.size(), 1u);
+  EXPECT_EQ(lists[0].second.servers[0].id, 0x30u);
+
+  msg::ListResponse r;
+  r.ids = {0x20, kSelf};
+  r.servers = {wire::ServerInformation{0x30, {test::tcpAt("10.0.0.48", 9901)}},
+               wire::ServerInformation{0x40, {test::tcpAt("10.0.0.64", 9901)}}};
+  out = from(5, r);
+  auto connects = only<Connect>(out);
+  ASSERT_EQ(connects.size(), 1u);
+  EXPECT_EQ(addressKey(connects[0].address), "10.0.0.64:9901");
+}
+
+class TakeoverTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    skipStartup();
+    peer(5, 0x20);
+    peer(6, 0x30);
+    for (PeId pe : {1u, 2u, 3u})
+      ASSERT_TRUE(hs_.registerPe("sip", element(pe, 0x30), {0, clock_.now() + 60s}, clock_.now()).ok());
+    (void)hs_.takeChanges();
+  }
+  // 0x30 falls silent; 0x20 keeps talking. Returns the actions of the moment 0x30 is declared dead.
+  std::vector<Action> silence() {
+    at(3s);
+    from(5, presenceFrom(0x20));
+    return at(1s);
+  }
+};
+
+TEST_F(TakeoverTest, DeadPeerWithPesIsTakenOverAfterAllAcks) {
+  auto out = silence();
+  auto inits = sent<msg::InitTakeover>(out);
+  ASSERT_EQ(inits.size(), 2u);  // to every peer, the target included
+  EXPECT_EQ(inits[0].second.target, 0x30u);
+  EXPECT_EQ(engine().takeoversInProgress(), std::vector<PrId>{0x30});
+  out = from(5, msg::InitTakeoverAck{{0x20, kSelf}, 0x30});
+  auto servers = sent<msg::TakeoverServer>(out);
+  ASSERT_EQ(servers.size(), 1u);
+  EXPECT_EQ(servers[0].first, 5u);
+  EXPECT_EQ(only<TakeOverPe>(out).size(), 3u);
+  EXPECT_EQ(hs_.ownerSize(kSelf), 3u);
+  EXPECT_EQ(hs_.ownerSize(0x30), 0u);
+  EXPECT_EQ(engine().peers().size(), 1u);
+  EXPECT_EQ(engine().stats().takeovers_won, 1u);
+  EXPECT_EQ(engine().stats().orphans_adopted, 3u);
+}
+
+TEST_F(TakeoverTest, LowerInitiatorWinsAConflict) {
+  silence();
+  // 0x20 > 0x10: its Init Takeover is ignored (no ack), ours goes on.
+  auto out = from(5, msg::InitTakeover{{0x20, kSelf}, 0x30});
+  EXPECT_TRUE(sent<msg::InitTakeoverAck>(out).empty());
+  EXPECT_EQ(engine().takeoversInProgress().size(), 1u);
+}
+
+TEST_F(TakeoverTest, HigherIdCancelsForALowerInitiator) {
+  silence();
+  engine().handle(Connected{ConnectionInfo{9, wire::Dialect::Ng, true, 0}});
+  from(9, presenceFrom(0x01));
+  auto out = from(9, msg::InitTakeover{{0x01, kSelf}, 0x30});
+  ASSERT_EQ(sent<msg::InitTakeoverAck>(out).size(), 1u);
+  EXPECT_TRUE(engine().takeoversInProgress().empty());
+  EXPECT_EQ(engine().stats().takeovers_lost, 1u);
+  // The winner's Takeover Server moves the PEs to it.
+  from(9, msg::TakeoverServer{{0x01, kSelf}, 0x30});
+  EXPECT_EQ(hs_.ownerSize(0x01), 3u);
+  EXPECT_EQ(engine().peers().size(), 2u);
+}
+
+TEST_F(TakeoverTest, TakeoverWithoutAllAcksIsAbandoned) {
+  silence();
+  auto out = at(2s);
+  EXPECT_TRUE(sent<msg::TakeoverServer>(out).empty());
+  EXPECT_EQ(engine().stats().takeovers_abandoned, 1u);
+  EXPECT_EQ(hs_.ownerSize(0x30), 3u);  // stay until their life runs out
+  EXPECT_EQ(engine().peers().size(), 1u);
+}
+
+TEST_F(TakeoverTest, PresenceOfTheTargetCancelsTheTakeover) {
+  silence();
+  from(6, presenceFrom(0x30));
+  EXPECT_TRUE(engine().takeoversInProgress().empty());
+  auto out = from(5, msg::InitTakeoverAck{{0x20, kSelf}, 0x30});
+  EXPECT_TRUE(sent<msg::TakeoverServer>(out).empty());
+  EXPECT_EQ(hs_.ownerSize(0x30), 3u);
+}
+
+TEST_F(TakeoverTest, InitTakeoverOfOurselvesIsAnsweredWithPresenceToAll) {
+  auto out = from(5, msg::InitTakeover{{0x20, kSelf}, kSelf});
+  EXPECT_EQ(sent<msg::Presence>(out).size(), 2u);
+  EXPECT_TRUE(sent<msg::InitTakeoverAck>(out).empty());
+}
+
+TEST_F(TakeoverTest, PeerAckingSomeoneElsesTakeoverForgetsTheTargetWithoutItsOwn) {
+  from(5, msg::InitTakeover{{0x20, kSelf}, 0x30});
+  silence();
+  EXPECT_TRUE(engine().takeoversInProgress().empty());
+  EXPECT_EQ(engine().peers().size(), 1u);
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp

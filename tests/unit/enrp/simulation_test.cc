@@ -1,0 +1,197 @@
+// Three Pool Registrars on the in-memory network of sim.h: the mesh forms and synchronises, updates
+// propagate, the audit repairs a diverged handlespace, a dead PR's PEs are taken over and spread, and two
+// simultaneous takeovers resolve by the lower PR ID.
+#include <gtest/gtest.h>
+
+#include "sim.h"
+
+namespace vnfpool::enrp {
+namespace {
+
+using namespace std::chrono_literals;
+using test::contents;
+using test::Network;
+
+Config fast() {
+  Config c;
+  c.heartbeat_cycle = 200ms;
+  c.jitter_percent = 0;
+  c.max_time_last_heard = 500ms;
+  c.max_time_no_response = 300ms;
+  c.mentor_discovery_timeout = 1s;
+  c.takeover_expiry = 1s;
+  c.reconnect_interval = 200ms;
+  c.ng_page_entries = 64;  // several pages even for small tables
+  return c;
+}
+
+class SimulationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (PrId id : {kPr1, kPr2, kPr3}) net_.add(id, fast());
+  }
+  // PR1 starts alone with `pes` PEs, then PR2 and PR3 join.
+  void formMesh(std::size_t pes) {
+    net_.start(kPr1);
+    for (std::size_t i = 0; i < pes; ++i) net_.registerAt(kPr1, "pool" + std::to_string(i % 3), peId(i));
+    net_.runFor(1500ms);
+    ASSERT_FALSE(net_.node(kPr1).engine->inStartup());
+    net_.start(kPr2);
+    net_.start(kPr3);
+    net_.runFor(1s);
+  }
+  static PeId peId(std::size_t i) { return 0x1000 + i * 7919; }
+  // PEs whose XOR metric keeps them at PR3 (no Takeover Suggestion moves them away).
+  static std::vector<PeId> keptBy3(std::size_t count, std::size_t from) {
+    std::vector<PeId> pes;
+    for (std::size_t i = from; pes.size() < count; ++i) {
+      const PeId pe = peId(i);
+      if ((kPr3 ^ pe) > (kPr1 ^ pe) && (kPr3 ^ pe) > (kPr2 ^ pe)) pes.push_back(pe);
+    }
+    return pes;
+  }
+  void expectConverged(std::initializer_list<PrId> live) {
+    const auto reference = contents(*net_.node(*live.begin()).hs);
+    for (PrId id : live) {
+      EXPECT_EQ(contents(*net_.node(id).hs), reference) << "PR " << id;
+      for (PrId owner : live)
+        EXPECT_EQ(net_.node(id).hs->ownerChecksum(owner), net_.node(*live.begin()).hs->ownerChecksum(owner));
+    }
+  }
+
+  // PR3 has the highest bit that tells the three apart, PR1 and PR2 differ below it: XOR spreads
+  // PR3's orphans over both survivors.
+  static constexpr PrId kPr1 = 0x11, kPr2 = 0x12, kPr3 = 0x14;
+  Network net_;
+};
+
+TEST_F(SimulationTest, MeshFormsAndLatecomersSyncFromTheirMentor) {
+  formMesh(300);
+  for (PrId id : {kPr1, kPr2, kPr3}) {
+    const auto& e = *net_.node(id).engine;
+    EXPECT_FALSE(e.inStartup());
+    EXPECT_EQ(e.peers().size(), 2u) << "PR " << id;
+    EXPECT_EQ(e.stats().takeovers_started, 0u);
+  }
+  // The joiners found a mentor and finished start-up before the discovery timeout.
+  for (PrId id : {kPr2, kPr3}) {
+    const auto& s = net_.node(id).engine->stats();
+    ASSERT_TRUE(s.startup_sync.has_value());
+    EXPECT_LT(*s.startup_sync, 1s);
+    EXPECT_GE(s.table_pages_received, 5u);  // 300 PEs in pages of 64
+  }
+  EXPECT_EQ(net_.node(kPr2).hs->size(), 300u);
+  expectConverged({kPr1, kPr2, kPr3});
+}
+
+TEST_F(SimulationTest, PeRegisteredAtOnePrAppearsEverywhereAndLeavesEverywhere) {
+  formMesh(0);
+  net_.registerAt(kPr1, "sip", 0xABCDEF);
+  net_.runFor(50ms);
+  for (PrId id : {kPr1, kPr2, kPr3}) EXPECT_TRUE(net_.node(id).hs->contains("sip", 0xABCDEF)) << "PR " << id;
+  expectConverged({kPr1, kPr2, kPr3});
+  // Takeover Suggestion may have moved it; its home PR deregisters it.
+  const PrId home = net_.node(kPr1).hs->view(*net_.node(kPr1).hs->find("sip", 0xABCDEF)).homePr();
+  net_.deregisterAt(home, "sip", 0xABCDEF);
+  net_.runFor(50ms);
+  for (PrId id : {kPr1, kPr2, kPr3}) EXPECT_FALSE(net_.node(id).hs->contains("sip", 0xABCDEF)) << "PR " << id;
+}
+
+TEST_F(SimulationTest, TakeoverSuggestionSpreadsOwnershipByXor) {
+  formMesh(0);
+  for (std::size_t i = 0; i < 60; ++i) net_.registerAt(kPr1, "sip", peId(i));
+  net_.runFor(100ms);
+  expectConverged({kPr1, kPr2, kPr3});
+  const auto& hs = *net_.node(kPr1).hs;
+  for (std::size_t i = 0; i < 60; ++i) {
+    const PeId pe = peId(i);
+    PrId best = kPr1;
+    for (PrId id : {kPr2, kPr3})
+      if ((id ^ pe) > (best ^ pe)) best = id;
+    EXPECT_EQ(hs.view(*hs.find("sip", pe)).homePr(), best) << pe;
+  }
+  EXPECT_GT(hs.ownerSize(kPr2) + hs.ownerSize(kPr3), 0u);
+}
+
+TEST_F(SimulationTest, AuditRepairsADivergedHandlespace) {
+  formMesh(50);
+  auto& hs2 = *net_.node(kPr2).hs;
+  // PR2 silently loses two of PR1's PEs and gains a bogus one (bypassing ENRP).
+  ASSERT_TRUE(hs2.deregisterPe("pool0", peId(0)));
+  ASSERT_TRUE(hs2.deregisterPe("pool1", peId(1)));
+  ASSERT_TRUE(hs2.registerPe("ghost", test::element(0x9999, kPr1), {0, handlespace::kNever}, net_.clock.now()).ok());
+  (void)hs2.takeChanges();
+  net_.runFor(500ms);
+  const auto& s = net_.node(kPr2).engine->stats();
+  EXPECT_GE(s.audit_mismatches, 1u);
+  EXPECT_GE(s.resyncs_completed, 1u);
+  EXPECT_GE(s.purged_by_resync, 1u);
+  EXPECT_FALSE(hs2.contains("ghost", 0x9999));
+  EXPECT_TRUE(hs2.contains("pool0", peId(0)));
+  expectConverged({kPr1, kPr2, kPr3});
+}
+
+TEST_F(SimulationTest, DeadPrsPesAreTakenOverAndSpreadWithNoneLost) {
+  formMesh(0);
+  // Register PEs at PR3 whose XOR metric keeps them there, so it owns many when it dies.
+  const std::vector<PeId> at3 = keptBy3(40, 0);  // PEs the XOR metric keeps at PR3
+  for (PeId pe : at3) net_.registerAt(kPr3, "sip", pe);
+  for (std::size_t i = 0; i < 20; ++i) net_.registerAt(kPr1, "media", peId(1000 + i));
+  net_.runFor(100ms);
+  expectConverged({kPr1, kPr2, kPr3});
+  // The orphans-to-be: PR3's PEs (the 40, and the media PEs Takeover Suggestion moved to it).
+  std::vector<std::pair<std::string, PeId>> orphans;
+  for (const auto& [pool, pe, owner] : contents(*net_.node(kPr1).hs))
+    if (owner == kPr3) orphans.emplace_back(pool, pe);
+  ASSERT_GE(orphans.size(), 40u);
+
+  net_.kill(kPr3);
+  net_.runFor(3s);
+  for (PrId id : {kPr1, kPr2}) {
+    const auto& hs = *net_.node(id).hs;
+    EXPECT_EQ(hs.size(), 60u) << "PR " << id;  // no PE lost
+    EXPECT_EQ(hs.ownerSize(kPr3), 0u);
+    for (const auto& [pool, pe] : orphans) EXPECT_TRUE(hs.contains(pool, pe));
+    EXPECT_EQ(net_.node(id).engine->peers().size(), 1u);
+  }
+  expectConverged({kPr1, kPr2});
+  const auto& s1 = net_.node(kPr1).engine->stats();
+  const auto& s2 = net_.node(kPr2).engine->stats();
+  EXPECT_EQ(s1.takeovers_won + s2.takeovers_won, 1u);
+  // Spread: the orphans went to both survivors (by XOR with the survivors' IDs), not all to the winner.
+  std::size_t at1 = 0, at2 = 0;
+  const auto& hs = *net_.node(kPr1).hs;
+  for (const auto& [pool, pe] : orphans) {
+    const PrId home = hs.view(*hs.find(pool, pe)).homePr();
+    (home == kPr1 ? at1 : at2)++;
+    EXPECT_EQ(home, (kPr2 ^ pe) > (kPr1 ^ pe) ? kPr2 : kPr1) << pe;
+  }
+  EXPECT_GT(at1, 0u);
+  EXPECT_GT(at2, 0u);
+  EXPECT_EQ(at1 + at2, orphans.size());
+}
+
+TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
+  formMesh(0);
+  for (PeId pe : keptBy3(10, 5000)) net_.registerAt(kPr3, "sip", pe);
+  net_.runFor(100ms);
+  net_.kill(kPr3);
+  net_.runFor(3s);
+  const auto& s1 = net_.node(kPr1).engine->stats();
+  const auto& s2 = net_.node(kPr2).engine->stats();
+  // Both noticed PR3's silence at the same moment and both started; PR1 (lower ID) won.
+  EXPECT_EQ(s1.takeovers_started, 1u);
+  EXPECT_EQ(s2.takeovers_started, 1u);
+  EXPECT_EQ(s1.takeovers_won, 1u);
+  EXPECT_EQ(s2.takeovers_won, 0u);
+  EXPECT_EQ(s2.takeovers_lost, 1u);
+  EXPECT_EQ(s1.takeovers_abandoned + s2.takeovers_abandoned, 0u);
+  for (PrId id : {kPr1, kPr2}) {
+    EXPECT_EQ(net_.node(id).hs->size(), 10u);
+    EXPECT_EQ(net_.node(id).hs->ownerSize(kPr3), 0u);
+  }
+  expectConverged({kPr1, kPr2});
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp
