@@ -152,8 +152,14 @@ void Engine::onDisconnected(const Disconnected& e, std::vector<Action>&) {
       if (!t->second.self) t->second.retry_at = clock_.now() + config_.reconnect_interval;
     }
   if (link.peer != 0)
-    if (auto p = peers_.find(link.peer); p != peers_.end())
-      std::erase(p->second.conns, e.conn);  // the peer stays known; failure detection decides
+    if (auto p = peers_.find(link.peer); p != peers_.end()) {
+      Peer& peer = p->second;
+      std::erase(peer.conns, e.conn);  // the peer stays known; failure detection decides
+      if (peer.conns.empty() && config_.probe_on_disconnect && !peer.probing && !takeovers_.count(peer.id)) {
+        peer.probing = true;
+        peer.probe_deadline = clock_.now() + config_.max_time_no_response;
+      }
+    }
 }
 
 Engine::Peer* Engine::peerOf(ConnId conn) {

@@ -192,6 +192,35 @@ TEST_F(EngineTest, AnswerToTheProbeKeepsThePeer) {
   EXPECT_EQ(engine().peersByState().at(PeerState::Alive), 1u);
 }
 
+TEST_F(EngineTest, PeerWhoseLastConnectionClosedIsDeadAfterTheNoResponseTime) {
+  skipStartup();
+  peer(5, 0x20);
+  peer(6, 0x30);
+  engine().handle(Disconnected{5});
+  EXPECT_EQ(engine().peersByState().at(PeerState::Probing), 1u);
+  // 0x30 reconnects in time; 0x20 does not.
+  engine().handle(Disconnected{6});
+  clock_.advance(500ms);
+  peer(7, 0x30);
+  at(500ms);
+  auto peers = engine().peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(peers[0].id, 0x30u);
+  EXPECT_EQ(peers[0].state, PeerState::Alive);
+}
+
+TEST_F(EngineTest, WithoutProbeOnDisconnectAClosedPeerWaitsForMaxTimeLastHeard) {
+  config_.probe_on_disconnect = false;
+  skipStartup();
+  peer(5, 0x20);
+  engine().handle(Disconnected{5});
+  at(1s);
+  EXPECT_EQ(engine().peers().size(), 1u);
+  at(2s);
+  at(1s);
+  EXPECT_TRUE(engine().peers().empty());
+}
+
 TEST_F(EngineTest, OwnChangesBecomeAddAndDelToAllPeersWithOneSuggestion) {
   skipStartup();
   peer(5, 0x20);

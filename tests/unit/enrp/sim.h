@@ -150,6 +150,24 @@ class Network {
 
   /// The node stops silently (crash, power off): no more deliveries, no FIN on its connections.
   void kill(PrId id) { node(id).alive = false; }
+  /// The node's process dies but its kernel resets the connections: the others see them close.
+  void crash(PrId id) {
+    Node& n = node(id);
+    n.alive = false;
+    const std::size_t dead = indexOf(n);
+    std::vector<ConnId> gone;
+    for (const auto& [conn, end] : conns_)
+      if (end.node == dead) gone.push_back(conn);
+    for (ConnId conn : gone) {
+      auto it = conns_.find(conn);
+      if (it == conns_.end()) continue;
+      const ConnId partner = it->second.peer;
+      const std::size_t survivor = conns_.at(partner).node;
+      if (survivor != dead) schedule(survivor, Disconnected{conn});
+      conns_.erase(partner);
+      conns_.erase(it);
+    }
+  }
 
   void runFor(Duration d) {
     const TimePoint end = clock.now() + d;

@@ -171,6 +171,20 @@ TEST_F(SimulationTest, DeadPrsPesAreTakenOverAndSpreadWithNoneLost) {
   EXPECT_EQ(at1 + at2, orphans.size());
 }
 
+TEST_F(SimulationTest, CrashedPrWhoseConnectionsResetIsTakenOverWithinTheNoResponseTime) {
+  formMesh(0);
+  for (PeId pe : keptBy3(20, 0)) net_.registerAt(kPr3, "sip", pe);
+  net_.runFor(100ms);
+  ASSERT_EQ(net_.node(kPr1).hs->ownerSize(kPr3), 20u);
+  net_.crash(kPr3);
+  net_.runFor(350ms);  // max_time_no_response (300 ms) plus a few message latencies
+  for (PrId id : {kPr1, kPr2}) {
+    EXPECT_EQ(net_.node(id).hs->ownerSize(kPr3), 0u) << "PR " << id;
+    EXPECT_EQ(net_.node(id).hs->size(), 20u);
+  }
+  expectConverged({kPr1, kPr2});
+}
+
 TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
   formMesh(0);
   for (PeId pe : keptBy3(10, 5000)) net_.registerAt(kPr3, "sip", pe);

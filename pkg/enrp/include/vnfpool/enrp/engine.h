@@ -49,6 +49,10 @@ struct Config {
   Duration max_time_last_heard = std::chrono::milliseconds(5000);
   /// ...and declare the peer dead if the probe gets no answer within this time (MAX-TIME-NO-RESPONSE).
   Duration max_time_no_response = std::chrono::milliseconds(5000);
+  /// When the last connection to a peer closes (its process died: the kernel reset the connection),
+  /// treat it as probed at once: dead unless it is heard again within max_time_no_response. Off: wait for
+  /// MAX-TIME-LAST-HEARD as RSPLIB does.
+  bool probe_on_disconnect = true;
   /// Start-up ends this long after start if no mentor was heard (mentor discovery timeout).
   Duration mentor_discovery_timeout = std::chrono::milliseconds(5000);
   /// A takeover without all acks by then is abandoned.
