@@ -159,6 +159,22 @@ TEST_F(EngineTest, FirstPeerHeardDuringStartupIsTheMentorAndItsTableIsFetchedPag
   EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).expires(), clock_.now() + 30s);
 }
 
+TEST_F(EngineTest, MalformedMessageIsAnsweredWithAnErrorWhenItsBitsSaySo) {
+  skipStartup();
+  peer(5, 0x20);
+  wire::Error error;
+  error.cause = wire::Cause::UnrecognizedParameter;
+  error.offending = {std::byte{0x12}};
+  auto out = engine().handle(Malformed{5, error});
+  auto errors = sent<msg::Error>(out);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].second.error.firstCode(), static_cast<std::uint16_t>(wire::Cause::UnrecognizedParameter));
+  error.report = false;
+  out = engine().handle(Malformed{5, error});
+  EXPECT_TRUE(sent<msg::Error>(out).empty());
+  EXPECT_EQ(engine().stats().malformed, 2u);
+}
+
 TEST_F(EngineTest, PresenceWithReplyRequiredIsAnswered) {
   skipStartup();
   peer(5, 0x20);

@@ -150,6 +150,17 @@ class Network {
 
   /// The node stops silently (crash, power off): no more deliveries, no FIN on its connections.
   void kill(PrId id) { node(id).alive = false; }
+  /// A killed node comes back as a new process (same ID and address, empty handlespace); the survivors'
+  /// connections to its old incarnation reset. Call start() afterwards.
+  void restart(PrId id) {
+    crash(id);
+    Node& n = node(id);
+    Config config = n.engine->config();
+    n.hs = std::make_unique<handlespace::Handlespace>(recording());
+    n.engine = std::make_unique<Engine>(config, *n.hs, clock);
+    n.timer.reset();
+    n.alive = true;
+  }
   /// The node's process dies but its kernel resets the connections: the others see them close.
   void crash(PrId id) {
     Node& n = node(id);

@@ -185,6 +185,26 @@ TEST_F(SimulationTest, CrashedPrWhoseConnectionsResetIsTakenOverWithinTheNoRespo
   expectConverged({kPr1, kPr2});
 }
 
+TEST_F(SimulationTest, RestartedPrResynchronisesFromItsMentor) {
+  formMesh(0);
+  for (PeId pe : keptBy3(10, 0)) net_.registerAt(kPr3, "sip", pe);
+  for (std::size_t i = 0; i < 30; ++i) net_.registerAt(kPr1, "media", peId(100 + i));
+  net_.runFor(100ms);
+  net_.kill(kPr3);
+  net_.runFor(2s);
+  ASSERT_EQ(net_.node(kPr1).hs->ownerSize(kPr3), 0u);
+  net_.restart(kPr3);
+  net_.start(kPr3);
+  net_.runFor(500ms);
+  const auto& e3 = *net_.node(kPr3).engine;
+  EXPECT_FALSE(e3.inStartup());
+  ASSERT_TRUE(e3.stats().startup_sync.has_value());
+  EXPECT_LT(*e3.stats().startup_sync, 1s);  // ended by the mentor's last page, not the timeout
+  EXPECT_EQ(e3.peers().size(), 2u);
+  EXPECT_EQ(net_.node(kPr3).hs->size(), 40u);
+  expectConverged({kPr1, kPr2, kPr3});
+}
+
 TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
   formMesh(0);
   for (PeId pe : keptBy3(10, 5000)) net_.registerAt(kPr3, "sip", pe);
