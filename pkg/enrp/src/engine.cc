@@ -28,6 +28,17 @@ std::size_t estimateBytes(const wire::PoolElement& pe, std::size_t handle_size) 
 
 }  // namespace
 
+std::uint64_t suggestionScore(Config::SuggestionMetric metric, PrId pr, PeId pe) {
+  if (metric == Config::SuggestionMetric::Xor) return pr ^ pe;
+  // splitmix64's finaliser over both IDs: a well mixed, platform independent hash.
+  auto mix = [](std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  return mix(pr ^ mix(pe + 0x9E3779B97F4A7C15ull));
+}
+
 std::string addressKey(const wire::Transport& t) {
   std::string key = t.addresses.empty() ? std::string("?") : t.addresses.front().toString();
   return key + ":" + std::to_string(t.port);
@@ -482,15 +493,18 @@ void Engine::publishChanges(std::vector<Action>& out) {
       ++stats_.updates_sent;
     }
     if (u.action != static_cast<std::uint16_t>(wire::UpdateAction::AddPe)) continue;
-    // 7.12 Takeover Suggestion: one extra copy with T=1 to the peer with the largest (PR ID XOR PE ID),
-    // if that beats our own; deterministic, so every PR agrees where a PE belongs.
+    // 7.12 Takeover Suggestion: one extra copy with T=1 to the peer with the largest score (RSPLIB: PR ID
+    // XOR PE ID), if that beats our own; deterministic, so every PR agrees where a PE belongs, and each
+    // move goes to a strictly larger score, so a PE never bounces.
+    const auto metric = config_.suggestion_metric;
     const Peer* best = nullptr;
     for (const auto& [id, peer] : peers_) {
       if (peer.conns.empty() || peer.probing || peer.taker || takeovers_.count(id)) continue;
       if (peer.dialect == wire::Dialect::Classic && !config_.classic_takeover_suggestion) continue;
-      if (best == nullptr || (id ^ p.pe) > (best->id ^ p.pe)) best = &peer;
+      if (best == nullptr || suggestionScore(metric, id, p.pe) > suggestionScore(metric, best->id, p.pe))
+        best = &peer;
     }
-    if (best != nullptr && (best->id ^ p.pe) > (config_.pr_id ^ p.pe)) {
+    if (best != nullptr && suggestionScore(metric, best->id, p.pe) > suggestionScore(metric, config_.pr_id, p.pe)) {
       u.ids = ids(best->id);
       u.takeover_suggested = true;
       sendTo(*best, u, out);

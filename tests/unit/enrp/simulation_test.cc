@@ -229,3 +229,55 @@ TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
 
 }  // namespace
 }  // namespace vnfpool::enrp
+
+namespace vnfpool::enrp {
+namespace {
+
+// Five PRs with the rendezvous metric: PEs registered at one PR spread over all five, and a dead PR's
+// orphans spread over the four survivors, each close to an even share.
+TEST(RendezvousSimulationTest, OrphansOfADeadPrAreSpreadEvenlyOverTheSurvivors) {
+  using namespace std::chrono_literals;
+  Network net;
+  const std::vector<PrId> ids{0x5001, 0x5002, 0x5003, 0x5004, 0x5005};
+  Config config = fast();
+  config.suggestion_metric = Config::SuggestionMetric::Rendezvous;
+  for (PrId id : ids) net.add(id, config);
+  for (PrId id : ids) net.start(id);
+  net.runFor(1500ms);
+  for (std::size_t i = 0; i < 500; ++i) net.registerAt(ids[0], "sip", 0x7000 + i);
+  net.runFor(200ms);
+  const auto& hs = *net.node(ids[0]).hs;
+  ASSERT_EQ(hs.size(), 500u);
+  for (PrId id : ids) {
+    EXPECT_GT(hs.ownerSize(id), 60u) << id;  // 100 expected
+    EXPECT_LT(hs.ownerSize(id), 140u) << id;
+  }
+  std::vector<PeId> orphans;
+  for (const auto& [pool, pe, owner] : contents(hs))
+    if (owner == ids[4]) orphans.push_back(pe);
+
+  net.kill(ids[4]);
+  net.runFor(3s);
+  const auto& survivor = *net.node(ids[0]).hs;
+  EXPECT_EQ(survivor.size(), 500u);
+  std::map<PrId, std::size_t> share;
+  for (PeId pe : orphans) ++share[survivor.view(*survivor.find("sip", pe)).homePr()];
+  const std::size_t even = orphans.size() / 4;
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_LE(share[ids[i]], even + even / 2 + 5) << ids[i];
+    EXPECT_GE(share[ids[i]] + even / 2 + 5, even) << ids[i];
+  }
+  const auto reference = contents(survivor);
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(contents(*net.node(ids[i]).hs), reference);
+}
+
+TEST(SuggestionScoreTest, XorIsRsplibsMetricAndRendezvousIsDeterministic) {
+  EXPECT_EQ(suggestionScore(Config::SuggestionMetric::Xor, 0x30, 0x0F), 0x3Fu);
+  const auto a = suggestionScore(Config::SuggestionMetric::Rendezvous, 7, 42);
+  EXPECT_EQ(a, suggestionScore(Config::SuggestionMetric::Rendezvous, 7, 42));
+  EXPECT_NE(a, suggestionScore(Config::SuggestionMetric::Rendezvous, 8, 42));
+  EXPECT_NE(a, suggestionScore(Config::SuggestionMetric::Rendezvous, 7, 43));
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp

@@ -68,6 +68,12 @@ struct Config {
   std::size_t max_page_bytes = 60000;
   /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
   bool classic_takeover_suggestion = true;
+  /// How the suggestion target is chosen among this PR and its healthy peers (11.5 allows any choice).
+  /// Xor: RSPLIB's largest (PR ID XOR PE ID); deterministic, but it splits PEs by the top bit in which the
+  /// PR IDs differ, so shares are uneven with more than two PRs. Rendezvous: the largest hash of (PR ID,
+  /// PE ID) (highest random weight); every PR gets an even share in expectation.
+  enum class SuggestionMetric : std::uint8_t { Xor, Rendezvous };
+  SuggestionMetric suggestion_metric = SuggestionMetric::Xor;
   /// Seed for the heartbeat jitter.
   std::uint64_t seed = 0x5eed;
 };
@@ -311,6 +317,9 @@ class Engine {
   RequestId next_request_ = 1;
   std::optional<TimePoint> armed_{};
 };
+
+/// The score of `pr` for `pe` under `metric`: the suggestion goes to the PR with the largest score.
+std::uint64_t suggestionScore(Config::SuggestionMetric metric, PrId pr, PeId pe);
 
 /// "address:port" of a transport's first address (the key of a wanted peer address).
 std::string addressKey(const wire::Transport& t);
