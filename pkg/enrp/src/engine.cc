@@ -191,8 +191,9 @@ Engine::Peer& Engine::bind(Link& link, PrId id, bool& is_new) {
   }
   link.peer = id;
   if (std::find(peer.conns.begin(), peer.conns.end(), link.id) == peer.conns.end()) {
-    peer.conns.push_back(link.id);
-    if (peer.conns.size() == 1) peer.dialect = link.dialect;
+    // The newest connection is the one to send on: an older one may be half-open (the peer restarted).
+    peer.conns.insert(peer.conns.begin(), link.id);
+    peer.dialect = link.dialect;
   }
   return peer;
 }

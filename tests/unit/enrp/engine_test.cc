@@ -409,6 +409,41 @@ TEST_F(EngineTest, TableRequestsArePagedWithAPerPeerCursor) {
   EXPECT_TRUE(sent<msg::HandleTableResponse>(out).at(0).second.more);
 }
 
+TEST_F(EngineTest, TablePagesStayBelowTheByteBound) {
+  config_.ng_page_entries = 100;
+  config_.max_page_bytes = 3000;  // about 15 PEs of this size
+  skipStartup();
+  peer(5, 0x20);
+  for (PeId pe = 1; pe <= 50; ++pe) ASSERT_TRUE(hs_.registerPe("sip", element(pe, kSelf), {}, clock_.now()).ok());
+  std::size_t got = 0, pages = 0;
+  for (bool more = true; more && pages < 20; ++pages) {
+    auto out = from(5, msg::HandleTableRequest{true, {0x20, kSelf}});
+    auto r = sent<msg::HandleTableResponse>(out).at(0).second;
+    auto bytes = wire::encode(r, wire::Dialect::Ng);
+    ASSERT_TRUE(bytes.ok());
+    EXPECT_LE(bytes.value().size(), 3000u);
+    for (const auto& pool : r.pools) got += pool.pes.size();
+    more = r.more;
+  }
+  EXPECT_EQ(got, 50u);
+  EXPECT_GE(pages, 4u);
+}
+
+TEST_F(EngineTest, SendsGoToThePeersNewestConnection) {
+  skipStartup();
+  peer(5, 0x20);
+  peer(6, 0x20);  // it reconnected; 5 may be half-open
+  auto out = at(1s);
+  auto presences = sent<msg::Presence>(out);
+  ASSERT_EQ(presences.size(), 1u);
+  EXPECT_EQ(presences[0].first, 6u);
+  engine().handle(Disconnected{6});
+  out = at(1s);
+  presences = sent<msg::Presence>(out);
+  ASSERT_FALSE(presences.empty());
+  EXPECT_EQ(presences[0].first, 5u);
+}
+
 TEST_F(EngineTest, ListRequestIsAnsweredWithOtherPeersAndListResponseConnectsToNewOnes) {
   skipStartup();
   peer(5, 0x20);

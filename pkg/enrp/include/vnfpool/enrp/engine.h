@@ -231,7 +231,7 @@ class Engine {
   enum class Sync : std::uint8_t { None, Mentor, Audit };
   struct Peer {
     PrId id = 0;
-    std::vector<ConnId> conns{};  // sends go to the first
+    std::vector<ConnId> conns{};  // newest first; sends go to the first
     wire::Dialect dialect = wire::Dialect::Ng;
     TimePoint last_heard{};
     bool probing = false;
