@@ -1,0 +1,76 @@
+#include "vnfpool/registrar/options.h"
+
+#include <gtest/gtest.h>
+
+namespace vnfpool::registrar {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::Result<Settings> load(std::vector<std::string> args, config::Environment env = {}) {
+  auto loaded = config::load(schema(), args, env);
+  if (!loaded.ok()) return loaded.errors();
+  return settingsFrom(loaded.value());
+}
+
+TEST(RegistrarOptions, DefaultsServeNgOnMptcp) {
+  auto s = load({});
+  ASSERT_TRUE(s.ok()) << config::describe(s.errors());
+  const auto& o = s.value().options;
+  ASSERT_EQ(o.asap.size(), 1u);
+  EXPECT_EQ(o.asap[0].at.toString(), "0.0.0.0:3863");
+  EXPECT_EQ(o.asap[0].protocol, transport::Protocol::Mptcp);
+  EXPECT_EQ(o.asap[0].dialect, wire::Dialect::Ng);
+  EXPECT_EQ(o.admin_address, "127.0.0.1:3870");
+  ASSERT_TRUE(o.http);
+  EXPECT_EQ(o.http->port, 3871);
+  EXPECT_EQ(o.asap_engine.keep_alive_interval, 5s);
+  EXPECT_EQ(o.asap_engine.max_bad_pe_reports, 3u);
+  EXPECT_EQ(o.handlespace.max_pool_handle, 32u);
+  EXPECT_EQ(o.pr_id, 0u);
+}
+
+TEST(RegistrarOptions, FlagsAndEnvironment) {
+  auto s = load({"--id", "0x11111111", "--asap.listen", "127.0.0.1:0,[::1]:0", "--asap.classic-listen", "127.0.0.1:3900",
+                 "--asap.transport", "tcp", "--keepalive.interval", "250ms", "--http.listen", "",
+                 "--address.min-scope", "sitelocal"},
+                {{"VNFPOOL_REGISTRAR_KEEPALIVE_TIMEOUT", "100ms"}});
+  ASSERT_TRUE(s.ok()) << config::describe(s.errors());
+  const auto& o = s.value().options;
+  EXPECT_EQ(o.pr_id, 0x11111111u);
+  ASSERT_EQ(o.asap.size(), 3u);
+  EXPECT_EQ(o.asap[1].at.toString(), "[::1]:0");
+  EXPECT_EQ(o.asap[2].dialect, wire::Dialect::Classic);
+  EXPECT_EQ(o.asap[2].protocol, transport::Protocol::Tcp);
+  EXPECT_EQ(o.asap_engine.keep_alive_interval, 250ms);
+  EXPECT_EQ(o.asap_engine.keep_alive_timeout, 100ms);
+  EXPECT_FALSE(o.http.has_value());
+  EXPECT_EQ(o.asap_engine.min_address_scope, asap::AddressScope::SiteLocal);
+}
+
+TEST(RegistrarOptions, BadValuesNameTheKey) {
+  auto bad_endpoint = load({"--asap.listen", "nonsense"});
+  ASSERT_FALSE(bad_endpoint.ok());
+  EXPECT_NE(config::describe(bad_endpoint.errors()).find("asap.listen"), std::string::npos);
+
+  auto bad_id = load({"--id", "twelve"});
+  ASSERT_FALSE(bad_id.ok());
+  EXPECT_NE(config::describe(bad_id.errors()).find("id"), std::string::npos);
+
+  auto too_fast = load({"--keepalive.interval", "1ms"});
+  ASSERT_FALSE(too_fast.ok());
+
+  auto nothing = load({"--asap.listen", ""});
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_NE(config::describe(nothing.errors()).find("nothing to serve"), std::string::npos);
+
+  auto lives = load({"--registration.min-life", "2h", "--registration.max-life", "1h"});
+  ASSERT_FALSE(lives.ok());
+  EXPECT_NE(config::describe(lives.errors()).find("registration.min_life"), std::string::npos);
+
+  auto items = load({"--resolution.default-items", "200"});
+  ASSERT_FALSE(items.ok());
+}
+
+}  // namespace
+}  // namespace vnfpool::registrar
