@@ -91,13 +91,13 @@ class Network {
     std::unique_ptr<handlespace::Handlespace> hs;
     std::unique_ptr<Engine> engine;
     std::optional<TimePoint> timer;
-    bool alive = true;
+    bool alive = false;  // started and not killed
     std::uint64_t adopted = 0;  // TakeOverPe carried out
   };
 
   explicit Network(Duration latency = std::chrono::milliseconds(1)) : latency_(latency) {}
 
-  /// Adds a PR (not started). Its ENRP address is 10.0.0.<index>:9901.
+  /// Adds a PR (not started: connections to it fail until start()). Its ENRP address is 10.0.0.<index>:9901.
   Node& add(PrId id, Config config = {}) {
     auto node = std::make_unique<Node>();
     node->id = id;
@@ -124,6 +124,7 @@ class Network {
   /// Service would).
   void start(PrId id) {
     Node& n = node(id);
+    n.alive = true;
     std::vector<Action> out;
     n.engine->start(out);
     n.engine->handle(PeerAddresses{"registrars.svc", allAddresses()}, out);
@@ -159,7 +160,6 @@ class Network {
     n.hs = std::make_unique<handlespace::Handlespace>(recording());
     n.engine = std::make_unique<Engine>(config, *n.hs, clock);
     n.timer.reset();
-    n.alive = true;
   }
   /// The node's process dies but its kernel resets the connections: the others see them close.
   void crash(PrId id) {

@@ -205,6 +205,27 @@ TEST_F(SimulationTest, RestartedPrResynchronisesFromItsMentor) {
   expectConverged({kPr1, kPr2, kPr3});
 }
 
+TEST_F(SimulationTest, ChurnDuringTheMentorSyncConverges) {
+  net_.start(kPr1);
+  for (std::size_t i = 0; i < 2000; ++i) net_.registerAt(kPr1, "pool" + std::to_string(i % 5), peId(i));
+  net_.runFor(1500ms);
+  net_.start(kPr2);
+  // 2000 PEs in pages of 64 take over 30 round trips; change the table all along.
+  for (std::size_t round = 0; round < 40; ++round) {
+    net_.runFor(1ms);
+    const std::size_t gone = round * 37 % 2000;
+    net_.deregisterAt(kPr1, "pool" + std::to_string(gone % 5), peId(gone));
+    net_.registerAt(kPr1, "late", peId(5000 + round));
+  }
+  EXPECT_TRUE(net_.node(kPr2).engine->inStartup());  // the churn happened during the transfer
+  EXPECT_GT(net_.node(kPr2).engine->stats().table_pages_received, 5u);
+  net_.runFor(1s);
+  EXPECT_FALSE(net_.node(kPr2).engine->inStartup());
+  EXPECT_EQ(net_.node(kPr1).hs->size(), 2000u);
+  EXPECT_EQ(net_.node(kPr2).hs->size(), 2000u);
+  expectConverged({kPr1, kPr2});
+}
+
 TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
   formMesh(0);
   for (PeId pe : keptBy3(10, 5000)) net_.registerAt(kPr3, "sip", pe);
