@@ -238,6 +238,15 @@ struct AsapEncoder {
   static std::optional<Error> caps(Writer& w, const std::optional<NgCapabilities>& caps, Dialect d) {
     return caps ? encodeNgCapabilities(w, *caps, d) : std::nullopt;
   }
+  // The tail of Handle Resolution Response and Business Card: [policy], Pool Element x n.
+  static std::optional<Error> policyAndElements(Writer& w, const std::optional<Policy>& policy,
+                                                const std::vector<PoolElement>& pes, Dialect d) {
+    if (policy) encodePolicy(w, *policy);
+    for (const auto& pe : pes) {
+      if (auto e = encodePoolElement(w, pe, d)) return e;
+    }
+    return std::nullopt;
+  }
 
   Result<std::size_t> operator()(const asap::Registration& m) {
     return encodeMessage(out, kind(AsapType::Registration), 0, [&](Writer& w) -> std::optional<Error> {
@@ -291,11 +300,7 @@ struct AsapEncoder {
         encodeOperationalError(w, *m.error);
         return std::nullopt;  // a failed resolution carries no PEs
       }
-      if (m.overall_policy) encodePolicy(w, *m.overall_policy);
-      for (const auto& pe : m.pes) {
-        if (auto e = encodePoolElement(w, pe, dialect)) return e;
-      }
-      return std::nullopt;
+      return policyAndElements(w, m.overall_policy, m.pes, dialect);
     });
   }
   Result<std::size_t> operator()(const asap::EndpointKeepAlive& m) {
@@ -329,26 +334,18 @@ struct AsapEncoder {
       return std::nullopt;
     });
   }
-  Result<std::size_t> operator()(const asap::Cookie& m) {
-    return encodeMessage(out, kind(AsapType::Cookie), 0, [&](Writer& w) -> std::optional<Error> {
-      encodeCookie(w, m.cookie);
+  Result<std::size_t> cookie(AsapType type, const Bytes& cookie) {
+    return encodeMessage(out, kind(type), 0, [&](Writer& w) -> std::optional<Error> {
+      encodeCookie(w, cookie);
       return std::nullopt;
     });
   }
-  Result<std::size_t> operator()(const asap::CookieEcho& m) {
-    return encodeMessage(out, kind(AsapType::CookieEcho), 0, [&](Writer& w) -> std::optional<Error> {
-      encodeCookie(w, m.cookie);
-      return std::nullopt;
-    });
-  }
+  Result<std::size_t> operator()(const asap::Cookie& m) { return cookie(AsapType::Cookie, m.cookie); }
+  Result<std::size_t> operator()(const asap::CookieEcho& m) { return cookie(AsapType::CookieEcho, m.cookie); }
   Result<std::size_t> operator()(const asap::BusinessCard& m) {
     return encodeMessage(out, kind(AsapType::BusinessCard), 0, [&](Writer& w) -> std::optional<Error> {
       encodePoolHandle(w, m.pool_handle);
-      if (m.overall_policy) encodePolicy(w, *m.overall_policy);
-      for (const auto& pe : m.pes) {
-        if (auto e = encodePoolElement(w, pe, dialect)) return e;
-      }
-      return std::nullopt;
+      return policyAndElements(w, m.overall_policy, m.pes, dialect);
     });
   }
   Result<std::size_t> operator()(const asap::Error& m) {
