@@ -188,7 +188,7 @@ struct Stats {
   std::uint64_t suggestions_sent = 0;
   std::uint64_t suggestions_received = 0;
   std::uint64_t peers_failed = 0;
-  std::uint64_t foreign_expired = 0;
+  std::uint64_t foreign_expired = 0;     // entries removed when their Registration Life ran out
   std::uint64_t malformed = 0;
   std::uint64_t ignored = 0;             // messages from unknown/own senders, unexpected responses
   std::optional<Duration> startup_sync{};  // start to end of start-up (mentor sync or timeout)
@@ -198,7 +198,8 @@ struct Stats {
 /// which must outlive it. The handlespace must record changes (Config::record_changes) for Handle Updates.
 class Engine {
  public:
-  /// The one timer the engine uses for every deadline.
+  /// The one timer the engine uses for every deadline (distinct from the ASAP engines' keys, so one
+  /// adapter timer table can serve both).
   static constexpr TimerKey kTimer = 0x454e5250;  // "ENRP"
 
   Engine(const Config& config, handlespace::Handlespace& hs, const Clock& clock);
@@ -206,8 +207,11 @@ class Engine {
   /// Begins start-up (7.7): arms the mentor discovery timeout. Call once, before any event.
   void start(std::vector<Action>& out);
 
-  /// Handles one event; appends the actions to carry out, in order, to `out`.
+  /// Handles one event; appends the actions to carry out, in order, to `out`. Messages from a connection
+  /// whose sender has not introduced itself with a Presence are dropped (a Handle Table Request gets a
+  /// reject); messages naming this PR as sender close the connection (it loops back to this PR).
   void handle(const Event& event, std::vector<Action>& out);
+  /// Convenience for tests: one event, its actions.
   std::vector<Action> handle(const Event& event) {
     std::vector<Action> out;
     handle(event, out);
@@ -219,12 +223,15 @@ class Engine {
   /// are sent once. Foreign changes are dropped. Call once per loop turn, after the ASAP engine ran.
   void publishChanges(std::vector<Action>& out);
 
+  /// True until the mentor's last Handle Table Response or the mentor discovery timeout.
   bool inStartup() const { return startup_; }
   const Stats& stats() const { return stats_; }
   const Config& config() const { return config_; }
+  /// Every peer PR known by ID (heard at least once and not given up), ascending by ID; a snapshot.
   std::vector<PeerInfo> peers() const;
+  /// The peers counted by state (every state present, 0 if none), for a gauge.
   std::map<PeerState, std::size_t> peersByState() const;
-  /// PRs for which this engine runs a takeover now.
+  /// PRs for which this engine runs a takeover now, ascending.
   std::vector<PrId> takeoversInProgress() const;
 
  private:
