@@ -345,25 +345,29 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
     peer.serve_own_only = m.own_children_only;
   }
   const std::optional<PrId> owner = m.own_children_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
-  std::size_t max = peer.dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
-  handlespace::TablePage page;
-  for (;;) {
-    page = hs_.handleTable(owner, *peer.serve_cursor, max);
-    std::size_t bytes = 0;
-    for (const auto& ref : page.entries) {
-      const auto view = hs_.view(ref);
-      bytes += estimateBytes(view.poolElement(), view.pool().size());
-    }
-    if (bytes <= config_.max_page_bytes || max <= 1) break;
-    max /= 2;
-  }
+  const std::size_t max = peer.dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
+  handlespace::TablePage page = hs_.handleTable(owner, *peer.serve_cursor, max);
   msg::HandleTableResponse r;
   r.ids = ids(peer.id);
+  std::vector<std::pair<std::string_view, wire::PoolElement>> entries;
+  entries.reserve(page.entries.size());
+  std::size_t bytes = 0;
   for (const auto& ref : page.entries) {
     const auto view = hs_.view(ref);
-    if (r.pools.empty() || r.pools.back().pool_handle != view.pool())
-      r.pools.push_back(msg::PoolEntries{wire::PoolHandle(view.pool()), {}});
-    r.pools.back().pes.push_back(view.poolElement());
+    wire::PoolElement pe = view.poolElement();
+    bytes += estimateBytes(pe, view.pool().size());
+    if (bytes > config_.max_page_bytes && !entries.empty()) break;
+    entries.emplace_back(view.pool(), std::move(pe));
+  }
+  // Cut short by the byte bound: fetch the same prefix again for the cursor right after it.
+  if (entries.size() < page.entries.size()) page = hs_.handleTable(owner, *peer.serve_cursor, entries.size());
+  // One Pool Handle parameter per pool in the page: the table is paged in join order, where pools
+  // interleave; the order inside a response does not matter to the receiver.
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [pool, pe] : entries) {
+    if (r.pools.empty() || r.pools.back().pool_handle != pool)
+      r.pools.push_back(msg::PoolEntries{wire::PoolHandle(pool), {}});
+    r.pools.back().pes.push_back(std::move(pe));
   }
   r.more = page.next.has_value();
   if (page.next)
