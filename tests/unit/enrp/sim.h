@@ -95,7 +95,8 @@ class Network {
     std::uint64_t adopted = 0;  // TakeOverPe carried out
   };
 
-  explicit Network(Duration latency = std::chrono::milliseconds(1)) : latency_(latency) {}
+  explicit Network(Duration latency = std::chrono::milliseconds(1), wire::Dialect dialect = wire::Dialect::Ng)
+      : latency_(latency), dialect_(dialect) {}
 
   /// Adds a PR (not started: connections to it fail until start()). Its ENRP address is 10.0.0.<index>:9901.
   Node& add(PrId id, Config config = {}) {
@@ -244,7 +245,7 @@ class Network {
         auto it = conns_.find(s->to);
         if (it == conns_.end()) continue;
         ++messages;
-        schedule(it->second.node, Received{it->second.peer, throughWire(s->message, wire::Dialect::Ng)});
+        schedule(it->second.node, Received{it->second.peer, throughWire(s->message, dialect_)});
       } else if (const auto* c = std::get_if<Connect>(&a)) {
         std::optional<std::size_t> dest;
         for (std::size_t i = 0; i < nodes_.size(); ++i)
@@ -256,8 +257,8 @@ class Network {
         const ConnId mine = next_conn_++, theirs = next_conn_++;
         conns_[mine] = End{*dest, theirs};
         conns_[theirs] = End{self, mine};
-        schedule(*dest, Connected{ConnectionInfo{theirs, wire::Dialect::Ng, true, 0}});
-        schedule(self, Connected{ConnectionInfo{mine, wire::Dialect::Ng, false, c->request}});
+        schedule(*dest, Connected{ConnectionInfo{theirs, dialect_, true, 0}});
+        schedule(self, Connected{ConnectionInfo{mine, dialect_, false, c->request}});
       } else if (const auto* cl = std::get_if<Close>(&a)) {
         auto it = conns_.find(cl->conn);
         if (it == conns_.end()) continue;
@@ -281,6 +282,7 @@ class Network {
   }
 
   Duration latency_;
+  wire::Dialect dialect_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::multimap<std::pair<TimePoint, std::uint64_t>, Item> queue_;
   std::map<ConnId, End> conns_;

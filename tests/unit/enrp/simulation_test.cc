@@ -292,6 +292,46 @@ TEST(RendezvousSimulationTest, OrphansOfADeadPrAreSpreadEvenlyOverTheSurvivors) 
   for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(contents(*net.node(ids[i]).hs), reference);
 }
 
+// The classic dialect end to end: 32-bit IDs, Internet-16 audit checksums, RSPLIB's page size.
+TEST(ClassicSimulationTest, MeshAuditAndTakeoverWorkInTheClassicDialect) {
+  using namespace std::chrono_literals;
+  Network net(1ms, wire::Dialect::Classic);
+  Config config = fast();
+  config.classic_page_entries = 16;
+  const PrId a = 0x0A000001, b = 0x0A000002, c = 0x0A000004;
+  for (PrId id : {a, b, c}) net.add(id, config);
+  net.start(a);
+  for (PeId pe = 1; pe <= 100; ++pe) net.registerAt(a, "sip", 0x100 + pe);
+  net.runFor(1500ms);
+  net.start(b);
+  net.start(c);
+  net.runFor(1s);
+  EXPECT_GE(net.node(b).engine->stats().table_pages_received, 7u);
+  for (PeId pe = 1; pe <= 30; ++pe) net.registerAt(c, "media", 0x9000 + pe);
+  net.runFor(100ms);
+  auto& hs_b = *net.node(b).hs;
+  ASSERT_TRUE(hs_b.deregisterPe("sip", 0x101));  // behind ENRP's back
+  (void)hs_b.takeChanges();
+  net.runFor(500ms);
+  EXPECT_GE(net.node(b).engine->stats().resyncs_completed, 1u);
+  EXPECT_TRUE(hs_b.contains("sip", 0x101));
+  const std::size_t at_c = net.node(a).hs->ownerSize(c);
+  ASSERT_GT(at_c, 0u);
+  net.kill(c);
+  net.runFor(3s);
+  for (PrId id : {a, b}) {
+    EXPECT_EQ(net.node(id).hs->size(), 130u);
+    EXPECT_EQ(net.node(id).hs->ownerSize(c), 0u);
+  }
+  EXPECT_EQ(contents(*net.node(a).hs), contents(*net.node(b).hs));
+  // Converged: further Internet-16 audits all match.
+  const auto audits = net.node(a).engine->stats().audits;
+  const auto mismatches = net.node(a).engine->stats().audit_mismatches;
+  net.runFor(1s);
+  EXPECT_GT(net.node(a).engine->stats().audits, audits + 3);
+  EXPECT_EQ(net.node(a).engine->stats().audit_mismatches, mismatches);
+}
+
 TEST(SuggestionScoreTest, XorIsRsplibsMetricAndRendezvousIsDeterministic) {
   EXPECT_EQ(suggestionScore(Config::SuggestionMetric::Xor, 0x30, 0x0F), 0x3Fu);
   const auto a = suggestionScore(Config::SuggestionMetric::Rendezvous, 7, 42);
