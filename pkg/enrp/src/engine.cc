@@ -124,6 +124,8 @@ void Engine::connectTarget(const std::string& key, Target& target, std::vector<A
 }
 
 void Engine::onConnected(const Connected& e, std::vector<Action>& out) {
+  // IDs are never reused; should one be, the old connection is gone.
+  if (links_.count(e.info.id)) onDisconnected(Disconnected{e.info.id}, out);
   Link link;
   link.id = e.info.id;
   link.dialect = e.info.dialect;
@@ -189,6 +191,8 @@ Engine::Peer& Engine::bind(Link& link, PrId id, bool& is_new) {
     peer.dialect = link.dialect;
     peer.last_heard = clock_.now();
   }
+  if (link.peer != 0 && link.peer != id)  // another ID on the same connection: it is no longer the old one's
+    if (auto old = peers_.find(link.peer); old != peers_.end()) std::erase(old->second.conns, link.id);
   link.peer = id;
   if (std::find(peer.conns.begin(), peer.conns.end(), link.id) == peer.conns.end()) {
     // The newest connection is the one to send on: an older one may be half-open (the peer restarted).
@@ -250,6 +254,8 @@ void Engine::onReceived(const Received& e, std::vector<Action>& out) {
         t->second.self = true;
         t->second.conn = kNoConn;
       }
+    if (link.peer != 0)
+      if (auto p = peers_.find(link.peer); p != peers_.end()) std::erase(p->second.conns, link.id);
     out.emplace_back(Close{link.id});
     links_.erase(lit);
     ++stats_.ignored;

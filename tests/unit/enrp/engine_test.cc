@@ -555,3 +555,107 @@ TEST_F(TakeoverTest, PeerAckingSomeoneElsesTakeoverForgetsTheTargetWithoutItsOwn
 
 }  // namespace
 }  // namespace vnfpool::enrp
+
+namespace vnfpool::enrp {
+namespace {
+
+// Random events and messages (seeded, so deterministic): the engine neither crashes nor throws, never
+// sends on a connection it was not told about, and keeps the handlespace's checksums consistent.
+TEST(EngineRandomTest, RandomEventsNeverBreakTheEngine) {
+  using namespace std::chrono_literals;
+  handlespace::ManualClock clock;
+  handlespace::Handlespace hs(test::recording());
+  Config config;
+  config.pr_id = 3;
+  config.heartbeat_cycle = 100ms;
+  config.max_time_last_heard = 300ms;
+  config.max_time_no_response = 100ms;
+  config.mentor_discovery_timeout = 200ms;
+  config.takeover_expiry = 200ms;
+  Engine engine(config, hs, clock);
+  handlespace::Random rng(42);
+  std::vector<Action> out;
+  engine.start(out);
+  std::set<ConnId> open;
+  auto pick = [&](std::uint64_t n) { return rng.next() % n; };
+  for (int step = 0; step < 20000; ++step) {
+    out.clear();
+    const ConnId conn = 1 + pick(6);
+    const PrId sender = pick(6);  // 0 and 3 (ourselves) included
+    const wire::enrp::Ids ids{sender, pick(3) == 0 ? PrId{0} : PrId{3}};
+    const std::string pool = "p" + std::to_string(pick(3));
+    const wire::PoolElement pe = element(1 + pick(40), pick(6), static_cast<std::uint32_t>(pick(500)));
+    switch (pick(14)) {
+      case 0:
+        engine.handle(Connected{ConnectionInfo{conn, pick(2) ? wire::Dialect::Ng : wire::Dialect::Classic,
+                                               pick(2) == 0, pick(4)}},
+                      out);
+        open.insert(conn);
+        break;
+      case 1:
+        engine.handle(Disconnected{conn}, out);
+        open.erase(conn);
+        break;
+      case 2: {
+        wire::enrp::Presence p;
+        p.ids = ids;
+        p.reply_required = pick(2) == 0;
+        p.checksum = pick(2) ? hs.ownerChecksum(sender).internet32() : static_cast<std::uint32_t>(rng.next());
+        engine.handle(Received{conn, p}, out);
+        break;
+      }
+      case 3: engine.handle(Received{conn, wire::enrp::HandleTableRequest{pick(2) == 0, ids}}, out); break;
+      case 4: {
+        wire::enrp::HandleTableResponse r;
+        r.ids = ids;
+        r.more = pick(2) == 0;
+        r.reject = pick(5) == 0;
+        r.pools = {{pool, {pe}}};
+        engine.handle(Received{conn, r}, out);
+        break;
+      }
+      case 5: {
+        wire::enrp::HandleUpdate u;
+        u.ids = ids;
+        u.takeover_suggested = pick(3) == 0;
+        u.action = static_cast<std::uint16_t>(pick(3));
+        u.pool_handle = pool;
+        u.pe = pe;
+        engine.handle(Received{conn, u}, out);
+        break;
+      }
+      case 6: engine.handle(Received{conn, wire::enrp::InitTakeover{ids, pick(6)}}, out); break;
+      case 7: engine.handle(Received{conn, wire::enrp::InitTakeoverAck{ids, pick(6)}}, out); break;
+      case 8: engine.handle(Received{conn, wire::enrp::TakeoverServer{ids, pick(6)}}, out); break;
+      case 9: {
+        wire::enrp::ListResponse l;
+        l.ids = ids;
+        l.servers = {wire::ServerInformation{pick(6), {test::tcpAt("10.0.0." + std::to_string(pick(6)), 9901)}}};
+        engine.handle(Received{conn, l}, out);
+        break;
+      }
+      case 10: engine.handle(PeerAddresses{"dns", {test::tcpAt("10.0.0." + std::to_string(pick(6)), 9901)}}, out); break;
+      case 11: engine.handle(ConnectFailed{pick(20)}, out); break;
+      case 12:
+        (void)hs.registerPe(pool, element(100 + pick(20), 3), {9, handlespace::kNever}, clock.now());
+        if (pick(2)) hs.deregisterPe(pool, 100 + pick(20));
+        engine.publishChanges(out);
+        break;
+      default:
+        clock.advance(Duration(pick(150'000)));
+        engine.handle(Expired{Engine::kTimer}, out);
+        break;
+    }
+    for (const auto& a : out) {
+      if (const auto* s = std::get_if<Send>(&a)) {
+        ASSERT_TRUE(open.count(s->to)) << "step " << step << " msg " << s->message.index() << " to " << s->to << " conn " << conn << " sender " << sender;
+      }
+      if (const auto* c = std::get_if<Close>(&a)) open.erase(c->conn);
+    }
+  }
+  for (PrId owner : hs.owners()) EXPECT_EQ(hs.ownerChecksum(owner), hs.recomputeOwnerChecksum(owner));
+  EXPECT_GT(engine.stats().presences_received, 0u);
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp
