@@ -26,6 +26,9 @@ std::size_t estimateBytes(const wire::PoolElement& pe, std::size_t handle_size) 
   return n + handle_size + 8;  // a Pool Handle parameter may precede it
 }
 
+// The source of addresses learned from List Responses: tried once, forgotten when the attempt fails.
+constexpr const char* kListSource = "(list response)";
+
 }  // namespace
 
 std::uint64_t suggestionScore(Config::SuggestionMetric metric, PrId pr, PeId pe) {
@@ -145,11 +148,24 @@ void Engine::onConnected(const Connected& e, std::vector<Action>& out) {
   if (!e.info.inbound) sendPresenceOn(link.id, link.dialect, 0, true, out);
 }
 
+void Engine::retryLater(const std::string& key) {
+  auto t = targets_.find(key);
+  if (t == targets_.end() || t->second.self) return;
+  if (t->second.sources.size() == 1 && t->second.sources.count(kListSource)) {
+    sources_[kListSource].erase(key);
+    targets_.erase(t);
+    return;
+  }
+  t->second.retry_at = clock_.now() + config_.reconnect_interval;
+}
+
 void Engine::onConnectFailed(const ConnectFailed& e, std::vector<Action>&) {
+  if (e.request == 0) return;
   for (auto& [key, target] : targets_) {
-    if (target.request == e.request && e.request != 0) {
+    if (target.request == e.request) {
       target.request = 0;
-      target.retry_at = clock_.now() + config_.reconnect_interval;
+      retryLater(std::string(key));
+      return;
     }
   }
 }
@@ -162,7 +178,7 @@ void Engine::onDisconnected(const Disconnected& e, std::vector<Action>&) {
   if (!link.target.empty())
     if (auto t = targets_.find(link.target); t != targets_.end() && t->second.conn == e.conn) {
       t->second.conn = kNoConn;
-      if (!t->second.self) t->second.retry_at = clock_.now() + config_.reconnect_interval;
+      retryLater(link.target);
     }
   if (link.peer != 0)
     if (auto p = peers_.find(link.peer); p != peers_.end()) {
@@ -447,8 +463,8 @@ void Engine::listResponse(const msg::ListResponse& m, std::vector<Action>& out) 
     const std::string key = addressKey(server.transports.front());
     auto [it, fresh] = targets_.try_emplace(key);
     if (fresh) it->second.address = server.transports.front();
-    it->second.sources.insert("list");
-    sources_["list"].insert(key);
+    it->second.sources.insert(kListSource);
+    sources_[kListSource].insert(key);
     connectTarget(key, it->second, out);
   }
 }
@@ -577,7 +593,7 @@ void Engine::removePeer(PrId id, std::vector<Action>& out) {
       if (!link->second.target.empty())
         if (auto t = targets_.find(link->second.target); t != targets_.end() && t->second.conn == c) {
           t->second.conn = kNoConn;
-          t->second.retry_at = clock_.now() + config_.reconnect_interval;
+          retryLater(link->second.target);
         }
       links_.erase(link);
     }

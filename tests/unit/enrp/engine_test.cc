@@ -462,6 +462,10 @@ TEST_F(EngineTest, ListRequestIsAnsweredWithOtherPeersAndListResponseConnectsToN
   auto connects = only<Connect>(out);
   ASSERT_EQ(connects.size(), 1u);
   EXPECT_EQ(addressKey(connects[0].address), "10.0.0.64:9901");
+  // An address only a List Response named is tried once.
+  engine().handle(ConnectFailed{connects[0].request});
+  out = at(5s);
+  EXPECT_TRUE(only<Connect>(out).empty());
 }
 
 class TakeoverTest : public EngineTest {

@@ -285,6 +285,9 @@ class Engine {
   void takeoverServer(const wire::enrp::TakeoverServer& m, std::vector<Action>& out);
 
   void connectTarget(const std::string& key, Target& target, std::vector<Action>& out);
+  /// After a failed or lost connection to a wanted address: retry later, or forget an address only a
+  /// List Response named.
+  void retryLater(const std::string& key);
   Peer& bind(Link& link, PrId id, bool& is_new);
   void sendPresence(Peer& peer, bool reply_required, std::vector<Action>& out);
   void sendPresenceOn(ConnId conn, wire::Dialect dialect, PrId receiver, bool reply_required,
