@@ -221,7 +221,10 @@ std::size_t countParams(std::span<const std::byte> message, std::size_t begin, s
     const std::uint16_t t = load16(message.data() + begin);
     const std::uint16_t length = load16(message.data() + begin + 2);
     if (length < 4) break;
-    if (t == code(type)) ++count;
+    // Only the run that starts here: the PEs of one pool are contiguous, and counting further would make
+    // a Handle Table Response with many pools quadratic.
+    if (t != code(type)) break;
+    ++count;
     begin += padded(length);
   }
   return count;

@@ -205,7 +205,8 @@ std::optional<Error> decodePolicy(const Tlv& tlv, Policy& out);
 Result<PoolHandle> decodePoolHandle(const Tlv& tlv);
 std::optional<Error> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
                                        PoolElement& out);
-/// Number of parameters of `type` directly in message bytes [begin, end) (for reserving list space).
+/// Number of consecutive parameters of `type` starting at `begin` in message bytes [begin, end) (for
+/// reserving list space; stops at the first parameter of another type).
 std::size_t countParams(std::span<const std::byte> message, std::size_t begin, std::size_t end, ParamType type);
 /// Decodes the Pool Element parameters that follow at the reader's position into `out`.
 std::optional<Error> poolElementList(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
