@@ -400,10 +400,24 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
   sendTo(peer, std::move(r), out);
 }
 
-void Engine::learn(const std::string& pool, const wire::PoolElement& pe) {
+void Engine::learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, std::vector<Action>& out) {
   // A foreign entry lives for its Registration Life unless refreshed (7.9). Entries that claim this PR
   // as their home are ignored: this PR knows its own PEs best (RSPLIB does the same).
   if (pe.home_pr == config_.pr_id || pe.home_pr == 0) return;
+  if (snapshot) {
+    // A table entry (mentor sync or audit) for a PE this PR owns: two PRs claim it, which happens when
+    // both took it over during a partition. An ADD means the PE registered there afresh and is taken
+    // as is; a snapshot is settled by the lower PR ID, the same rule on both sides: the higher one
+    // yields, the lower one keeps it and adopts the PE again, so the PE's home is really it.
+    if (auto ref = hs_.find(pool, pe.id); ref && hs_.view(*ref).homePr() == config_.pr_id) {
+      if (pe.home_pr > config_.pr_id) {
+        ++stats_.ownership_conflicts;
+        out.emplace_back(TakeOverPe{wire::PoolHandle(pool), pe.id});
+        return;
+      }
+      ++stats_.ownership_conflicts;
+    }
+  }
   const Duration life = pe.registration_life_ms > 0 ? Duration(std::chrono::milliseconds(pe.registration_life_ms))
                                                      : config_.default_foreign_life;
   const auto now = clock_.now();
@@ -418,7 +432,7 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::v
   ++stats_.table_pages_received;
   if (!m.reject)
     for (const auto& entries : m.pools)
-      for (const auto& pe : entries.pes) learn(entries.pool_handle, pe);
+      for (const auto& pe : entries.pes) learn(entries.pool_handle, pe, true, out);
   if (m.more && !m.reject) {
     sendTo(peer, msg::HandleTableRequest{peer.sync == Sync::Audit, ids(peer.id)}, out);
     return;
@@ -439,7 +453,7 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::v
 void Engine::update(Peer& peer, const msg::HandleUpdate& m, std::vector<Action>& out) {
   ++stats_.updates_received;
   if (m.action == static_cast<std::uint16_t>(wire::UpdateAction::AddPe)) {
-    learn(m.pool_handle, m.pe);
+    learn(m.pool_handle, m.pe, false, out);
     // 7.12 / 11.5: a Takeover Suggestion for a PE not ours: adopt it (the registrar sends Keep-Alive H=1).
     const bool honour = peer.dialect == wire::Dialect::Ng || config_.classic_takeover_suggestion;
     if (m.takeover_suggested && honour && m.pe.home_pr != config_.pr_id && hs_.contains(m.pool_handle, m.pe.id)) {

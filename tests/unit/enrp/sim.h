@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,9 @@ class Network {
     carryOut(n, out);
   }
 
+  /// Messages between `a` and `b` are lost (both ways) until heal(); new connections between them fail.
+  void partition(PrId a, PrId b) { blocked_.insert({std::min(a, b), std::max(a, b)}); }
+  void heal() { blocked_.clear(); }
   /// The node stops silently (crash, power off): no more deliveries, no FIN on its connections.
   void kill(PrId id) { node(id).alive = false; }
   /// A killed node comes back as a new process (same ID and address, empty handlespace); the survivors'
@@ -245,11 +249,14 @@ class Network {
         auto it = conns_.find(s->to);
         if (it == conns_.end()) continue;
         ++messages;
+        if (blocked(n.id, nodes_[it->second.node]->id)) continue;
         schedule(it->second.node, Received{it->second.peer, throughWire(s->message, dialect_)});
       } else if (const auto* c = std::get_if<Connect>(&a)) {
         std::optional<std::size_t> dest;
         for (std::size_t i = 0; i < nodes_.size(); ++i)
-          if (addressKey(tcpAt(nodes_[i]->address, 9901)) == addressKey(c->address) && nodes_[i]->alive) dest = i;
+          if (addressKey(tcpAt(nodes_[i]->address, 9901)) == addressKey(c->address) && nodes_[i]->alive &&
+              !blocked(n.id, nodes_[i]->id))
+            dest = i;
         if (!dest) {
           schedule(self, ConnectFailed{c->request});
           continue;
@@ -281,8 +288,11 @@ class Network {
     }
   }
 
+  bool blocked(PrId a, PrId b) const { return blocked_.count({std::min(a, b), std::max(a, b)}) > 0; }
+
   Duration latency_;
   wire::Dialect dialect_;
+  std::set<std::pair<PrId, PrId>> blocked_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::multimap<std::pair<TimePoint, std::uint64_t>, Item> queue_;
   std::map<ConnId, End> conns_;

@@ -226,6 +226,34 @@ TEST_F(SimulationTest, ChurnDuringTheMentorSyncConverges) {
   expectConverged({kPr1, kPr2});
 }
 
+TEST_F(SimulationTest, PartitionAndHealConverge) {
+  formMesh(0);
+  for (PeId pe : keptBy3(10, 0)) net_.registerAt(kPr3, "sip", pe);
+  for (std::size_t i = 0; i < 10; ++i) net_.registerAt(kPr1, "media", peId(300 + i));
+  net_.runFor(100ms);
+  net_.partition(kPr1, kPr3);
+  net_.partition(kPr2, kPr3);
+  net_.runFor(3s);
+  // Each side took over the other's PEs.
+  EXPECT_EQ(net_.node(kPr1).hs->ownerSize(kPr3), 0u);
+  net_.heal();
+  net_.runFor(5s);
+  // Both sides claimed the PEs; the audits found the conflicts, the lower PR IDs kept them and adopted
+  // them again, and Takeover Suggestion then moved each to its XOR-best PR, as before the partition.
+  EXPECT_GT(net_.node(kPr3).engine->stats().ownership_conflicts, 0u);
+  for (const auto& [pool, pe, owner] : contents(*net_.node(kPr1).hs)) {
+    PrId best = kPr1;
+    for (PrId id : {kPr2, kPr3})
+      if ((id ^ pe) > (best ^ pe)) best = id;
+    EXPECT_EQ(owner, best) << pool << " " << pe;
+  }
+  for (PrId id : {kPr1, kPr2, kPr3}) {
+    EXPECT_EQ(net_.node(id).hs->size(), 20u) << "PR " << id;
+    EXPECT_EQ(net_.node(id).engine->peers().size(), 2u) << "PR " << id;
+  }
+  expectConverged({kPr1, kPr2, kPr3});
+}
+
 TEST_F(SimulationTest, SimultaneousTakeoversResolveByLowerPrId) {
   formMesh(0);
   for (PeId pe : keptBy3(10, 5000)) net_.registerAt(kPr3, "sip", pe);

@@ -187,6 +187,7 @@ struct Stats {
   std::uint64_t orphans_adopted = 0;     // PEs rehomed to this PR by its takeovers
   std::uint64_t suggestions_sent = 0;
   std::uint64_t suggestions_received = 0;
+  std::uint64_t ownership_conflicts = 0;  // table entries naming another home for an own PE
   std::uint64_t peers_failed = 0;
   std::uint64_t foreign_expired = 0;     // entries removed when their Registration Life ran out
   std::uint64_t malformed = 0;
@@ -295,7 +296,7 @@ class Engine {
   void sendTo(const Peer& peer, wire::EnrpMessage message, std::vector<Action>& out);
   void heartbeat(std::vector<Action>& out);
   void endStartup();
-  void learn(const std::string& pool, const wire::PoolElement& pe);
+  void learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, std::vector<Action>& out);
   void peerDead(PrId id, std::vector<Action>& out);
   void completeTakeover(PrId target, std::vector<Action>& out);
   void removePeer(PrId id, std::vector<Action>& out);
