@@ -5,7 +5,7 @@
 namespace vnfpool::asap {
 
 PoolElementSide::PoolElementSide(const PoolElementConfig& config, const Clock& clock)
-    : config_(config), clock_(clock) {}
+    : config_(config), clock_(clock), hunt_(config.hunt_backoff, config.hunt_backoff_max) {}
 
 bool PoolElementSide::registered(const std::string& pool, wire::PeId pe) const {
   auto it = pes_.find(Key{pool, pe});
@@ -47,12 +47,11 @@ void PoolElementSide::removeAll(std::vector<Action>& out) {
 
 void PoolElementSide::handle(const Connected& event, std::vector<Action>& out) {
   if (event.info.inbound) return;  // a registrar reaching us (takeover): it becomes home with its Keep-Alive
-  if (!hunt_requested_ || home_ != kNoConn) {
+  if (!hunt_.requested() || home_ != kNoConn) {
     out.emplace_back(Close{event.info.id});  // a connection we no longer need
     return;
   }
-  hunt_requested_ = false;
-  backoff_ = Duration{0};
+  hunt_.succeeded();
   home_ = event.info.id;
   home_pr_ = 0;
   registerAll(out);
@@ -64,11 +63,9 @@ void PoolElementSide::handle(const Disconnected& event, std::vector<Action>& out
     lost(out);
     return;
   }
-  if (hunt_requested_ && home_ == kNoConn) {
+  if (hunt_.requested() && home_ == kNoConn) {
     // The attempt failed (refused, timed out, resolved to nothing): try again after a pause that grows.
-    hunt_requested_ = false;
-    backoff_ = std::min(std::max(backoff_ * 2, config_.hunt_backoff), config_.hunt_backoff_max);
-    out.emplace_back(Arm{kHuntTimer, clock_.now() + backoff_});
+    out.emplace_back(Arm{kHuntTimer, clock_.now() + hunt_.failed()});
   }
 }
 
@@ -106,7 +103,7 @@ void PoolElementSide::handle(const Received& event, std::vector<Action>& out) {
       // suggestion): move there and let the old registrar go.
       const ConnId old = home_;
       home_ = event.from;
-      hunt_requested_ = false;
+      hunt_.cancel();
       ++stats_.home_changes;
       if (old != kNoConn) out.emplace_back(Close{old});
       outstanding_ = 0;
@@ -188,8 +185,7 @@ void PoolElementSide::armReregistration(std::vector<Action>& out) {
 }
 
 void PoolElementSide::hunt(std::vector<Action>& out) {
-  if (hunt_requested_) return;
-  hunt_requested_ = true;
+  if (!hunt_.begin()) return;
   ++stats_.hunts;
   out.emplace_back(StartHunt{});
 }

@@ -4,7 +4,8 @@
 
 namespace vnfpool::asap {
 
-PoolUserSide::PoolUserSide(const PoolUserConfig& config, const Clock& clock) : config_(config), clock_(clock) {}
+PoolUserSide::PoolUserSide(const PoolUserConfig& config, const Clock& clock)
+    : config_(config), clock_(clock), hunt_(config.hunt_backoff, config.hunt_backoff_max) {}
 
 void PoolUserSide::resolve(RequestId id, const std::string& pool, std::uint32_t items, std::vector<Action>& out) {
   const TimePoint now = clock_.now();
@@ -46,12 +47,11 @@ void PoolUserSide::reportUnreachable(const std::string& pool, wire::PeId pe, std
 
 void PoolUserSide::handle(const Connected& event, std::vector<Action>& out) {
   if (event.info.inbound) return;
-  if (!hunt_requested_ || conn_ != kNoConn) {
+  if (!hunt_.requested() || conn_ != kNoConn) {
     out.emplace_back(Close{event.info.id});
     return;
   }
-  hunt_requested_ = false;
-  backoff_ = Duration{0};
+  hunt_.succeeded();
   conn_ = event.info.id;
   for (auto& p : pending_)
     if (!p.sent) send(p, out);
@@ -64,10 +64,8 @@ void PoolUserSide::handle(const Disconnected& event, std::vector<Action>& out) {
     if (!pending_.empty()) hunt(out);
     return;
   }
-  if (hunt_requested_ && conn_ == kNoConn) {
-    hunt_requested_ = false;
-    backoff_ = std::min(std::max(backoff_ * 2, config_.hunt_backoff), config_.hunt_backoff_max);
-    out.emplace_back(Arm{kHuntTimer, clock_.now() + backoff_});
+  if (hunt_.requested() && conn_ == kNoConn) {
+    out.emplace_back(Arm{kHuntTimer, clock_.now() + hunt_.failed()});
   }
 }
 
@@ -143,8 +141,7 @@ void PoolUserSide::armTimers(std::vector<Action>& out) {
 }
 
 void PoolUserSide::hunt(std::vector<Action>& out) {
-  if (hunt_requested_) return;
-  hunt_requested_ = true;
+  if (!hunt_.begin()) return;
   ++stats_.hunts;
   out.emplace_back(StartHunt{});
 }

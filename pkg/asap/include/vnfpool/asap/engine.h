@@ -3,6 +3,7 @@
 // clock reads; time comes from an injected Clock and every deadline is an Arm action.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <variant>
 #include <vector>
@@ -77,6 +78,40 @@ struct Disarm {
 /// Close the connection (after sending what is queued).
 struct Close {
   ConnId conn = kNoConn;
+};
+
+/// The registrar hunt of the client engines (PE and PU sides): at most one connection attempt at a time,
+/// and a pause that doubles after each failed attempt, from `backoff` up to `backoff_max`; a success
+/// resets it.
+class Hunt {
+ public:
+  Hunt(Duration backoff, Duration backoff_max) : min_(backoff), max_(backoff_max) {}
+  /// True when an attempt must start now (none is outstanding); the caller emits StartHunt.
+  bool begin() {
+    if (requested_) return false;
+    requested_ = true;
+    return true;
+  }
+  /// The attempt produced a connection.
+  void succeeded() {
+    requested_ = false;
+    backoff_ = Duration{0};
+  }
+  /// The attempt failed: returns the pause before the next one.
+  Duration failed() {
+    requested_ = false;
+    backoff_ = std::min(std::max(backoff_ * 2, min_), max_);
+    return backoff_;
+  }
+  /// No attempt is wanted any more (a registrar reached us first).
+  void cancel() { requested_ = false; }
+  bool requested() const { return requested_; }
+
+ private:
+  Duration min_;
+  Duration max_;
+  Duration backoff_{0};
+  bool requested_ = false;
 };
 
 }  // namespace vnfpool::asap

@@ -114,9 +114,7 @@ class PoolElementSide {
   std::map<Key, Entry> pes_;
   ConnId home_ = kNoConn;
   wire::PrId home_pr_ = 0;
-  ConnId hunting_ = kNoConn;  // an outbound connection being tried (its Connected is awaited)
-  bool hunt_requested_ = false;
-  Duration backoff_{0};
+  Hunt hunt_;
   std::optional<TimePoint> request_deadline_;
   std::size_t outstanding_ = 0;  // registrations/deregistrations awaiting an answer
   PoolElementStats stats_;

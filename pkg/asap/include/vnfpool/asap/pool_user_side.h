@@ -101,9 +101,7 @@ class PoolUserSide {
   PoolUserConfig config_;
   const Clock& clock_;
   ConnId conn_ = kNoConn;
-  ConnId hunting_ = kNoConn;
-  bool hunt_requested_ = false;
-  Duration backoff_{0};
+  Hunt hunt_;
   std::deque<Pending> pending_;  // answers come back in request order on the one connection
   std::map<std::string, CacheEntry> cache_;
   std::optional<TimePoint> armed_request_;
