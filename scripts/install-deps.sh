@@ -13,7 +13,7 @@ packages=(
   libboost-dev libboost-system-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libcpprest-dev libyaml-cpp-dev prometheus-cpp-dev
   # tests
-  libgtest-dev libgmock-dev libbenchmark-dev python3 tshark unzip openssl
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml tshark unzip openssl
 )
 # helm for the Kubernetes tests comes from the npm registry (scripts/install-test-tools.sh); the machine
 # image has Node.js and npm, Debian's npm serves where it does not.

@@ -86,6 +86,7 @@ BUILTINS = [
     _b("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=["pdb"], status=True,
        generation=True),
     _b("events.k8s.io", "v1", "events", "Event", short_names=["ev"]),
+    _b("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short_names=["netpol"], generation=True),
 ]
 
 # Kinds whose generation bumps on any non-metadata change because they have no status (webhook configs).

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Writes the Grafana dashboard of the chart (charts/vnfpool/dashboards/vnfpool.json) to stdout.
+
+    scripts/gen-dashboard.py > charts/vnfpool/dashboards/vnfpool.json
+
+Panels whose metrics the sidecar and operator do not export yet are left out unless INCLUDE_PENDING=1;
+tests/chart/dashboard_test.py checks that every metric asked for exists and that the checked-in file is
+this script's output.
+"""
+import json, os
+PENDING = os.environ.get("INCLUDE_PENDING") == "1"
+panels = []
+pid = [0]
+y = [0]
+def row(title):
+    pid[0] += 1
+    panels.append({"type": "row", "id": pid[0], "title": title, "collapsed": False,
+                   "gridPos": {"h": 1, "w": 24, "x": 0, "y": y[0]}, "panels": []})
+    y[0] += 1
+x = [0]
+def panel(kind, title, targets, w=8, h=7, unit="short", desc=""):
+    pid[0] += 1
+    if x[0] + w > 24:
+        x[0] = 0; y[0] += h
+    p = {"type": kind, "id": pid[0], "title": title, "description": desc,
+         "datasource": {"type": "prometheus", "uid": "${datasource}"},
+         "gridPos": {"h": h, "w": w, "x": x[0], "y": y[0]},
+         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+         "options": {},
+         "targets": [{"refId": chr(65 + i), "expr": e, "legendFormat": l,
+                      "datasource": {"type": "prometheus", "uid": "${datasource}"}} for i, (e, l) in enumerate(targets)]}
+    if kind == "stat":
+        p["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                        "colorMode": "value", "graphMode": "area"}
+    else:
+        p["options"] = {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+                        "tooltip": {"mode": "multi", "sort": "desc"}}
+    panels.append(p)
+    x[0] += w
+def endrow(h=7):
+    x[0] = 0; y[0] += h
+
+ns = 'namespace=~"$namespace"'
+R = "$__rate_interval"
+row("Pools and members")
+panel("stat", "Pools", [(f'max(vnfpool_registrar_pools{{{ns}}})', "pools")], w=4, h=5,
+      desc="Pools in the handlespace (every PR holds the whole handlespace; the max is shown).")
+panel("stat", "Pool Elements", [(f'max(vnfpool_registrar_pool_elements{{{ns}}})', "PEs")], w=4, h=5)
+panel("stat", "Registrars up", [(f'count(up{{{ns}, job=~".*registrar.*"}} == 1)', "PRs")], w=4, h=5)
+panel("timeseries", "PEs by home registrar", [(f'sum by (pod) (vnfpool_registrar_own_pool_elements{{{ns}}})', "{{pod}}")], w=6, h=5,
+      desc="PEs whose home PR each registrar is; after a takeover with suggestion they spread evenly again.")
+PENDING and panel("timeseries", "Pool members (operator view)", [(f'sum by (pool) (vnfpool_operator_pool_members{{{ns}}})', "{{pool}}")], w=6, h=5)
+endrow(5)
+row("Traffic")
+panel("timeseries", "Handle resolutions/s by result", [(f'sum by (result) (rate(vnfpool_registrar_handle_resolutions_total{{{ns}}}[{R}]))', "{{result}}")], unit="reqps")
+PENDING and panel("timeseries", "Resolutions/s by pool (sidecars)", [(f'sum by (pool) (rate(vnfpool_sidecar_resolutions_total{{{ns}}}[{R}]))', "{{pool}}")], unit="reqps",
+      desc="Handle resolutions the sidecars' Pool User side asked for, by pool (registrar metrics carry no pool label).")
+panel("timeseries", "Registrations/s", [
+    (f'sum(rate(vnfpool_registrar_registrations_total{{{ns}}}[{R}]))', "registrations"),
+    (f'sum(rate(vnfpool_registrar_reregistrations_total{{{ns}}}[{R}]))', "re-registrations"),
+    (f'sum(rate(vnfpool_registrar_deregistrations_total{{{ns}}}[{R}]))', "deregistrations")], unit="ops")
+panel("timeseries", "ASAP connections by registrar", [(f'sum by (pod) (vnfpool_registrar_asap_connections{{{ns}}})', "{{pod}}")])
+panel("timeseries", "Message handling p99", [(f'histogram_quantile(0.99, sum by (le) (rate(vnfpool_registrar_message_handling_seconds_bucket{{{ns}}}[{R}])))', "p99")], unit="s")
+panel("timeseries", "Keep-alives/s", [
+    (f'sum(rate(vnfpool_registrar_keep_alives_sent_total{{{ns}}}[{R}]))', "sent"),
+    (f'sum(rate(vnfpool_registrar_keep_alive_acks_total{{{ns}}}[{R}]))', "acked")], unit="ops")
+endrow()
+row("Failover and takeover")
+panel("timeseries", "PEs removed/s by reason", [(f'sum by (reason) (rate(vnfpool_registrar_pool_elements_removed_total{{{ns}}}[{R}]))', "{{reason}}")], unit="ops",
+      desc="admin_request = the operator saw the Pod go; keep_alive_timeout and unreachable_reports = detected by ASAP.")
+PENDING and panel("timeseries", "Failover time (sidecars)", [
+    (f'histogram_quantile(0.5, sum by (le) (rate(vnfpool_sidecar_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p50"),
+    (f'histogram_quantile(0.99, sum by (le) (rate(vnfpool_sidecar_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p99")], unit="s")
+panel("timeseries", "Takeovers by result", [(f'sum by (result) (increase(vnfpool_registrar_enrp_takeovers_total{{{ns}}}[{R}]))', "{{result}}"),
+                                            (f'sum(increase(vnfpool_registrar_enrp_orphans_adopted_total{{{ns}}}[{R}]))', "PEs adopted")])
+panel("timeseries", "Takeover suggestions/s", [(f'sum by (direction) (rate(vnfpool_registrar_enrp_takeover_suggestions_total{{{ns}}}[{R}]))', "{{direction}}")], unit="ops")
+panel("timeseries", "Peers declared dead", [(f'sum by (pod) (increase(vnfpool_registrar_enrp_peers_failed_total{{{ns}}}[{R}]))', "{{pod}}")])
+panel("timeseries", "Start-up sync time", [(f'max by (pod) (vnfpool_registrar_enrp_startup_sync_seconds{{{ns}}})', "{{pod}}")], unit="s")
+endrow()
+row("ENRP peers and sync")
+panel("timeseries", "Peers by state", [(f'sum by (pod, state) (vnfpool_registrar_enrp_peers{{{ns}}})', "{{pod}} {{state}}")])
+panel("timeseries", "Audits and resyncs/s", [
+    (f'sum(rate(vnfpool_registrar_enrp_audits_total{{{ns}}}[{R}]))', "audits"),
+    (f'sum(rate(vnfpool_registrar_enrp_audit_mismatches_total{{{ns}}}[{R}]))', "mismatches"),
+    (f'sum(rate(vnfpool_registrar_enrp_resyncs_total{{{ns}}}[{R}]))', "resyncs")], unit="ops")
+panel("timeseries", "Handle updates/s", [(f'sum by (direction) (rate(vnfpool_registrar_enrp_handle_updates_total{{{ns}}}[{R}]))', "{{direction}}")], unit="ops")
+endrow()
+if PENDING:
+    row("Operator")
+if PENDING:
+    panel("timeseries", "Reconciles/s", [(f'sum by (controller, result) (rate(vnfpool_operator_reconcile_total{{{ns}}}[{R}]))', "{{controller}} {{result}}")], unit="ops")
+if PENDING:
+    panel("timeseries", "Reconcile time p99", [(f'histogram_quantile(0.99, sum by (le, controller) (rate(vnfpool_operator_reconcile_duration_seconds_bucket{{{ns}}}[{R}])))', "{{controller}}")], unit="s")
+if PENDING:
+    panel("stat", "Webhook certificate expires in", [(f'min(vnfpool_webhook_certificate_expiry_timestamp_seconds{{{ns}}}) - time()', "expires in")], unit="s")
+endrow()
+row("Errors")
+panel("timeseries", "Decode errors/s by cause", [(f'sum by (cause) (rate(vnfpool_registrar_decode_errors_total{{{ns}}}[{R}]))', "{{cause}}"),
+                                                 (f'sum(rate(vnfpool_registrar_enrp_malformed_messages_total{{{ns}}}[{R}]))', "ENRP malformed")], unit="ops")
+panel("timeseries", "Rejections and errors sent/s", [(f'sum by (cause) (rate(vnfpool_registrar_registration_rejections_total{{{ns}}}[{R}]))', "rejected {{cause}}"),
+                                                     (f'sum by (cause) (rate(vnfpool_registrar_errors_sent_total{{{ns}}}[{R}]))', "error sent {{cause}}")], unit="ops")
+endrow()
+
+dash = {
+  "title": "vnfpool", "uid": "vnfpool-overview", "tags": ["vnfpool", "rserpool"],
+  "description": "Pools, resolutions, failover and takeover, ENRP sync, operator reconciles and errors (charts/vnfpool).",
+  "schemaVersion": 39, "version": 1, "editable": True, "graphTooltip": 1,
+  "time": {"from": "now-1h", "to": "now"}, "refresh": "30s", "timezone": "",
+  "annotations": {"list": []}, "links": [],
+  "templating": {"list": [
+    {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Data source",
+     "current": {}, "hide": 0, "refresh": 1},
+    {"name": "namespace", "type": "query", "label": "Namespace",
+     "datasource": {"type": "prometheus", "uid": "${datasource}"},
+     "query": {"query": "label_values(vnfpool_build_info, namespace)", "refId": "ns"},
+     "definition": "label_values(vnfpool_build_info, namespace)",
+     "includeAll": True, "multi": True, "allValue": ".*", "current": {}, "hide": 0, "refresh": 2, "sort": 1}]},
+  "panels": panels,
+}
+print(json.dumps(dash, indent=2))
