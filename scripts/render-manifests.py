@@ -91,10 +91,12 @@ def rendered_manifests(helm, crds_text):
         with open(os.path.join(chart, "templates", "crds.yaml"), "w", encoding="utf-8") as f:
             f.write(crds_text)
         outdir = os.path.join(tmp, "out")
-        subprocess.run([helm, "template", RELEASE, chart, "--namespace", NAMESPACE, "--values", DEPLOY_VALUES,
-                        "--output-dir", outdir], check=True, capture_output=True, text=True,
-                       env=dict(os.environ, HELM_CACHE_HOME=os.path.join(tmp, "c"),
-                                HELM_CONFIG_HOME=os.path.join(tmp, "c"), HELM_DATA_HOME=os.path.join(tmp, "d")))
+        r = subprocess.run([helm, "template", RELEASE, chart, "--namespace", NAMESPACE, "--values", DEPLOY_VALUES,
+                            "--output-dir", outdir], capture_output=True, text=True,
+                           env=dict(os.environ, HELM_CACHE_HOME=os.path.join(tmp, "c"),
+                                    HELM_CONFIG_HOME=os.path.join(tmp, "c"), HELM_DATA_HOME=os.path.join(tmp, "d")))
+        if r.returncode != 0:
+            sys.exit(f"render-manifests: helm template failed:\n{r.stderr}")
         files = {}
         root = os.path.join(outdir, "vnfpool", "templates")
         for dirpath, _, names in os.walk(root):

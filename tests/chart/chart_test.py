@@ -129,7 +129,11 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
         self.assertEqual(op["spec"]["replicas"], 2)
         env = {e["name"]: e.get("value") for e in op["spec"]["template"]["spec"]["containers"][0]["env"]}
         self.assertEqual(env["VNFPOOL_OPERATOR_LEADER_ELECTION_ENABLED"], "true")
-        self.assertEqual(env["VNFPOOL_OPERATOR_REGISTRARS_ASAP"], "vnfpool-registrar.vnfpool.svc:3863")
+        self.assertEqual(env["VNFPOOL_OPERATOR_SIDECAR_REGISTRARS"], "vnfpool-registrar.vnfpool.svc:3863")
+        self.assertEqual(env["VNFPOOL_OPERATOR_REGISTRARS"], "vnfpool-registrar-peers.vnfpool.svc:3870")
+        self.assertEqual(env["VNFPOOL_OPERATOR_WEBHOOK_CERT_MODE"], "files")
+        self.assertEqual(env["VNFPOOL_OPERATOR_WEBHOOK_CONFIGURATION"], "vnfpool-vnfpool-inject")
+        self.assertIn("VNFPOOL_OPERATOR_NAMESPACE", env)
         self.assertEqual(env["VNFPOOL_OPERATOR_SIDECAR_IMAGE"], "localhost/vnfpool:0.1.0")
         self.assertEqual(by[("PodDisruptionBudget", "vnfpool-operator")]["spec"]["minAvailable"], 1)
 
@@ -166,6 +170,25 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
             text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", os.path.join(tmp, "tls.crt")],
                                   capture_output=True, text=True, check=True).stdout
             self.assertIn("DNS:vnfpool-webhook.vnfpool.svc", text)
+
+    def test_operator_managed_certificates(self):
+        by = self.index(self.render("--set", "webhook.certificates.mode=operator"))
+        secret = by[("Secret", "vnfpool-webhook-tls")]
+        self.assertEqual(secret["data"], {"tls.crt": "", "tls.key": ""}, "an empty Secret the operator fills")
+        hook = by[("MutatingWebhookConfiguration", "vnfpool-vnfpool-inject")]["webhooks"][0]
+        self.assertNotIn("caBundle", hook["clientConfig"])
+        pod = by[("Deployment", "vnfpool-operator")]["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        self.assertEqual(env["VNFPOOL_OPERATOR_WEBHOOK_CERT_MODE"], "self")
+        self.assertNotIn("VNFPOOL_OPERATOR_WEBHOOK_CERT_DIR", env)
+        self.assertNotIn("webhook-tls", [v["name"] for v in pod["volumes"]])
+        role = by[("Role", "vnfpool-operator-webhook-certificate")]["rules"]
+        self.assertEqual(role, [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["vnfpool-webhook-tls"],
+                                 "verbs": ["get", "update", "patch"]}])
+        cluster = by[("ClusterRole", "vnfpool-operator-vnfpool-webhook-configuration")]["rules"][0]
+        self.assertEqual(cluster["resourceNames"], ["vnfpool-vnfpool-inject"])
+        # helm-made certificates need neither.
+        self.assertNotIn(("Role", "vnfpool-operator-webhook-certificate"), self.index(self.render()))
 
     def test_every_documented_option_renders(self):
         objs = self.render("--values", ALL_OPTIONS, "--api-versions", SERVICE_MONITOR_API)
@@ -208,7 +231,10 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
         self.assertEqual(op["replicas"], 3)
         env = {e["name"]: e.get("value") for e in op["template"]["spec"]["containers"][0]["env"]}
         self.assertEqual(env["VNFPOOL_OPERATOR_SIDECAR_IMAGE"], "registry.example/sidecar:9.9")
-        self.assertEqual(env["VNFPOOL_OPERATOR_SIDECAR_NATIVE"], "false")
+        self.assertEqual(env["VNFPOOL_OPERATOR_WEBHOOK_NATIVE_SIDECARS"], "false")
+        self.assertEqual(env["VNFPOOL_OPERATOR_SIDECAR_CPU_REQUEST"], "50m")
+        self.assertNotIn("VNFPOOL_OPERATOR_SIDECAR_CPU_LIMIT", env, "no limit set, none passed")
+        self.assertEqual(env["VNFPOOL_OPERATOR_RECONCILE_RESYNC"], "30s")
         self.assertEqual(env["VNFPOOL_OPERATOR_LOG_LEVEL"], "debug")
         self.assertNotIn(("ClusterRole", "full-vnfpool-viewer"), by)
 

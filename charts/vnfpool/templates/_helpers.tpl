@@ -55,6 +55,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "vnfpool.webhook.fullname" -}}
 {{- printf "%s-webhook" (include "vnfpool.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- define "vnfpool.webhook.configurationName" -}}
+{{- printf "%s-%s-inject" (include "vnfpool.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- define "vnfpool.webhook.secret" -}}
 {{- printf "%s-webhook-tls" (include "vnfpool.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
