@@ -6,11 +6,19 @@
 
 namespace vnfpool::transport {
 
-std::string_view protocolName(Protocol p) { return p == Protocol::Mptcp ? "mptcp" : "tcp"; }
+std::string_view protocolName(Protocol p) {
+  switch (p) {
+    case Protocol::Tcp: return "tcp";
+    case Protocol::Mptcp: return "mptcp";
+    case Protocol::Sctp: return "sctp";
+  }
+  return "tcp";
+}
 
 std::optional<Protocol> parseProtocol(std::string_view text) {
   if (text == "tcp") return Protocol::Tcp;
   if (text == "mptcp") return Protocol::Mptcp;
+  if (text == "sctp") return Protocol::Sctp;
   return std::nullopt;
 }
 

@@ -21,6 +21,8 @@
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "sctp_socket.h"
+#include "sctp_stream.h"
 #include "socket_ops.h"
 #include "stream.h"
 #include "vnfpool/wire/framer.h"
@@ -123,6 +125,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   TransportCore* host;
   ListenerInfo info;
+  std::uint32_t sctp_ppid = 0;  // the PPID of its connections, when info.sctp_active
   std::size_t max_connections;
   std::size_t live = 0;
 
@@ -195,6 +198,10 @@ class TransportCore {
   }
   void notifyClosed(ConnectionBase& conn, CloseReason reason, std::error_code error, const wire::Error* framing);
   void noteFallback(const OpenedSocket& opened, Protocol p);
+  // Opens the socket for `p`; for Sctp, an SCTP socket (`sctp` true) or, where the kernel has none, the
+  // fallback protocol's (logged once). Errors other than that refusal are returned as they are.
+  OpenedSocket openSocket(int family, Protocol p, bool& sctp, std::error_code& error);
+  std::shared_ptr<ConnectionBase> makeConnection(tcp::socket socket, bool sctp, std::uint32_t ppid);
   // A connection that failed before it had a socket: it still gets an id and a closed(ConnectFailed).
   ConnId failedConnect(ConnId id, const Endpoint& to, Protocol p, std::error_code why);
 
@@ -206,6 +213,7 @@ class TransportCore {
   std::size_t live_ = 0;  // connections not yet Closed
   TransportStats stats_{};
   bool mptcp_refused_ = false;
+  bool sctp_refused_ = false;
   bool shut_down_ = false;
 };
 
@@ -526,6 +534,7 @@ class Connection final : public ConnectionBase {
 };
 
 using PlainConnection = Connection<PlainStream>;
+using SctpConnection = Connection<SctpStream>;
 
 void Listener::accept() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
@@ -556,9 +565,8 @@ Result<ListenerInfo> TransportCore::listen(const Endpoint& at, Protocol p, const
   if (shut_down_) return IoError{std::make_error_code(std::errc::operation_canceled), what};
   try {
     std::error_code error;
-    const auto opened =
-        openStreamSocket(at.address.is_v4() ? AF_INET : AF_INET6, p, mptcp_refused_, options_.open_socket, error);
-    noteFallback(opened, p);
+    bool sctp = false;
+    const auto opened = openSocket(at.address.is_v4() ? AF_INET : AF_INET6, p, sctp, error);
     if (error) return IoError{error, "socket for " + what};
     tcp::acceptor acceptor(loop_);
     boost::system::error_code ec;
@@ -571,20 +579,57 @@ Result<ListenerInfo> TransportCore::listen(const Endpoint& at, Protocol p, const
     if (at.address.is_v6()) acceptor.set_option(boost::asio::ip::v6_only(options.v6_only), ec);
     acceptor.bind(at.toAsio(), ec);
     if (ec) return IoError{toStd(ec), "bind " + what};
+    if (sctp && !options.sctp_extra_addresses.empty()) {
+      const auto port = acceptor.local_endpoint(ec).port();
+      if (auto bx = sctpBindx(acceptor.native_handle(), options.sctp_extra_addresses, port)) {
+        return IoError{bx, "sctp_bindx of the extra addresses of " + what};
+      }
+    }
     acceptor.listen(options.backlog, ec);
     if (ec) return IoError{toStd(ec), "listen " + what};
     const auto local = acceptor.local_endpoint(ec);
     if (ec) return IoError{toStd(ec), "local address of " + what};
-    const ListenerInfo info{nextId(), p, opened.mptcp, Endpoint::fromAsio(local)};
+    const ListenerInfo info{nextId(), p, opened.mptcp, sctp, Endpoint::fromAsio(local)};
     auto listener = std::make_shared<Listener>(
         *this, std::move(acceptor), info,
         options.max_connections ? options.max_connections : options_.limits.max_connections_per_listener);
+    listener->sctp_ppid = options.sctp_ppid != 0 ? options.sctp_ppid : options_.sctp.ppid;
     listeners_.emplace(info.id, listener);
     listener->accept();
     return info;
   } catch (const std::exception& e) {
     return IoError{std::make_error_code(std::errc::not_enough_memory), what + " (" + e.what() + ")"};
   }
+}
+
+OpenedSocket TransportCore::openSocket(int family, Protocol p, bool& sctp, std::error_code& error) {
+  sctp = false;
+  if (p == Protocol::Sctp) {
+    if (!sctp_refused_) {
+      const int fd = openSctpSocket(family, options_.open_socket, error);
+      if (fd >= 0) {
+        sctp = true;
+        return OpenedSocket{fd, false, false, {}};
+      }
+      if (!isSctpRefusal(error)) return {};
+      sctp_refused_ = true;  // remembered: later sockets go straight to the fallback, and this is said once
+      log("vnfpool " + options_.name + ": SCTP not available (socket(IPPROTO_SCTP): " + error.message() + "); using " +
+          std::string(protocolName(options_.sctp.fallback)) + " where SCTP is configured");
+    }
+    ++stats_.sctp_fallbacks;
+    p = options_.sctp.fallback == Protocol::Sctp ? Protocol::Tcp : options_.sctp.fallback;
+  }
+  auto opened = openStreamSocket(family, p, mptcp_refused_, options_.open_socket, error);
+  noteFallback(opened, p);
+  return opened;
+}
+
+std::shared_ptr<ConnectionBase> TransportCore::makeConnection(tcp::socket socket, bool sctp, std::uint32_t ppid) {
+  if (!sctp) return std::make_shared<PlainConnection>(*this, PlainStream(std::move(socket)));
+  sctpConfigure(socket.native_handle(), ppid);
+  auto conn = std::make_shared<SctpConnection>(*this, SctpStream(std::move(socket), ppid, &stats_.sctp_foreign_ppid));
+  conn->info.sctp_active = true;
+  return conn;
 }
 
 void TransportCore::noteFallback(const OpenedSocket& opened, Protocol p) {
@@ -618,9 +663,8 @@ ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milli
   }
   try {
     std::error_code error;
-    const auto opened =
-        openStreamSocket(to.address.is_v4() ? AF_INET : AF_INET6, p, mptcp_refused_, options_.open_socket, error);
-    noteFallback(opened, p);
+    bool sctp = false;
+    const auto opened = openSocket(to.address.is_v4() ? AF_INET : AF_INET6, p, sctp, error);
     if (error) return failedConnect(id, to, p, error);
     tcp::socket socket(loop_);
     boost::system::error_code ec;
@@ -629,14 +673,21 @@ ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milli
       ::close(opened.fd);
       return failedConnect(id, to, p, toStd(ec));
     }
-    auto conn = std::make_shared<PlainConnection>(*this, PlainStream(std::move(socket)));
+    if (sctp) {
+      if (auto bx = sctpBindx(opened.fd, options_.sctp.local_addresses, 0)) return failedConnect(id, to, p, bx);
+    }
+    auto conn = makeConnection(std::move(socket), sctp, options_.sctp.ppid);
     conn->info.id = id;
     conn->info.protocol = p;
     conn->info.peer = to;
     conn->announced = true;
     conns_.emplace(id, conn);
     ++live_;
-    conn->startConnect(to.toAsio(), timeout, opened.mptcp);
+    if (sctp) {
+      static_cast<SctpConnection&>(*conn).startConnect(to.toAsio(), timeout, false);
+    } else {
+      static_cast<PlainConnection&>(*conn).startConnect(to.toAsio(), timeout, opened.mptcp);
+    }
   } catch (const std::exception&) {
     if (conns_.count(id) == 0) return failedConnect(id, to, p, std::make_error_code(std::errc::not_enough_memory));
     if (auto* conn = find(id)) conn->abort(CloseReason::ConnectFailed, std::make_error_code(std::errc::not_enough_memory));
@@ -652,7 +703,7 @@ void TransportCore::adopt(Listener& listener, tcp::socket socket) {
     return;
   }
   const ConnId id = nextId();
-  auto conn = std::make_shared<PlainConnection>(*this, PlainStream(std::move(socket)));
+  auto conn = makeConnection(std::move(socket), listener.info.sctp_active, listener.sctp_ppid);
   conn->info.id = id;
   conn->info.protocol = listener.info.protocol;
   conn->info.listener = listener.info.id;
@@ -660,7 +711,11 @@ void TransportCore::adopt(Listener& listener, tcp::socket socket) {
   ++live_;
   ++listener.live;
   ++stats_.accepted;
-  conn->established(true, listener.info.mptcp_active);
+  if (listener.info.sctp_active) {
+    static_cast<SctpConnection&>(*conn).established(true, false);
+  } else {
+    static_cast<PlainConnection&>(*conn).established(true, listener.info.mptcp_active);
+  }
 }
 
 void TransportCore::established(ConnectionBase& conn, bool inbound) {

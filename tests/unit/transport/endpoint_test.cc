@@ -64,7 +64,7 @@ TEST(Endpoint, ProtocolNames) {
   EXPECT_EQ(protocolName(Protocol::Mptcp), "mptcp");
   EXPECT_EQ(parseProtocol("mptcp"), Protocol::Mptcp);
   EXPECT_EQ(parseProtocol("tcp"), Protocol::Tcp);
-  EXPECT_FALSE(parseProtocol("sctp"));
+  EXPECT_FALSE(parseProtocol("udp"));
 }
 
 }  // namespace

@@ -11,13 +11,15 @@
 
 namespace vnfpool::transport {
 
-/// Which stream protocol a listener or connector asks for. Mptcp falls back to Tcp where the kernel refuses
+/// Which transport a listener or connector asks for. Mptcp falls back to Tcp where the kernel refuses
 /// IPPROTO_MPTCP (see MessageTransport); ConnectionInfo::mptcp_active says what a connection really runs.
-enum class Protocol : std::uint8_t { Tcp, Mptcp };
+/// Sctp (one-to-one style sockets, one message per SCTP message, docs/sctp.md) falls back to
+/// Options::sctp.fallback where the kernel has no SCTP; ConnectionInfo::sctp_active says which it got.
+enum class Protocol : std::uint8_t { Tcp, Mptcp, Sctp };
 
-/// "tcp" or "mptcp".
+/// "tcp", "mptcp" or "sctp".
 std::string_view protocolName(Protocol p);
-/// Accepts "tcp" and "mptcp" (lower case); nullopt otherwise.
+/// Accepts "tcp", "mptcp" and "sctp" (lower case); nullopt otherwise.
 std::optional<Protocol> parseProtocol(std::string_view text);
 
 struct Endpoint {

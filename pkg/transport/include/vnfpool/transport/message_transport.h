@@ -66,10 +66,27 @@ struct KeepAlive {
   std::chrono::milliseconds user_timeout{0};  ///< TCP_USER_TIMEOUT for unacknowledged data; 0 = kernel default
 };
 
+/// SCTP (Protocol::Sctp): one-to-one style sockets; every RSerPool message is one SCTP message on stream 0
+/// with a Payload Protocol Identifier. Received messages with another PPID are dropped (counted in
+/// TransportStats::sctp_foreign_ppid), as RSPLIB does. docs/sctp.md.
+struct SctpOptions {
+  /// PPID of what this transport sends and accepts (wire::kPpidAsap 11, kPpidEnrp 12, kPpidNgAsap,
+  /// kPpidNgEnrp). ListenOptions::sctp_ppid overrides it for one listener's connections.
+  std::uint32_t ppid = 11;
+  /// Multi-homing of outbound associations: local addresses bound (sctp_bindx) before connecting. Empty: the
+  /// kernel picks (all addresses of the host). Listeners take theirs from ListenOptions::sctp_extra_addresses.
+  std::vector<boost::asio::ip::address> local_addresses{};
+  /// What a listener or connect() asking for Sctp gets where the kernel has no SCTP (socket() refused
+  /// with EPROTONOSUPPORT, ESOCKTNOSUPPORT, EAFNOSUPPORT or EINVAL): one log line for the life of the
+  /// transport, then this protocol (Mptcp itself falls back to Tcp).
+  Protocol fallback = Protocol::Mptcp;
+};
+
 /// Knobs that are not limits. All optional.
 struct Options {
   Limits limits{};
   KeepAlive keep_alive{};
+  SctpOptions sctp{};
   /// A short role name used in log lines ("asap", "enrp").
   std::string name = "transport";
   /// Receives the few log lines the transport writes (MPTCP fallback, an exception from a handler). One
@@ -83,12 +100,16 @@ struct ListenOptions {
   std::size_t max_connections = 0;  ///< live connections accepted from this listener; 0 = Limits default
   int backlog = 1024;               ///< listen(2) backlog
   bool v6_only = false;             ///< for an IPv6 wildcard: true refuses IPv4-mapped peers
+  std::uint32_t sctp_ppid = 0;      ///< Sctp: PPID of this listener's connections; 0 = Options::sctp.ppid
+  /// Sctp multi-homing: further local addresses added to the listening socket (sctp_bindx, same port).
+  std::vector<boost::asio::ip::address> sctp_extra_addresses{};
 };
 
 struct ListenerInfo {
   ListenerId id = 0;
   Protocol protocol = Protocol::Tcp;  ///< what was asked for
   bool mptcp_active = false;          ///< the listening socket is an MPTCP socket (false after a fallback)
+  bool sctp_active = false;           ///< the listening socket is an SCTP socket (false after a fallback)
   Endpoint local{};                   ///< the bound address; the port is the OS's pick when 0 was asked
 };
 
@@ -96,6 +117,7 @@ struct ConnectionInfo {
   ConnId id = 0;
   Protocol protocol = Protocol::Tcp;  ///< what the listener or connect() asked for
   bool mptcp_active = false;          ///< MPTCP really runs on this connection (kernel says so, no fallback)
+  bool sctp_active = false;           ///< an SCTP association (Protocol::Sctp without fallback)
   Endpoint local{};                   ///< IPv4-mapped IPv6 addresses (on a dual-stack listener) are given as IPv4
   Endpoint peer{};
   ListenerId listener = 0;            ///< the listener that accepted it; 0 for outbound connections
@@ -121,6 +143,8 @@ struct TransportStats {
   std::uint64_t framing_errors = 0;
   std::uint64_t too_much_buffered = 0;
   std::uint64_t mptcp_fallbacks = 0;  ///< sockets opened as TCP although MPTCP was asked for
+  std::uint64_t sctp_fallbacks = 0;   ///< sockets opened as SctpOptions::fallback although SCTP was asked for
+  std::uint64_t sctp_foreign_ppid = 0;  ///< SCTP messages dropped because of their PPID
   std::uint64_t handler_exceptions = 0;
   std::uint64_t stalled = 0;
 };
