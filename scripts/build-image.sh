@@ -85,7 +85,7 @@ import_rootfs() {   # import_rootfs DIR NAME
   ctx="$(mktemp -d "$work/ctx.XXXXXX")"
   tar --numeric-owner -C "$dir" -cf "$ctx/rootfs.tar" .
   printf 'FROM scratch\nADD rootfs.tar /\nCMD ["/bin/bash"]\n' > "$ctx/Containerfile"
-  buildah bud --isolation=chroot --pull-never --layers=false -f "$ctx/Containerfile" -t "$name" "$ctx" >/dev/null
+  buildah bud --isolation=chroot --pull-never --layers=false -f "$ctx/Containerfile" -t "$name" "$ctx" >/dev/null 2>&1
   rm -rf "$ctx"
   echo "build-image: base image $name made from $dir"
 }

@@ -27,6 +27,7 @@ from harness import FakeApiServer, find_helm, require_tool  # noqa: E402
 CHART = os.path.join(REPO, "charts", "vnfpool")
 TESTDATA = os.path.join(HERE, "testdata")
 ALL_OPTIONS = os.path.join(TESTDATA, "values-all-options.yaml")
+BUILTIN_FIELDS = os.path.join(REPO, "tests", "kube", "testdata", "builtin-fields.json")
 KUBECTL = os.environ.get("KUBECTL", "/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1/ServiceMonitor"
 TIMEOUT = 90
@@ -298,7 +299,9 @@ class ChartFakeServerTest(HelmMixin, unittest.TestCase):
         cls.kubectl = require_tool(KUBECTL, "kubectl")
 
     def setUp(self):
-        self.server = FakeApiServer()   # one per test: CRDs and release ownership never leak between tests
+        # One per test (CRDs and release ownership never leak between tests), with the field lists of the
+        # built-in kinds, so that strict field validation covers StatefulSets, Services, RBAC, ... too.
+        self.server = FakeApiServer("--builtin-fields", BUILTIN_FIELDS)
         self.addCleanup(self.server.close)
         self.cache = tempfile.mkdtemp(prefix="chart-kubectl-cache-")
         self.addCleanup(shutil.rmtree, self.cache, True)
@@ -349,7 +352,13 @@ class ChartFakeServerTest(HelmMixin, unittest.TestCase):
         self.assertEqual(r.returncode, 0, f"kubectl apply -k deploy/ (dry run) failed:\n{r.stderr}")
         self.assertEqual(self.state().get(("statefulsets", "vnfpool", "vnfpool-registrar")), None,
                          "a dry run creates nothing")
-        # Strictness is real: an unknown field in a schema'd kind is refused, not dropped.
+        # Strictness is real, for built-in kinds ...
+        sts = self.helm("template", "vnfpool", CHART, "--namespace", "vnfpool",
+                        "--show-only", "templates/registrar-statefulset.yaml").stdout
+        r = self.dry_run(sts.replace("          livenessProbe:", "          livenessProbes:", 1))
+        self.assertNotEqual(r.returncode, 0, "a misspelt StatefulSet field passed strict validation")
+        self.assertIn('unknown field "spec.template.spec.containers[0].livenessProbes"', r.stderr)
+        # ... and for custom resources: an unknown field is refused, not dropped.
         bad = self.helm("template", "vnfpool", CHART, "--namespace", "vnfpool", "--values", ALL_OPTIONS,
                         "--api-versions", SERVICE_MONITOR_API, "--show-only", "templates/servicemonitor.yaml").stdout
         r = self.dry_run(bad.replace("  endpoints:", "  endpointz: []\n  endpoints:", 1))

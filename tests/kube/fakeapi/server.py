@@ -845,6 +845,9 @@ def main(argv=None):
                     help="Kubernetes version reported by /version, MAJOR.MINOR (default 1.30)")
     ap.add_argument("--controllers", action="store_true",
                     help="simulate the Deployment/ReplicaSet controllers and a kubelet that runs every Pod")
+    ap.add_argument("--builtin-fields", metavar="FILE",
+                    help="field lists of the built-in kinds (testdata/builtin-fields.json): refuse unknown fields in "
+                         "them under fieldValidation=Strict (warn under Warn); without it only CRD schemas are checked")
     ap.add_argument("--verbose", action="store_true", help="log every request (never headers or tokens)")
     args = ap.parse_args(argv)
 
@@ -857,6 +860,9 @@ def main(argv=None):
         ap.error("--server-version must look like 1.30")
     VERSION_INFO.update(major=str(major), minor=str(minor), gitVersion=f"v{major}.{minor}.0-vnfpool-fake")
     store = Store(history=args.history)
+    if args.builtin_fields:
+        with open(args.builtin_fields) as f:
+            store.builtin_fields = json.load(f)
     if args.state and os.path.exists(args.state):
         with open(args.state) as f:
             store.load(json.load(f))

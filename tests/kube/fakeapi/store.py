@@ -188,8 +188,12 @@ class Store:
             raise invalid(rt, name, causes)
 
     def _custom_validate(self, rt, obj, field_validation, old=None):
-        """Defaults, prunes and validates a custom resource against its CRD schema."""
-        if rt.builtin or not isinstance(rt.schema, dict):
+        """Defaults, prunes and validates a custom resource against its CRD schema; for built-in kinds,
+        only unknown fields are looked for, and only when field lists were loaded (--builtin-fields)."""
+        if rt.builtin:
+            self._builtin_unknown_fields(rt, obj, field_validation)
+            return
+        if not isinstance(rt.schema, dict):
             return
         crdschema.apply_defaults(rt.schema, obj)
         res = crdschema.prune_and_validate(rt.schema, obj)
@@ -205,6 +209,43 @@ class Store:
             causes = cel.validate(rt.schema, obj, old if old is not None else cel.MISSING)
         if causes:
             raise invalid(rt, obj["metadata"].get("name", ""), causes)
+
+    def _builtin_unknown_fields(self, rt, obj, field_validation):
+        fields = getattr(self, "builtin_fields", None)
+        if not fields or field_validation not in ("Strict", "Warn"):
+            return
+        root = fields["kinds"].get(f"{rt.group_version}/{rt.kind}")
+        if root is None:
+            return
+        types, unknown = fields["types"], []
+
+        def walk(value, desc, path):
+            if isinstance(desc, str):
+                desc = types.get(desc)
+            if desc is None:
+                return
+            if "list" in desc:
+                if isinstance(value, list):
+                    for i, item in enumerate(value):
+                        walk(item, desc["list"], f"{path}[{i}]")
+            elif "map" in desc:
+                if isinstance(value, dict):
+                    for k, v in value.items():
+                        walk(v, desc["map"], f"{path}.{k}" if path else k)
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    sub = f"{path}.{k}" if path else k
+                    if k not in desc["fields"]:
+                        unknown.append(sub)
+                    else:
+                        walk(v, desc["fields"][k], sub)
+
+        walk(obj, root, "")
+        if not unknown:
+            return
+        if field_validation == "Strict":
+            raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+        self.warnings.list = [f'unknown field "{u}"' for u in unknown]
 
     def _bump_generation(self, rt, old, new):
         if not rt.generation:
