@@ -231,4 +231,37 @@ int runWatch(const std::vector<std::string>& args, std::ostream& out, std::ostre
   return kExitOk;
 }
 
+int runPeers(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  int code = 0;
+  auto specs = commonSpecs();
+  auto f = parseOrUsage(args, specs, "usage: vnfpoolctl peers [flags]\n  Lists the registrar's ENRP peers (the PR mesh).\n",
+                        err, code);
+  if (!f) return code;
+  auto s = connect(*f, err);
+  if (!s) return kExitUsage;
+  v1::Registrar self;
+  auto status = s->stub->GetRegistrar(context(*s).get(), v1::GetRegistrarRequest{}, &self);
+  if (!status.ok()) return failed(status, *s, err);
+  v1::ListPeersResponse peers;
+  status = s->stub->ListPeers(context(*s).get(), v1::ListPeersRequest{}, &peers);
+  if (!status.ok()) return failed(status, *s, err);
+  if (f->get("output") == "json") {
+    out << "{\"registrar\":" << json(self) << ",\"peers\":" << json(peers) << "}\n";
+    return kExitOk;
+  }
+  out << "Registrar " << hexId(self.pr_id()) << ": " << peers.peers_size() << " peers\n";
+  Table t({"PR-ID", "STATE", "ENDPOINTS"});
+  for (const auto& p : peers.peers()) {
+    std::string endpoints;
+    for (const auto& e : p.endpoints()) {
+      if (!endpoints.empty()) endpoints += ",";
+      const bool v6 = e.address().find(':') != std::string::npos;
+      endpoints += e.transport() + ":" + (v6 ? "[" + e.address() + "]" : e.address()) + ":" + std::to_string(e.port());
+    }
+    t.add({hexId(p.pr_id()), p.state(), endpoints.empty() ? "-" : endpoints});
+  }
+  t.print(out);
+  return kExitOk;
+}
+
 }  // namespace vnfpool::ctl

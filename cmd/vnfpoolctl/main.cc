@@ -20,6 +20,7 @@ const char* kUsage =
     "  pools        list pools, or one pool's PEs (admin API)\n"
     "  handlespace  print a registrar's whole handlespace (admin API)\n"
     "  watch        print handlespace changes as they happen (admin API)\n"
+    "  peers        list a registrar's ENRP peers (admin API)\n"
     "  bench        load generator for a registrar (and serve-echo, its baseline)\n"
     "  decode       print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
     "  encode       turn the JSON form of a message back into bytes\n"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   if (command == "pools") return vnfpool::ctl::runPools(args, std::cout, std::cerr);
   if (command == "handlespace") return vnfpool::ctl::runHandlespace(args, std::cout, std::cerr);
   if (command == "watch") return vnfpool::ctl::runWatch(args, std::cout, std::cerr);
+  if (command == "peers") return vnfpool::ctl::runPeers(args, std::cout, std::cerr);
   if (command == "bench") return vnfpool::ctl::runBench(args, std::cout, std::cerr);
   if (command == "serve-echo") return vnfpool::ctl::runServeEcho(args, std::cout, std::cerr);
   if (command == "decode") return vnfpool::ctl::runDecode(args, std::cin, std::cout, std::cerr);

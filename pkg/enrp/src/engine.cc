@@ -486,7 +486,12 @@ void Engine::listResponse(const msg::ListResponse& m, std::vector<Action>& out) 
 // ---------------------------------------------------------------- Handle Updates
 
 void Engine::publishChanges(std::vector<Action>& out) {
-  auto changes = hs_.takeChanges();
+  const auto changes = hs_.takeChanges();
+  if (!changes.empty() && observer_) observer_(changes);
+  publishChanges(changes, out);
+}
+
+void Engine::publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out) {
   if (changes.empty()) return;
   // Several changes of one PE in a batch collapse into one update reflecting its state now.
   struct Pending {
@@ -497,7 +502,7 @@ void Engine::publishChanges(std::vector<Action>& out) {
   };
   std::vector<Pending> order;
   std::unordered_map<std::string, std::size_t> index;
-  for (auto& c : changes) {
+  for (const auto& c : changes) {
     const bool own = c.owner == config_.pr_id;
     if (!own && !(c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id)) continue;
     std::string key = c.pool;

@@ -763,6 +763,8 @@ void Handlespace::setExpiry(PeRef ref, TimePoint expires) { impl_->setExpiry(ref
 std::optional<TimePoint> Handlespace::nextExpiry() { return impl_->nextExpiry(); }
 std::vector<RemovedPe> Handlespace::expire(TimePoint now) { return impl_->expire(now); }
 
+bool Handlespace::hasChanges() const { return !impl_->changes_.empty(); }
+
 std::vector<Change> Handlespace::takeChanges() {
   std::vector<Change> out;
   out.swap(impl_->changes_);

@@ -151,8 +151,80 @@ class AdminServiceImpl final : public v1::RegistrarAdmin::Service {
     });
   }
 
-  grpc::Status ListPeers(grpc::ServerContext*, const v1::ListPeersRequest*, v1::ListPeersResponse*) override {
-    return grpc::Status::OK;  // no ENRP peers yet: the mesh is a later part
+  grpc::Status ListPeers(grpc::ServerContext*, const v1::ListPeersRequest*, v1::ListPeersResponse* out) override {
+    return onLoop([&] {
+      for (const auto& p : registrar_.peers()) {
+        auto* peer = out->add_peers();
+        peer->set_pr_id(p.id);
+        peer->set_state(p.state == enrp::PeerState::Alive     ? (p.mentor ? "alive (mentor)" : "alive")
+                        : p.state == enrp::PeerState::Probing ? "probing"
+                                                              : "syncing");
+        for (const auto& t : p.transports) {
+          for (const auto& a : t.addresses) {
+            auto* e = peer->add_endpoints();
+            e->set_transport(std::string(wire::transportName(t.kind)));
+            e->set_address(a.toString());
+            e->set_port(t.port);
+            e->set_dialect(p.dialect == wire::Dialect::Ng ? "ng" : "classic");
+          }
+        }
+      }
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status SetPoolPolicy(grpc::ServerContext*, const v1::SetPoolPolicyRequest* in,
+                             v1::SetPoolPolicyResponse* out) override {
+    const auto& p = in->policy();
+    if (p.pool().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "policy.pool is empty");
+    PoolPolicyPin pin;
+    pin.pool = p.pool();
+    pin.handle_resolution_items = p.handle_resolution_items();
+    if (!in->clear()) {
+      const auto* info = wire::policyByName(p.policy());
+      if (info == nullptr) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "unknown policy \"" + p.policy() + "\" (short names such as rr, wrr, lu, wrand)");
+      }
+      pin.policy = info->type;
+    }
+    return onLoop([&] {
+      out->set_conflicting_members(static_cast<std::uint32_t>(registrar_.setPoolPolicy(pin, in->clear())));
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status ListPoolPolicies(grpc::ServerContext*, const v1::ListPoolPoliciesRequest*,
+                                v1::ListPoolPoliciesResponse* out) override {
+    return onLoop([&] {
+      for (const auto& pin : registrar_.poolPolicies()) {
+        auto* p = out->add_policies();
+        p->set_pool(pin.pool);
+        p->set_policy(policyName(static_cast<std::uint32_t>(pin.policy)));
+        p->set_handle_resolution_items(pin.handle_resolution_items);
+      }
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status RemovePoolElements(grpc::ServerContext*, const v1::RemovePoolElementsRequest* in,
+                                  v1::RemovePoolElementsResponse* out) override {
+    std::vector<wire::IpAddress> addresses;
+    for (const auto& text : in->addresses()) {
+      auto a = wire::IpAddress::parse(text);
+      if (!a) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "\"" + text + "\" is not an IP address");
+      addresses.push_back(*a);
+    }
+    if (addresses.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no addresses given");
+    return onLoop([&] {
+      for (const auto& e : registrar_.removeByAddress(in->pool(), addresses)) {
+        auto* pe = out->add_removed();
+        pe->set_pool(e.pool);
+        pe->set_pe_id(e.pe);
+        pe->set_home_pr(e.owner);
+      }
+      return grpc::Status::OK;
+    });
   }
 
  private:

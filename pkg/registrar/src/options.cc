@@ -80,6 +80,39 @@ config::Schema schema() {
   s.add(Key::integer("limits.max_connections", 4096).range(1, 1000000).help("Most ASAP connections at once."));
   s.add(Key::integer("limits.max_buffered_out", 4 * 1024 * 1024).range(65536, 1LL << 32)
             .help("Bytes queued for one connection before it is closed as too slow."));
+  s.add(Key::list("enrp.peers", {}).metavar("HOST:PORT")
+            .check([](const config::Value& v) -> std::optional<std::string> {
+              for (const auto& text : std::get<std::vector<std::string>>(v))
+                if (!transport::HostPort::parse(text, std::uint16_t{9901}))
+                  return "\"" + text + "\" is not host, host:port or [v6]:port";
+              return std::nullopt;
+            })
+            .help("Other registrars of the ENRP mesh (port 9901 if left out); a DNS name stands for all its "
+                  "A/AAAA records (a headless Service) and is resolved again every enrp.dns_refresh. ENRP "
+                  "runs only when this is set."));
+  s.add(Key::string("enrp.listen", "0.0.0.0:9901").metavar("ADDRESS:PORT").check(isEndpoint)
+            .help("Where to serve ENRP (port 0: the OS picks)."));
+  s.add(Key::choice("enrp.transport", "mptcp", {"mptcp", "tcp"})
+            .help("Stream protocol of ENRP; mptcp falls back to tcp where the kernel lacks it."));
+  s.add(Key::choice("enrp.dialect", "ng", {"ng", "classic"}).help("ENRP dialect spoken with peers."));
+  s.add(Key::duration("enrp.dns_refresh", 5s).range(100ms, 1h).help("How often peer names are resolved again."));
+  s.add(Key::duration("enrp.heartbeat_cycle", 2444ms).range(10ms, 1h)
+            .help("Presence heartbeat period (PEER-HEARTBEAT-CYCLE), jittered by +-12 %."));
+  s.add(Key::duration("enrp.max_time_last_heard", 5s).range(10ms, 1h)
+            .help("A peer not heard from for this long is probed (MAX-TIME-LAST-HEARD)."));
+  s.add(Key::duration("enrp.max_time_no_response", 5s).range(10ms, 1h)
+            .help("A probed (or disconnected) peer silent for this long is dead and taken over (MAX-TIME-NO-RESPONSE)."));
+  s.add(Key::duration("enrp.mentor_discovery_timeout", 5s).range(10ms, 1h)
+            .help("Start-up ends after this if no mentor PR answered (then /readyz turns ready)."));
+  s.add(Key::duration("enrp.takeover_expiry", 5s).range(10ms, 1h)
+            .help("A takeover without every peer's ack by then is abandoned."));
+  s.add(Key::duration("enrp.reconnect_interval", 1s).range(10ms, 1h)
+            .help("Pause before connecting again to a peer address after a failure."));
+  s.add(Key::choice("enrp.suggestion_metric", "rendezvous", {"rendezvous", "xor"})
+            .help("Takeover Suggestion target: rendezvous hashing spreads a dead PR's PEs evenly; xor is "
+                  "RSPLIB's rule (uneven with more than two PRs)."));
+  s.add(Key::integer("enrp.page_entries", 512).range(1, 4096)
+            .help("PEs per Handle Table Response page in the ng dialect (classic stays at 128)."));
   s.add(Key::choice("log.level", "info", {"debug", "info", "warn", "error"}).help("Least severe log level written."));
   s.add(Key::string("ready_file", "").metavar("FILE")
             .help("Write the PR ID and the bound endpoints here (JSON) once serving."));
@@ -126,6 +159,29 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   o.limits.max_connections = c.integerAs<std::size_t>("limits.max_connections");
   o.limits.max_connections_per_listener = o.limits.max_connections;
   o.limits.max_buffered_out = c.integerAs<std::size_t>("limits.max_buffered_out");
+  if (!c.list("enrp.peers").empty()) {
+    EnrpOptions enrp;
+    if (auto at = transport::Endpoint::parse(c.string("enrp.listen"))) {
+      enrp.listen = *at;
+    } else {
+      errors.push_back({"enrp.listen", config::Source::Default, "enrp.listen is empty but enrp.peers is set"});
+    }
+    enrp.protocol = *transport::parseProtocol(c.string("enrp.transport"));
+    enrp.dialect = c.string("enrp.dialect") == "classic" ? wire::Dialect::Classic : wire::Dialect::Ng;
+    enrp.peers = c.list("enrp.peers");
+    enrp.dns_refresh = std::chrono::duration_cast<std::chrono::milliseconds>(c.duration("enrp.dns_refresh"));
+    auto& g = enrp.engine;
+    g.heartbeat_cycle = micros(c.duration("enrp.heartbeat_cycle"));
+    g.max_time_last_heard = micros(c.duration("enrp.max_time_last_heard"));
+    g.max_time_no_response = micros(c.duration("enrp.max_time_no_response"));
+    g.mentor_discovery_timeout = micros(c.duration("enrp.mentor_discovery_timeout"));
+    g.takeover_expiry = micros(c.duration("enrp.takeover_expiry"));
+    g.reconnect_interval = micros(c.duration("enrp.reconnect_interval"));
+    g.suggestion_metric = c.string("enrp.suggestion_metric") == "xor" ? enrp::Config::SuggestionMetric::Xor
+                                                                      : enrp::Config::SuggestionMetric::Rendezvous;
+    g.ng_page_entries = c.integerAs<std::size_t>("enrp.page_entries");
+    o.enrp = std::move(enrp);
+  }
   s.log_level = c.string("log.level");
   s.ready_file = c.string("ready_file");
   if (!errors.empty()) return errors;
@@ -142,7 +198,9 @@ std::string readyFileContent(const Registrar& registrar) {
         << (l.dialect == wire::Dialect::Ng ? "ng" : "classic") << "\"}";
     first = false;
   }
-  out << "],\"admin\":\"" << registrar.adminAddress() << "\",\"http_port\":" << registrar.httpPort() << "}\n";
+  out << "],\"admin\":\"" << registrar.adminAddress() << "\",\"http_port\":" << registrar.httpPort();
+  if (auto enrp = registrar.enrpEndpoint()) out << ",\"enrp\":\"" << enrp->toString() << "\"";
+  out << "}\n";
   return out.str();
 }
 

@@ -5,7 +5,10 @@
 #include <random>
 #include <unordered_map>
 
+#include <boost/asio/post.hpp>
+
 #include "admin_service.h"
+#include "enrp_node.h"
 #include "vnfpool/observe/endpoints.h"
 #include "vnfpool/observe/http_server.h"
 #include "vnfpool/transport/timer_set.h"
@@ -104,6 +107,17 @@ class Registrar::Impl {
       admin_address_ = *bound;
       log_.info("serving the admin API", {{"address", admin_address_}});
     }
+    if (options_.enrp) {
+      EnrpNode::Hooks hooks;
+      hooks.take_over = [this](const enrp::TakeOverPe& t) { takeOver(t.pool, t.pe); };
+      hooks.changes = [this](std::span<const handlespace::Change> changes) { deliver(changes); };
+      enrp_ = std::make_unique<EnrpNode>(loop_, *options_.enrp, id(), hs_, clock_, log_, metrics_, health_,
+                                         std::move(hooks));
+      if (auto failed = enrp_->start()) {
+        stop();
+        return failed;
+      }
+    }
     health_.setCondition("listening", true);
     log_.info("registrar started", {{"pr_id", id()}});
     return std::nullopt;
@@ -115,6 +129,7 @@ class Registrar::Impl {
     health_.setDraining();
     if (admin_) admin_->stop();
     if (http_) http_->stop();
+    if (enrp_) enrp_->stop();
     timers_.clear();
     transport_.shutdown();
     log_.info("registrar stopped", {{"pr_id", id()}});
@@ -136,8 +151,61 @@ class Registrar::Impl {
       ++admin_removals_;
       log_.info("PE removed on request", {{"pool", pool}, {"pe_id", pe}});
     }
-    publishChanges();
+    scheduleFlush();
     return removed;
+  }
+
+  std::vector<HandlespaceEvent> removeByAddress(const std::string& pool, const std::vector<wire::IpAddress>& addresses) {
+    std::vector<HandlespaceEvent> matched;
+    auto carries = [&](const wire::PoolElement& pe) {
+      for (const auto& a : pe.user_transport.addresses)
+        if (std::find(addresses.begin(), addresses.end(), a) != addresses.end()) return true;
+      return false;
+    };
+    std::vector<std::string> pools;
+    if (pool.empty()) pools = hs_.poolHandles();
+    else if (hs_.poolSize(pool) > 0) pools.push_back(pool);
+    for (const auto& p : pools) {
+      for (const auto ref : hs_.poolMembers(p)) {
+        const auto view = hs_.view(ref);
+        const auto element = view.poolElement();
+        if (carries(element)) matched.push_back(HandlespaceEvent{HandlespaceEvent::Kind::Removed, p, view.id(), view.homePr(), std::nullopt});
+      }
+    }
+    for (const auto& m : matched) {
+      actions_.clear();
+      if (engine_.removePe(m.pool, m.pe, actions_)) ++admin_removals_;
+      run();
+    }
+    if (!matched.empty()) log_.info("PEs removed by address", {{"pool", pool}, {"count", static_cast<std::uint64_t>(matched.size())}});
+    scheduleFlush();
+    return matched;
+  }
+
+  std::size_t setPoolPolicy(const PoolPolicyPin& pin, bool clear) {
+    if (clear) {
+      pins_.erase(pin.pool);
+      return 0;
+    }
+    pins_[pin.pool] = pin;
+    std::size_t conflicting = 0;
+    if (hs_.poolSize(pin.pool) > 0) {
+      for (const auto ref : hs_.poolMembers(pin.pool))
+        if (hs_.view(ref).policy().type != static_cast<std::uint32_t>(pin.policy)) ++conflicting;
+    }
+    return conflicting;
+  }
+
+  std::vector<PoolPolicyPin> poolPolicies() const {
+    std::vector<PoolPolicyPin> out;
+    for (const auto& [pool, pin] : pins_) out.push_back(pin);
+    return out;
+  }
+
+  std::vector<enrp::PeerInfo> peers() const { return enrp_ ? enrp_->peers() : std::vector<enrp::PeerInfo>{}; }
+  std::optional<transport::Endpoint> enrpEndpoint() const {
+    if (!enrp_) return std::nullopt;
+    return enrp_->endpoint();
   }
 
   std::uint64_t watch(Watcher watcher, bool snapshot) {
@@ -176,6 +244,9 @@ class Registrar::Impl {
     sync(*m_.removed_unreachable, s.unreachable_removals, last_.unreachable_removals);
     sync(*m_.removed_connection, s.pes_removed_by_connection_loss, last_.pes_removed_by_connection_loss);
     sync(*m_.removed_admin, admin_removals_, last_admin_removals_);
+    sync(metrics_.counter("vnfpool_registrar_pinned_policy_refusals_total",
+                          "Registrations refused because the pool's policy is pinned (Pool resource) to another"),
+         policy_refusals_, last_policy_refusals_);
     for (const auto& [cause, n] : s.rejections_by_cause) {
       auto& c = metrics_.counter("vnfpool_registrar_registration_rejections_total",
                                  "Registrations refused, by RFC 5354 cause", {{"cause", wire::causeName(cause)}});
@@ -190,6 +261,7 @@ class Registrar::Impl {
     m_.pes->Set(static_cast<double>(hs_.size()));
     m_.own_pes->Set(static_cast<double>(hs_.ownerSize(id())));
     m_.connections->Set(static_cast<double>(engine_.connectionCount()));
+    if (enrp_) enrp_->refreshMetrics();
   }
 
  private:
@@ -201,6 +273,7 @@ class Registrar::Impl {
   static asap::RegistrarConfig engineConfig(const Options& o) {
     auto c = o.asap_engine;
     c.pr_id = o.pr_id;
+    c.encode_resolution_answers = true;  // answers copy the handlespace's cached PE parameters
     return c;
   }
   transport::Options transportOptions() {
@@ -227,8 +300,16 @@ class Registrar::Impl {
       c.peer.addresses.push_back(toWire(info.peer.address));
       feed(asap::Connected{c});
     };
+    h.connected = [this](const transport::ConnectionInfo& info) { adoptionConnected(info); };
     h.message = [this](transport::ConnId conn, std::span<const std::byte> bytes) { onMessage(conn, bytes); };
     h.closed = [this](transport::ConnId conn, transport::CloseReason reason, std::error_code, const wire::Error* framing) {
+      if (auto it = adopting_.find(conn); it != adopting_.end()) {
+        // The PE's ASAP endpoint could not be reached: it stays as the takeover left it (expiring
+        // unless it registers again somewhere, which its own hunt does when its home registrar died).
+        log_.debug("cannot reach a PE to adopt", {{"conn", conn}, {"pes", static_cast<std::uint64_t>(it->second.size())}});
+        adopting_.erase(it);
+        return;
+      }
       if (framing != nullptr) {
         metrics_.counter("vnfpool_registrar_decode_errors_total", "Messages that could not be decoded, by cause",
                          {{"cause", wire::causeName(static_cast<std::uint16_t>(framing->cause))}})
@@ -253,6 +334,7 @@ class Registrar::Impl {
     wire::DecodeReport report;
     auto decoded = wire::decodeAsap(bytes, dialect, &report);
     if (decoded.ok()) {
+      if (!pins_.empty() && applyPins(conn, decoded.value(), dialect)) return;
       feed(asap::Received{conn, std::move(decoded).value()});
       for (auto& skipped : report.skipped_to_report) {
         feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
@@ -274,7 +356,98 @@ class Registrar::Impl {
     actions_.clear();
     engine_.handle(event, actions_);
     run();
-    publishChanges();
+    scheduleFlush();
+  }
+
+  /// Pool policies pinned by the operator: a registration with another policy type is refused here
+  /// (true: answered, do not feed it on); a resolution without an item count gets the pool's default.
+  bool applyPins(transport::ConnId conn, wire::AsapMessage& message, wire::Dialect dialect) {
+    if (auto* r = std::get_if<wire::asap::Registration>(&message)) {
+      auto it = pins_.find(r->pool_handle);
+      if (it == pins_.end() || r->pe.policy.type == static_cast<std::uint32_t>(it->second.policy)) return false;
+      wire::asap::RegistrationResponse refusal;
+      refusal.reject = true;
+      refusal.pool_handle = r->pool_handle;
+      refusal.pe_id = r->pe.id;
+      refusal.error = wire::OperationalError::of(wire::Cause::PolicyInconsistent);
+      if (dialect == wire::Dialect::Ng) {
+        wire::NgCapabilities caps;
+        caps.sender_id = id();
+        refusal.ng_caps = caps;
+      }
+      ++policy_refusals_;
+      send(conn, wire::AsapMessage{std::move(refusal)});
+      return true;
+    }
+    if (auto* h = std::get_if<wire::asap::HandleResolution>(&message); h != nullptr && !h->items) {
+      auto it = pins_.find(h->pool_handle);
+      if (it != pins_.end() && it->second.handle_resolution_items > 0) h->items = it->second.handle_resolution_items;
+    }
+    return false;
+  }
+
+  /// ENRP made this PR the home of a PE. Where the PE has an ASAP endpoint we can reach, connect and
+  /// say so (Keep-Alive with H=1, RegistrarSide::adoptPe); a PE that is registered on a connection here
+  /// already needs nothing.
+  void takeOver(const std::string& pool, wire::PeId pe) {
+    const auto ref = hs_.find(pool, pe);
+    if (!ref) return;
+    const auto view = hs_.view(*ref);
+    if (view.homePr() == id() && view.connection() != handlespace::kNoConnection) return;
+    const auto element = view.poolElement();
+    if (!element.asap_transport || element.asap_transport->addresses.empty() || element.asap_transport->port == 0) return;
+    const auto& t = *element.asap_transport;
+    transport::Protocol protocol;
+    if (t.kind == wire::TransportKind::Tcp) protocol = transport::Protocol::Tcp;
+    else if (t.kind == wire::TransportKind::Mptcp) protocol = transport::Protocol::Mptcp;
+    else return;  // SCTP endpoints need the SCTP transport
+    const auto& a = t.addresses.front();
+    const boost::asio::ip::address address =
+        a.isV4() ? boost::asio::ip::address(boost::asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}))
+                 : boost::asio::ip::address(boost::asio::ip::address_v6(a.bytes));
+    const auto conn = transport_.connect({address, t.port}, protocol, std::chrono::milliseconds(1000));
+    adopting_[conn].push_back({pool, pe});
+  }
+
+  void adoptionConnected(const transport::ConnectionInfo& info) {
+    auto it = adopting_.find(info.id);
+    if (it == adopting_.end()) return;
+    auto pes = std::move(it->second);
+    adopting_.erase(it);
+    // The PE speaks the dialect of the peer that told us about it; ng is ours.
+    dialects_[info.id] = wire::Dialect::Ng;
+    asap::ConnectionInfo c;
+    c.id = info.id;
+    c.dialect = wire::Dialect::Ng;
+    c.inbound = false;
+    c.peer.kind = info.mptcp_active ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+    c.peer.port = info.peer.port;
+    c.peer.addresses.push_back(toWire(info.peer.address));
+    feed(asap::Connected{c});
+    for (const auto& [pool, pe] : pes) {
+      actions_.clear();
+      engine_.adoptPe(pool, pe, info.id, actions_);
+      run();
+      log_.info("adopted a PE", {{"pool", pool}, {"pe_id", pe}});
+    }
+    scheduleFlush();
+  }
+
+  /// Handle Updates and watcher events go out once per loop turn, for every change of that turn.
+  void scheduleFlush() {
+    if (flush_posted_ || !hs_.hasChanges()) return;
+    flush_posted_ = true;
+    boost::asio::post(loop_, [this] {
+      flush_posted_ = false;
+      if (!stopped_) flush();
+    });
+  }
+
+  void flush() {
+    const auto changes = hs_.takeChanges();
+    if (changes.empty()) return;
+    deliver(changes);
+    if (enrp_) enrp_->publish(changes);
   }
 
   void run() {
@@ -284,6 +457,8 @@ class Registrar::Impl {
             using T = std::decay_t<decltype(a)>;
             if constexpr (std::is_same_v<T, asap::Send>) {
               send(a.to, a.message);
+            } else if constexpr (std::is_same_v<T, asap::SendBytes>) {
+              transport_.send(a.to, a.bytes);  // already in the connection's dialect
             } else if constexpr (std::is_same_v<T, asap::Arm>) {
               timers_.arm(a.timer, a.at);
             } else if constexpr (std::is_same_v<T, asap::Disarm>) {
@@ -308,8 +483,7 @@ class Registrar::Impl {
     });
   }
 
-  void publishChanges() {
-    auto changes = hs_.takeChanges();
+  void deliver(std::span<const handlespace::Change> changes) {
     if (changes.empty() || watchers_.empty()) return;
     for (const auto& c : changes) {
       HandlespaceEvent e;
@@ -379,6 +553,12 @@ class Registrar::Impl {
   transport::TimerSet timers_;
   std::unique_ptr<observe::HttpServer> http_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<EnrpNode> enrp_;
+  std::map<std::string, PoolPolicyPin> pins_;
+  std::uint64_t policy_refusals_ = 0;
+  std::uint64_t last_policy_refusals_ = 0;
+  bool flush_posted_ = false;
+  std::unordered_map<transport::ConnId, std::vector<std::pair<std::string, wire::PeId>>> adopting_;
   std::string admin_address_;
   std::map<transport::ListenerId, AsapListener> listeners_;
   std::vector<AsapListener> bound_;
@@ -421,6 +601,14 @@ std::string Registrar::adminAddress() const { return impl_->adminAddress(); }
 std::uint16_t Registrar::httpPort() const { return impl_->httpPort(); }
 const handlespace::Handlespace& Registrar::handlespace() const { return impl_->handlespace(); }
 bool Registrar::deregisterPe(const std::string& pool, wire::PeId pe) { return impl_->deregisterPe(pool, pe); }
+std::vector<HandlespaceEvent> Registrar::removeByAddress(const std::string& pool,
+                                                         const std::vector<wire::IpAddress>& addresses) {
+  return impl_->removeByAddress(pool, addresses);
+}
+std::size_t Registrar::setPoolPolicy(const PoolPolicyPin& pin, bool clear) { return impl_->setPoolPolicy(pin, clear); }
+std::vector<PoolPolicyPin> Registrar::poolPolicies() const { return impl_->poolPolicies(); }
+std::vector<enrp::PeerInfo> Registrar::peers() const { return impl_->peers(); }
+std::optional<transport::Endpoint> Registrar::enrpEndpoint() const { return impl_->enrpEndpoint(); }
 std::uint64_t Registrar::watch(Watcher watcher, bool snapshot) { return impl_->watch(std::move(watcher), snapshot); }
 void Registrar::unwatch(std::uint64_t id) { impl_->unwatch(id); }
 const asap::RegistrarStats& Registrar::asapStats() const { return impl_->stats(); }

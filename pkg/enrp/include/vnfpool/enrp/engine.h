@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -205,6 +207,10 @@ class Engine {
 
   Engine(const Config& config, handlespace::Handlespace& hs, const Clock& clock);
 
+  /// Where this PR's ENRP endpoint listens (Server Information), when it is known only after the
+  /// engine was made (a listener on port 0 or on a wildcard address). Call before start().
+  void setTransports(std::vector<wire::Transport> transports) { config_.transports = std::move(transports); }
+
   /// Begins start-up (7.7): arms the mentor discovery timeout. Call once, before any event.
   void start(std::vector<Action>& out);
 
@@ -223,6 +229,14 @@ class Engine {
   /// for each own PE added, updated or adopted, DEL for each own PE removed; several changes of one PE
   /// are sent once. Foreign changes are dropped. Call once per loop turn, after the ASAP engine ran.
   void publishChanges(std::vector<Action>& out);
+  /// The same for changes the caller took from the journal itself (the registrar also hands them to
+  /// its watchers, so it takes them once for both).
+  void publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out);
+  /// Called with every batch the engine takes from the change journal itself (before a Presence, and in
+  /// publishChanges(out)), so that other readers of the journal miss nothing. Loop thread.
+  void setChangeObserver(std::function<void(std::span<const handlespace::Change>)> observer) {
+    observer_ = std::move(observer);
+  }
 
   /// True until the mentor's last Handle Table Response or the mentor discovery timeout.
   bool inStartup() const { return startup_; }
@@ -327,6 +341,7 @@ class Engine {
   std::unordered_map<std::string, wire::PoolElement> announced_{};
   RequestId next_request_ = 1;
   std::optional<TimePoint> armed_{};
+  std::function<void(std::span<const handlespace::Change>)> observer_{};
 };
 
 /// The score of `pr` for `pe` under `metric`: the suggestion goes to the PR with the largest score.

@@ -215,6 +215,8 @@ class Handlespace {
 
   /// The changes since the last call, oldest first (empty unless Config::record_changes).
   std::vector<Change> takeChanges();
+  /// Whether takeChanges() would return anything (cheap: lets a caller skip scheduling a flush).
+  bool hasChanges() const;
 
   /// Bytes of memory the handlespace holds, counted from its containers' capacities (approximate:
   /// allocator overhead is not included). Benchmarks report it per PE.

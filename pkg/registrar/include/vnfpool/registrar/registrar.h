@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "vnfpool/asap/registrar_side.h"
+#include "vnfpool/enrp/engine.h"
 #include "vnfpool/handlespace/handlespace.h"
 #include "vnfpool/observe/health.h"
 #include "vnfpool/observe/log.h"
@@ -30,6 +31,29 @@ struct AsapListener {
   wire::Dialect dialect = wire::Dialect::Ng;
 };
 
+/// The PR mesh (ENRP): where to listen, how to find the other registrars, the engine's timers.
+struct EnrpOptions {
+  transport::Endpoint listen{boost::asio::ip::address_v4::any(), 9901};
+  transport::Protocol protocol = transport::Protocol::Mptcp;
+  /// Dialect of our listener and of the connections we open.
+  wire::Dialect dialect = wire::Dialect::Ng;
+  /// "host:port" entries (port 9901 if left out). Literal addresses are peers as given; a name stands
+  /// for all its A/AAAA records and is resolved again every dns_refresh (a headless Service).
+  std::vector<std::string> peers{};
+  std::chrono::milliseconds dns_refresh{5000};
+  std::chrono::milliseconds connect_timeout{2000};
+  /// Timers, page sizes, suggestion metric; pr_id and transports are filled in by the registrar.
+  enrp::Config engine{};
+};
+
+/// A pool's policy pinned by the operator (Pool resource): registrations with another policy type are
+/// refused with "inconsistent pooling policy".
+struct PoolPolicyPin {
+  std::string pool{};
+  wire::PolicyType policy{};
+  std::uint32_t handle_resolution_items = 0;  // 0 = the registrar's default
+};
+
 struct Options {
   /// This registrar's PR ID; 0 = a random one (kept below 2^32 so classic peers can carry it).
   wire::PrId pr_id = 0;
@@ -41,6 +65,8 @@ struct Options {
   asap::RegistrarConfig asap_engine{};  // pr_id inside is overwritten with pr_id above
   handlespace::Config handlespace{};
   transport::Limits limits{};
+  /// ENRP; nullopt: a single registrar without a mesh.
+  std::optional<EnrpOptions> enrp{};
 };
 
 /// A change of the handlespace as watchers see it.
@@ -85,6 +111,16 @@ class Registrar {
   const handlespace::Handlespace& handlespace() const;
   /// Removes a PE (any owner) now; false if it is not there.
   bool deregisterPe(const std::string& pool, wire::PeId pe);
+  /// Removes every PE (of `pool`, or of every pool if empty) whose user transport carries one of the
+  /// addresses; returns what was removed (pool, PE ID, home PR).
+  std::vector<HandlespaceEvent> removeByAddress(const std::string& pool, const std::vector<wire::IpAddress>& addresses);
+  /// Pins (or with `clear`, unpins) a pool's policy. Returns how many PEs in the pool have another policy.
+  std::size_t setPoolPolicy(const PoolPolicyPin& pin, bool clear);
+  std::vector<PoolPolicyPin> poolPolicies() const;
+  /// The ENRP peers (empty without a mesh).
+  std::vector<enrp::PeerInfo> peers() const;
+  /// The bound ENRP endpoint; nullopt without a mesh.
+  std::optional<transport::Endpoint> enrpEndpoint() const;
   /// Registers a watcher; returns its id. With `snapshot`, every current PE is delivered as Added
   /// first, then Synced.
   std::uint64_t watch(Watcher watcher, bool snapshot);

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Integration tests of the ENRP mesh: three real vnfpool-registrar processes on 127.0.0.1 that list each
+other as peers, PEs (vnfpoolctl register) spread over them, and the cases of issue 5: every PE known to
+every registrar, a PE killed leaves all three, a registrar killed with SIGKILL leaves its PEs served by the
+survivors, and a restarted registrar synchronises again. Bounded polling only, no fixed sleeps.
+
+usage: mesh_test.py --registrar BIN --ctl BIN [--transport tcp|mptcp]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ARGS = None
+POOL = "mesh-pool"
+
+
+def wait_for(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def free_ports(n):
+    """Ports the OS hands out now (each registrar must know the others' ENRP ports before they start)."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Registrar:
+    def __init__(self, tmp, index, asap_port, enrp_port, peers):
+        self.tmp, self.index = tmp, index
+        self.asap_port, self.enrp_port, self.peers = asap_port, enrp_port, peers
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.ready = os.path.join(self.tmp, f"registrar-{self.index}-{time.monotonic_ns()}.json")
+        self.log = open(os.path.join(self.tmp, f"registrar-{self.index}.log"), "ab")
+        args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{self.asap_port}", "--asap.transport", ARGS.transport,
+                "--admin.listen", "127.0.0.1:0", "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
+                "--keepalive.interval", "500ms", "--keepalive.timeout", "500ms",
+                "--enrp.listen", f"127.0.0.1:{self.enrp_port}", "--enrp.transport", ARGS.transport,
+                "--enrp.heartbeat_cycle", "200ms", "--enrp.max_time_last_heard", "600ms",
+                "--enrp.max_time_no_response", "300ms", "--enrp.mentor_discovery_timeout", "1s",
+                "--enrp.reconnect_interval", "200ms", "--log.level", "debug"]
+        for p in self.peers:
+            args += ["--enrp.peers", f"127.0.0.1:{p}"]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        info = wait_for(self._read_ready, what=f"registrar {self.index}'s ready file")
+        self.admin = info["admin"]
+        self.pr_id = info["pr_id"]
+        self.asap = f"127.0.0.1:{self.asap_port}"
+
+    def _read_ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"registrar {self.index} exited with {self.proc.returncode}")
+        try:
+            with open(self.ready) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()
+        return self.proc.returncode
+
+    def ctl(self, *args):
+        r = subprocess.run([ARGS.ctl, *args, "-a", self.admin, "-o", "json"], capture_output=True, text=True,
+                           timeout=30)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def members(self):
+        pool = self.ctl("pools", POOL)
+        return {} if pool is None else {int(m["pe_id"]): int(m["home_pr"]) for m in pool.get("members", [])}
+
+    def peer_ids(self):
+        out = self.ctl("peers")
+        return set() if out is None else {int(p["pr_id"]) for p in out["peers"].get("peers", [])}
+
+
+class Mesh(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vnfpool-mesh-")
+        ports = free_ports(6)
+        self.asap_ports, self.enrp_ports = ports[:3], ports[3:]
+        self.prs = []
+        for i in range(3):
+            others = [p for j, p in enumerate(self.enrp_ports) if j != i]
+            self.prs.append(Registrar(self.tmp, i, self.asap_ports[i], self.enrp_ports[i], others))
+        ids = {p.pr_id for p in self.prs}
+        for p in self.prs:
+            wait_for(lambda: p.peer_ids() == ids - {p.pr_id}, what=f"registrar {p.index} to see both peers")
+        self.pes = []
+
+    def tearDown(self):
+        for p in self.pes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for r in self.prs:
+            if r.alive():
+                self.assertEqual(r.stop(), 0, "a registrar must exit 0 on SIGTERM")
+
+    def register(self, n):
+        """n PEs, PE i listing the registrars starting at i % 3 (so they spread)."""
+        infos = []
+        for i in range(n):
+            ready = os.path.join(self.tmp, f"pe-{len(self.pes)}.json")
+            order = [self.prs[(i + k) % 3].asap for k in range(3)]
+            args = [ARGS.ctl, "register", POOL, "--transport", ARGS.transport, "--ready-file", ready, "--life", "5000"]
+            for a in order:
+                args += ["-r", a]
+            p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.pes.append(p)
+
+            def ready_file():
+                if p.poll() is not None:
+                    raise AssertionError(f"vnfpoolctl register exited with {p.returncode}")
+                try:
+                    with open(ready) as f:
+                        return json.load(f)
+                except (OSError, ValueError):
+                    return None
+            infos.append(wait_for(ready_file, what="a PE to register"))
+        return infos
+
+    def converged(self, registrars, ids):
+        views = [r.members() for r in registrars]
+        return all(set(v) == ids for v in views) and all(v == views[0] for v in views)
+
+    def test_every_registrar_knows_every_pe(self):
+        infos = self.register(6)
+        ids = {i["pe_id"] for i in infos}
+        wait_for(lambda: self.converged(self.prs, ids), what="all three registrars to hold all six PEs")
+        homes = self.prs[0].members()
+        self.assertEqual(set(homes.values()), {p.pr_id for p in self.prs}, "PEs spread over all registrars")
+
+    def test_killed_pe_leaves_every_registrar(self):
+        infos = self.register(3)
+        ids = {i["pe_id"] for i in infos}
+        wait_for(lambda: self.converged(self.prs, ids), what="all registrars to hold the PEs")
+        start = time.monotonic()
+        self.pes[0].kill()
+        wait_for(lambda: self.converged(self.prs, ids - {infos[0]["pe_id"]}), what="the killed PE to leave all")
+        print(f"  killed PE gone from all 3 registrars after {1000 * (time.monotonic() - start):.0f} ms "
+              "(polling the admin APIs)", file=sys.stderr)
+
+    def test_killed_registrar_pes_stay_served(self):
+        infos = self.register(6)
+        ids = {i["pe_id"] for i in infos}
+        wait_for(lambda: self.converged(self.prs, ids), what="all registrars to hold all PEs")
+        homes = self.prs[0].members()
+        victim = max(self.prs, key=lambda r: sum(1 for h in homes.values() if h == r.pr_id))
+        orphans = {pe for pe, h in homes.items() if h == victim.pr_id}
+        self.assertTrue(orphans)
+        survivors = [r for r in self.prs if r is not victim]
+        start = time.monotonic()
+        victim.kill()
+
+        def moved():
+            if not self.converged(survivors, ids):
+                return False
+            return all(h in {r.pr_id for r in survivors} for h in survivors[0].members().values())
+        wait_for(moved, what="the survivors to hold every PE with a live home")
+        print(f"  registrar killed: its {len(orphans)} PEs homed at survivors after "
+              f"{1000 * (time.monotonic() - start):.0f} ms", file=sys.stderr)
+        for r in survivors:
+            wait_for(lambda: r.peer_ids() == {s.pr_id for s in survivors} - {r.pr_id},
+                     what="the dead registrar to leave the peer lists")
+            out = subprocess.run([ARGS.ctl, "resolve", POOL, "-r", r.asap, "--transport", ARGS.transport, "-n", "10",
+                                  "-o", "json"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertEqual({int(pe["id"], 16) for pe in json.loads(out.stdout)["pool_elements"]}, ids)
+        # The killed registrar comes back (same ports) and learns the handlespace from a mentor.
+        victim.start()
+        wait_for(lambda: set(victim.members()) == ids, what="the restarted registrar to resynchronise")
+        wait_for(lambda: victim.peer_ids() == {s.pr_id for s in survivors}, what="the restarted registrar's peers")
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--registrar", required=True)
+    p.add_argument("--ctl", required=True)
+    p.add_argument("--transport", default="tcp", choices=["tcp", "mptcp"])
+    ARGS, rest = p.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
