@@ -5,6 +5,7 @@
 #include <string>
 
 #include "impl.h"
+#include "vnfpool/wire/codec.h"
 
 namespace vnfpool::handlespace {
 namespace detail {
@@ -181,6 +182,13 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
   }
 
   const bool added = slot == kNoSlot;
+  if (added && context.connection != kNoConnection) connection_index_.prefetch(mix64(context.connection));
+  if (!added) {
+    // A re-registration writes the record's other two lines (values, transports): load them together.
+    const auto* base = reinterpret_cast<const char*>(&record(slot));
+    __builtin_prefetch(base + 64, 1);
+    __builtin_prefetch(base + 128, 1);
+  }
   if (added) {
     if (pool_slot == kNoSlot) pool_slot = createPool(pool_handle, hash, *traits, pe.user_transport);
     slot = allocateRecord();
@@ -207,6 +215,7 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
     r.asap_use = pe.asap_transport->use;
   }
   r.addresses.assign(user, r.has_asap ? &pe.asap_transport->addresses : nullptr);
+  dropEncoded(r);  // also what a previous user of a reused slot left
 
   if (added) {
     r.id = pe.id;
@@ -250,8 +259,17 @@ bool Impl::deregister(std::string_view pool, PeId pe) {
 
 void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   PeRecord& r = record(slot);
+  // The removal's other cache lines (owner item, expiry heap item, connection index, a weighted pool's
+  // member entry) do not depend on each other: start loading them all now, so their misses overlap
+  // instead of following one another.
+  if (const OwnerState* st = owner(r.home_pr); st != nullptr && r.owner_pos < st->items.size())
+    __builtin_prefetch(&st->items[r.owner_pos], 1);
+  if (r.heap_pos != kNoSlot) __builtin_prefetch(&heap_[r.heap_pos], 1);
+  if (r.connection != kNoConnection) connection_index_.prefetch(mix64(r.connection));
   const std::uint32_t pool_slot = r.pool;
   PoolRecord& pool = pools_[pool_slot];
+  if (pool.large && pool.traits->cls == PolicyClass::Weighted)
+    __builtin_prefetch(reinterpret_cast<const char*>(&r) + 64, 1);  // its member position
   if (removed != nullptr) removed->push_back(RemovedPe{pool.handle, r.id, r.home_pr});
   journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr);
   removeFromPool(pool, slot);
@@ -263,6 +281,43 @@ void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   --pe_count_;
   freeRecord(slot);
   if (pool.size == 0) destroyPool(pool_slot);  // RFC 5351: a pool exists while it has PEs
+}
+
+// ---- Encoded resolution parameters --------------------------------------------------------------------
+
+void Impl::dropEncoded(PeRecord& r) {
+  if (r.encoded == kNoSlot) return;
+  EncodedPe& e = encoded_[r.encoded];
+  for (auto& bytes : e.by_dialect) bytes.clear();
+  e.next_free = encoded_free_;
+  encoded_free_ = r.encoded;
+  r.encoded = kNoSlot;
+}
+
+std::span<const std::byte> Impl::resolutionParameter(std::uint32_t slot, wire::Dialect dialect) {
+  PeRecord& r = record(slot);
+  const auto d = static_cast<std::size_t>(dialect);
+  if (r.encoded != kNoSlot) {
+    const wire::Bytes& bytes = encoded_[r.encoded].by_dialect[d];
+    if (!bytes.empty()) return bytes;
+  }
+  wire::PoolElement element = view(slot).poolElement();
+  element.asap_transport.reset();  // not part of a resolution answer (digest 6.6)
+  auto encoded = wire::encodePoolElementParameter(element, dialect);
+  if (!encoded.ok()) return {};  // not representable in this dialect (a 64-bit ID in classic)
+  if (r.encoded == kNoSlot) {
+    if (encoded_free_ != kNoSlot) {
+      r.encoded = encoded_free_;
+      encoded_free_ = encoded_[r.encoded].next_free;
+    } else {
+      r.encoded = static_cast<std::uint32_t>(encoded_.size());
+      encoded_.emplace_back();
+    }
+    encoded_[r.encoded].next_free = kNoSlot;
+  }
+  wire::Bytes& bytes = encoded_[r.encoded].by_dialect[d];
+  bytes = std::move(encoded).value();
+  return bytes;
 }
 
 // ---- Owners -------------------------------------------------------------------------------------------
@@ -289,6 +344,7 @@ void Impl::addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle
   OwnerState& st = ownerOrCreate(owner_id);
   if (st.next_serial == 0xFFFFFFFFu) renumberOwner(st);
   r.home_pr = owner_id;
+  dropEncoded(r);  // the home PR is part of the encoded parameter
   r.owner_pos = static_cast<std::uint32_t>(st.items.size());
   st.items.push_back(OwnerItem{st.next_serial++, slot});
   ++st.live;
@@ -602,6 +658,9 @@ std::size_t Impl::memoryBytes() const {
     if (pool.handle.capacity() > 15) bytes += pool.handle.capacity() + 1;
   }
   for (std::uint32_t slot = 0; slot < records_.extent(); ++slot) bytes += record(slot).addresses.heapBytes();
+  bytes += encoded_.capacity() * sizeof(EncodedPe);
+  for (const EncodedPe& e : encoded_)
+    for (const auto& b : e.by_dialect) bytes += b.capacity();
   return bytes;
 }
 
@@ -680,6 +739,10 @@ std::optional<PeRef> Handlespace::find(std::string_view pool, PeId pe) const {
 }
 
 PeView Handlespace::view(PeRef ref) const { return impl_->view(ref.slot); }
+
+std::span<const std::byte> Handlespace::resolutionParameter(PeRef ref, wire::Dialect dialect) {
+  return impl_->resolutionParameter(ref.slot, dialect);
+}
 
 Result<std::size_t> Handlespace::select(std::string_view pool, std::size_t count, Random& rng,
                                         std::vector<PeRef>& out) {

@@ -27,11 +27,11 @@ inline constexpr std::uint32_t kNeverKey = 0xFFFFFFFFu;
 inline constexpr std::uint32_t kRoundLimit = 0xFFFFFF00u;
 
 /// The addresses of a PE's user and ASAP transports, packed as [family byte][4 or 16 bytes] each, inline
-/// when they fit in 34 bytes (one IPv4 plus one IPv6 address take 22), on the heap otherwise. When the ASAP transport has the same addresses as the user transport
+/// when they fit in 30 bytes (one IPv4 plus one IPv6 address take 22), on the heap otherwise. When the ASAP transport has the same addresses as the user transport
 /// (the usual case: same host) they are stored once. Byte-aligned, so it packs tightly into PeRecord.
 class AddressPack {
  public:
-  static constexpr std::size_t kInline = 34;
+  static constexpr std::size_t kInline = 30;
   static constexpr std::uint8_t kSameAsUser = 0xFF;
   AddressPack() = default;
   AddressPack(const AddressPack&) = delete;
@@ -92,14 +92,17 @@ struct alignas(32) PeRecord {
   std::uint32_t life_ms = 0;
   std::array<std::uint32_t, kPolicyWords> words{};
   std::uint32_t user_service_code = 0;
-  wire::TransportKind user_kind = wire::TransportKind::Sctp;
   std::uint16_t user_port = 0, user_use = 0;
-  wire::TransportKind asap_kind = wire::TransportKind::Sctp;
   std::uint16_t asap_port = 0, asap_use = 0;
+  wire::TransportKind user_kind = wire::TransportKind::Sctp;
+  wire::TransportKind asap_kind = wire::TransportKind::Sctp;
   std::uint8_t word_count = 0;
   bool has_asap : 1 = false;
   bool marked : 1 = false;  // audit resynchronisation (markOwner / removeMarked)
   AddressPack addresses{};
+  // The entry's encoded resolution PE parameters (Impl::encoded_), kNoSlot: none. Dropped by every change
+  // of what they encode; a freed record keeps its block until the slot is registered again.
+  std::uint32_t encoded = kNoSlot;
 
   PeRecord() : credit(0) {}
   std::span<const std::uint32_t> policyWords() const { return {words.data(), word_count}; }
@@ -144,6 +147,13 @@ struct alignas(64) PoolRecord {
 };
 static_assert(sizeof(PoolRecord) == 256, "four cache lines");
 
+/// A PE's parameter as a handle resolution answer carries it (no ASAP transport), encoded per dialect
+/// on first use (empty: not encoded yet). Blocks are reused through a free list.
+struct EncodedPe {
+  std::array<wire::Bytes, 2> by_dialect{};  // index: wire::Dialect
+  std::uint32_t next_free = kNoSlot;
+};
+
 struct OwnerItem {
   std::uint32_t serial = 0;
   std::uint32_t slot = kNoSlot;  // kNoSlot: removed (compacted away later)
@@ -177,6 +187,7 @@ class Impl {
   Result<std::size_t> select(std::string_view pool, std::size_t count, Random& rng, std::vector<PeRef>& out);
 
   PeView view(std::uint32_t slot) const { return PeView(&record(slot), &pools_[record(slot).pool]); }
+  std::span<const std::byte> resolutionParameter(std::uint32_t slot, wire::Dialect dialect);
 
   PeRecord& record(std::uint32_t slot) { return records_[slot]; }
   const PeRecord& record(std::uint32_t slot) const { return records_[slot]; }
@@ -257,6 +268,7 @@ class Impl {
   void heapSet(std::size_t i, HeapItem item);
 
   void removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed);
+  void dropEncoded(PeRecord& r);
   void journal(Change::Kind kind, std::string_view pool, PeId pe, PrId owner, PrId previous) {
     if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous});
   }
@@ -268,6 +280,8 @@ class Impl {
   std::vector<HeapItem> heap_{};
   std::size_t heap_dead_ = 0;  // removed items still in heap_
   std::vector<std::uint32_t> scratch_{};
+  std::vector<EncodedPe> encoded_{};
+  std::uint32_t encoded_free_ = kNoSlot;
 };
 
 }  // namespace vnfpool::handlespace::detail

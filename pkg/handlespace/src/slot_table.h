@@ -83,6 +83,11 @@ class SlotTable {
     entries_[locate(hash, old_slot)].slot_plus_one = new_slot + 1;
   }
 
+  /// Starts loading the line where a lookup of `hash` begins (a hint; no effect on contents).
+  void prefetch(std::uint64_t hash) const {
+    if (!entries_.empty()) __builtin_prefetch(&entries_[tagOf(hash) & mask_]);
+  }
+
   std::size_t size() const { return size_; }
   std::size_t memoryBytes() const { return entries_.capacity() * sizeof(Entry); }
 

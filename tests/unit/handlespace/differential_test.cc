@@ -10,6 +10,7 @@
 
 #include "test_util.h"
 #include "vnfpool/handlespace/handlespace.h"
+#include "vnfpool/wire/codec.h"
 
 namespace vnfpool::handlespace {
 namespace {
@@ -455,6 +456,12 @@ class Differential {
         auto p = v.policy();
         EXPECT_TRUE(std::equal(e.words.begin(), e.words.end(), p.words.begin()));
         owners.insert(e.owner);
+        // The cached resolution parameter is the PE as registered (test::pe with these values), never an
+        // earlier state of the entry or of its slot. The dialect alternates so both caches are exercised.
+        const auto dialect = (step_ + static_cast<int>(e.id)) % 2 == 0 ? wire::Dialect::Ng : wire::Dialect::Classic;
+        const auto expected = wire::encodePoolElementParameter(test::pe(e.id, p, e.owner), dialect);
+        ASSERT_TRUE(expected.ok());
+        EXPECT_TRUE(std::ranges::equal(hs_.resolutionParameter(*ref, dialect), expected.value())) << name << " " << e.id;
       }
       if (!isWeighted(pool.type)) {
         // The whole selection order, not just the first picks.

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "test_util.h"
+#include "vnfpool/wire/codec.h"
 
 namespace vnfpool::handlespace {
 namespace {
@@ -378,6 +379,103 @@ TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   Handlespace quiet;
   ASSERT_TRUE(quiet.registerPe("p", pe(1, kRr), {}, {}).ok());
   EXPECT_TRUE(quiet.takeChanges().empty());
+}
+
+// What a handle resolution answer must carry for `e`: its PE parameter without the ASAP transport.
+wire::Bytes answerParameter(wire::PoolElement e, wire::Dialect dialect) {
+  e.asap_transport.reset();
+  auto bytes = wire::encodePoolElementParameter(e, dialect);
+  EXPECT_TRUE(bytes.ok());
+  return bytes.ok() ? bytes.value() : wire::Bytes{};
+}
+
+bool same(std::span<const std::byte> a, const wire::Bytes& b) { return std::ranges::equal(a, b); }
+
+TEST(HandlespaceTest, ResolutionParameterIsThePeWithoutItsAsapTransport) {
+  Handlespace hs;
+  auto e = pe(7, kLu, 0x22);
+  e.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::7"));
+  wire::Transport asap;
+  asap.kind = wire::TransportKind::Tcp;
+  asap.port = 3863;
+  asap.addresses.push_back(wire::IpAddress::v4(192, 0, 2, 7));
+  e.asap_transport = asap;
+  ASSERT_TRUE(hs.registerPe("p", e, {}, {}).ok());
+  const PeRef ref = *hs.find("p", 7);
+  const auto ng = hs.resolutionParameter(ref, wire::Dialect::Ng);
+  const auto classic = hs.resolutionParameter(ref, wire::Dialect::Classic);
+  EXPECT_TRUE(same(ng, answerParameter(e, wire::Dialect::Ng)));
+  EXPECT_TRUE(same(classic, answerParameter(e, wire::Dialect::Classic)));
+  EXPECT_FALSE(same(ng, answerParameter(e, wire::Dialect::Classic)));  // the dialects differ (64-bit IDs)
+  // Asked again: the same bytes, and both stay valid while further parameters are asked for.
+  for (PeId id = 100; id < 140; ++id) ASSERT_TRUE(hs.registerPe("q", pe(id, kRr), {}, {}).ok());
+  const auto ng_again = hs.resolutionParameter(*hs.find("p", 7), wire::Dialect::Ng);
+  for (PeId id = 100; id < 140; ++id) hs.resolutionParameter(*hs.find("q", id), wire::Dialect::Ng);
+  EXPECT_TRUE(same(ng_again, answerParameter(e, wire::Dialect::Ng)));
+  // A 64-bit PE ID has no classic form.
+  ASSERT_TRUE(hs.registerPe("p", pe(0x100000000ull, kLu), {}, {}).ok());
+  EXPECT_TRUE(hs.resolutionParameter(*hs.find("p", 0x100000000ull), wire::Dialect::Classic).empty());
+  EXPECT_FALSE(hs.resolutionParameter(*hs.find("p", 0x100000000ull), wire::Dialect::Ng).empty());
+}
+
+// The cached parameter must follow every change of what it encodes; each step below fails if the cache
+// kept the old bytes.
+TEST(HandlespaceTest, ResolutionParameterFollowsEveryChange) {
+  Handlespace hs;
+  auto current = [&](PeId id, wire::Dialect d) { return hs.resolutionParameter(*hs.find("p", id), d); };
+  auto cacheBoth = [&](PeId id) {
+    current(id, wire::Dialect::Ng);
+    current(id, wire::Dialect::Classic);
+  };
+  auto expectBoth = [&](PeId id, const wire::PoolElement& e) {
+    EXPECT_TRUE(same(current(id, wire::Dialect::Ng), answerParameter(e, wire::Dialect::Ng)));
+    EXPECT_TRUE(same(current(id, wire::Dialect::Classic), answerParameter(e, wire::Dialect::Classic)));
+  };
+  auto e = pe(1, kLu, 5);
+  ASSERT_TRUE(hs.registerPe("p", e, {9, kNever}, at(0)).ok());
+  cacheBoth(1);
+  // Re-registration with a new load, a new address, a new life.
+  e.policy = wire::Policy::make(PolicyType::LeastUsed, {77});
+  ASSERT_TRUE(hs.registerPe("p", e, {9, kNever}, at(1)).ok());
+  expectBoth(1, e);
+  e.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::1"));
+  e.user_transport.port = 6000;
+  e.registration_life_ms = 1234;
+  ASSERT_TRUE(hs.registerPe("p", e, {9, kNever}, at(2)).ok());
+  expectBoth(1, e);
+  // A new home PR: one entry, then all of an owner's entries.
+  ASSERT_TRUE(hs.rehome("p", 1, 6));
+  e.home_pr = 6;
+  expectBoth(1, e);
+  EXPECT_EQ(hs.rehomeOwner(6, 8), 1u);
+  e.home_pr = 8;
+  expectBoth(1, e);
+  // Removed, and its slot registered again by another PE: that PE's bytes, not the old entry's.
+  auto check_reuse = [&](auto remove) {
+    cacheBoth(1);
+    remove();
+    ASSERT_FALSE(hs.contains("p", 1));
+    auto other = pe(2, wire::Policy::make(PolicyType::LeastUsed, {3}), 4);
+    ASSERT_TRUE(hs.registerPe("p", other, {10, at(50)}, at(3)).ok());
+    expectBoth(2, other);
+    ASSERT_TRUE(hs.deregisterPe("p", 2));
+    ASSERT_TRUE(hs.registerPe("p", e, {9, at(50)}, at(3)).ok());
+    expectBoth(1, e);
+  };
+  check_reuse([&] { hs.deregisterPe("p", 1); });
+  check_reuse([&] { hs.removeConnection(9); });
+  check_reuse([&] { hs.removeOwner(8); });
+  check_reuse([&] { hs.expire(at(60)); });
+  check_reuse([&] {
+    hs.markOwner(8);
+    hs.removeMarked(8);
+  });
+  // Selection changes no byte of it (degradation and sequence numbers are PR-local).
+  const wire::Bytes before(current(1, wire::Dialect::Ng).begin(), current(1, wire::Dialect::Ng).end());
+  Random rng(1);
+  std::vector<PeRef> picked;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(hs.select("p", 1, rng, picked).ok());
+  EXPECT_TRUE(same(current(1, wire::Dialect::Ng), before));
 }
 
 TEST(HandlespaceTest, MoveKeepsContents) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -156,6 +157,13 @@ class Handlespace {
   std::optional<PeRef> find(std::string_view pool, PeId pe) const;
   bool contains(std::string_view pool, PeId pe) const { return find(pool, pe).has_value(); }
   PeView view(PeRef ref) const;
+  /// The PE parameter a handle resolution answer carries for `ref` (the entry without its ASAP transport,
+  /// digest 6.6), encoded in `dialect`: built on first use and kept with the entry until the entry
+  /// changes (re-registration, new home PR, removal), so an answer copies bytes instead of rebuilding and
+  /// encoding the PE. Empty if the entry cannot be encoded in `dialect` (a 64-bit ID in classic). Valid
+  /// until the next call that modifies the handlespace (asking for further parameters keeps it valid, so
+  /// an answer can hold all of its PEs' parameters at once).
+  std::span<const std::byte> resolutionParameter(PeRef ref, wire::Dialect dialect);
 
   /// Handle resolution: picks up to `count` PEs of `pool` by its policy (0 = Config::default_items;
   /// capped at max_items and the pool size), never the same PE twice, into `out` (cleared first), and
