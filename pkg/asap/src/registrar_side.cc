@@ -221,14 +221,20 @@ void RegistrarSide::deregistration(Connection& conn, const wire::asap::Deregistr
 }
 
 void RegistrarSide::resolution(Connection& conn, const wire::asap::HandleResolution& m, std::vector<Action>& out) {
-  const TimePoint now = clock_.now();
-  wire::asap::HandleResolutionResponse response;
-  response.pool_handle = m.pool_handle;
-  if (m.ng_caps) response.ng_caps = ourCapabilities(config_.pr_id);
-  if (!conn.resolutions.take(config_.max_handle_resolution_rate, now)) {
+  // The structured answer; not built at all when the answer is encoded from cached parameters.
+  auto response = [&] {
+    wire::asap::HandleResolutionResponse r;
+    r.pool_handle = m.pool_handle;
+    if (m.ng_caps) r.ng_caps = ourCapabilities(config_.pr_id);
+    return r;
+  };
+  // The clock is read only when there is a limit (a clock read is a visible share of a resolution's cost).
+  if (config_.max_handle_resolution_rate > 0 &&
+      !conn.resolutions.take(config_.max_handle_resolution_rate, clock_.now())) {
     ++stats_.resolutions_rate_limited;
-    response.error = wire::OperationalError::of(Cause::UnknownPoolHandle);
-    out.emplace_back(Send{conn.info.id, std::move(response)});
+    auto refusal = response();
+    refusal.error = wire::OperationalError::of(Cause::UnknownPoolHandle);
+    out.emplace_back(Send{conn.info.id, std::move(refusal)});
     return;
   }
   // Handle Resolution Option: Items, 0 = our default, 0xFFFFFFFF = all (the handlespace caps it).
@@ -236,24 +242,69 @@ void RegistrarSide::resolution(Connection& conn, const wire::asap::HandleResolut
   auto picked = hs_.select(m.pool_handle, items, rng_, selected_);
   if (!picked.ok()) {
     ++stats_.resolutions_unknown_pool;
-    response.error = wire::OperationalError::of(picked.error().cause);
-    out.emplace_back(Send{conn.info.id, std::move(response)});
+    auto refusal = response();
+    refusal.error = wire::OperationalError::of(picked.error().cause);
+    out.emplace_back(Send{conn.info.id, std::move(refusal)});
     return;
   }
   ++stats_.resolutions;
-  response.pes.reserve(selected_.size());
+  if (config_.encode_resolution_answers && encodeAnswer(conn, m)) {
+    out.emplace_back(SendBytes{conn.info.id, answer_});
+    return;
+  }
+  auto answer = response();
+  answer.pes.reserve(selected_.size());
   for (const auto ref : selected_) {
-    auto& pe = response.pes.emplace_back(hs_.view(ref).poolElement());
+    auto& pe = answer.pes.emplace_back(hs_.view(ref).poolElement());
     pe.asap_transport.reset();  // not part of a resolution answer (digest 6.6)
   }
   // RSPLIB's PUs need the pool policy right after the handle; it is the first PE's policy parameter.
-  if (!response.pes.empty()) {
-    response.overall_policy = response.pes.front().policy;
+  if (!answer.pes.empty()) {
+    answer.overall_policy = answer.pes.front().policy;
   } else if (auto type = hs_.poolPolicy(m.pool_handle)) {
-    response.overall_policy = wire::Policy::make(static_cast<wire::PolicyType>(*type));
+    answer.overall_policy = wire::Policy::make(static_cast<wire::PolicyType>(*type));
   }
-  out.emplace_back(Send{conn.info.id, std::move(response)});
-  rearm(out);  // selection never changes deadlines, but keep one exit shape
+  out.emplace_back(Send{conn.info.id, std::move(answer)});
+  // A selection never changes a deadline: nothing to re-arm.
+}
+
+bool RegistrarSide::encodeAnswer(const Connection& conn, const wire::asap::HandleResolution& m) {
+  // The answer is encoded without its PEs by the codec, then the PEs' cached parameters are appended and the
+  // header's length field (bytes 2-3, big-endian; PE parameters are the message's last parameters and keep
+  // 4-byte alignment) is set to the total. A test checks these bytes against the codec's own encoding of
+  // the full answer.
+  const wire::Dialect dialect = conn.info.dialect;
+  parameters_.clear();
+  std::size_t pes_bytes = 0;
+  for (const auto ref : selected_) {
+    const auto parameter = hs_.resolutionParameter(ref, dialect);
+    if (parameter.empty()) return false;  // not encodable in this dialect: the codec path reports it
+    parameters_.push_back(parameter);
+    pes_bytes += parameter.size();
+  }
+  auto& head = std::get<wire::asap::HandleResolutionResponse>(answer_head_);
+  head.pool_handle.assign(m.pool_handle);
+  if (m.ng_caps) {
+    head.ng_caps = ourCapabilities(config_.pr_id);
+  } else {
+    head.ng_caps.reset();
+  }
+  // RSPLIB's PUs need the pool policy right after the handle; it is the first PE's policy parameter.
+  if (!selected_.empty()) {
+    head.overall_policy = hs_.view(selected_.front()).policy();
+  } else if (auto type = hs_.poolPolicy(m.pool_handle)) {
+    head.overall_policy = wire::Policy::make(static_cast<wire::PolicyType>(*type));
+  } else {
+    head.overall_policy.reset();
+  }
+  answer_.clear();
+  auto encoded = wire::encodeTo(answer_head_, dialect, answer_);
+  if (!encoded.ok() || answer_.size() < 4 || answer_.size() + pes_bytes > 0xFFFF) return false;
+  for (const auto parameter : parameters_) answer_.insert(answer_.end(), parameter.begin(), parameter.end());
+  const std::size_t length = answer_.size();
+  answer_[2] = static_cast<std::byte>(length >> 8);
+  answer_[3] = static_cast<std::byte>(length & 0xFF);
+  return true;
 }
 
 void RegistrarSide::keepAliveAck(Connection& conn, const wire::asap::EndpointKeepAliveAck& m,

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "vnfpool/wire/codec.h"
 
 namespace vnfpool::asap {
@@ -410,6 +413,87 @@ TEST_F(RegistrarSideTest, AdoptedPeGetsHomeKeepAlive) {
   // No ack: dropped after the timeout.
   fire(*armed(out));
   EXPECT_FALSE(hs_.contains("pool", 9));
+}
+
+// Two registrars fed the same events, one answering resolutions with SendBytes (cached, pre-encoded PE
+// parameters), the other with the structured Send: every answer must be the same bytes, through
+// re-registrations (new loads), deregistrations and adoption, in both dialects, with and without the ng
+// capabilities, for every item count; errors stay structured Sends in both.
+TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
+  handlespace::ManualClock clock;
+  RegistrarConfig config;
+  config.pr_id = 0x11111111;
+  handlespace::Handlespace hs_plain, hs_fast;
+  RegistrarSide plain(config, hs_plain, clock);
+  config.encode_resolution_answers = true;
+  RegistrarSide fast(config, hs_fast, clock);
+  std::map<ConnId, wire::Dialect> dialects;
+  std::size_t compared = 0, bytes_answers = 0;
+
+  auto both = [&](const auto& event) {
+    const auto a = plain.handle(event);
+    const auto b = fast.handle(event);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (const auto* s = std::get_if<Send>(&a[i])) {
+        ASSERT_NE(dialects.count(s->to), 0u);
+        auto expected = wire::encode(s->message, dialects[s->to]);
+        ASSERT_TRUE(expected.ok());
+        std::span<const std::byte> got;
+        wire::Bytes structured;
+        if (const auto* raw = std::get_if<SendBytes>(&b[i])) {
+          EXPECT_EQ(raw->to, s->to);
+          got = raw->bytes;
+          ++bytes_answers;
+        } else {
+          const auto* t = std::get_if<Send>(&b[i]);
+          ASSERT_NE(t, nullptr);
+          auto e = wire::encode(t->message, dialects[s->to]);
+          ASSERT_TRUE(e.ok());
+          structured = e.value();
+          got = structured;
+        }
+        EXPECT_TRUE(std::ranges::equal(got, expected.value())) << "action " << i << " to " << s->to;
+        ++compared;
+      }
+    }
+  };
+  auto connectBoth = [&](ConnId id, wire::Dialect dialect) {
+    ConnectionInfo info;
+    info.id = id;
+    info.dialect = dialect;
+    info.peer = tcp("10.0.0.1", static_cast<std::uint16_t>(40000 + id));
+    dialects[id] = dialect;
+    both(Connected{info});
+  };
+  connectBoth(1, wire::Dialect::Ng);
+  connectBoth(2, wire::Dialect::Classic);
+  connectBoth(3, wire::Dialect::Ng);
+  connectBoth(4, wire::Dialect::Classic);
+  auto lu = [](std::uint32_t load) { return wire::Policy::make(wire::PolicyType::LeastUsed, {load}); };
+  for (wire::PeId id = 1; id <= 6; ++id) {
+    both(Received{1, registration("rr", id)});
+    auto m = registration("lu", id, lu(static_cast<std::uint32_t>(id * 1000)), "10.0.1.1");
+    m.pe.user_transport.addresses.push_back(*wire::IpAddress::parse("2001:db8::5"));
+    both(Received{2, m});
+  }
+  for (int round = 0; round < 40; ++round) {
+    const ConnId pu = round % 2 == 0 ? 3 : 4;
+    const std::optional<std::uint32_t> items =
+        round % 4 == 0 ? std::nullopt : std::optional<std::uint32_t>(static_cast<std::uint32_t>(round % 8));
+    wire::asap::HandleResolution rr{false, std::nullopt, "rr", items};
+    if (round % 3 == 0) rr.ng_caps = wire::NgCapabilities{};
+    both(Received{pu, rr});
+    both(Received{pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items}});
+    // Changes between answers: a new load (re-registration), a PE leaving and coming back.
+    const auto id = static_cast<wire::PeId>(1 + round % 6);
+    both(Received{2, registration("lu", id, lu(static_cast<std::uint32_t>((round * 7919) % 10000)), "10.0.1.1")});
+    if (round % 5 == 0) both(Received{1, wire::asap::Deregistration{"rr", id}});
+    if (round % 5 == 2) both(Received{1, registration("rr", id, wire::Policy::make(wire::PolicyType::RoundRobin), "10.0.2.2")});
+  }
+  both(Received{3, wire::asap::HandleResolution{false, std::nullopt, "unknown", 1u}});
+  EXPECT_GT(bytes_answers, 70u);
+  EXPECT_GT(compared, bytes_answers);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -43,6 +44,18 @@ struct RegistrarConfig {
   bool report_unrecognized_messages = true;
   /// Seed for random selection policies.
   std::uint64_t seed = 0x5eed;
+  /// Answer successful handle resolutions with SendBytes: the engine encodes the answer itself from the
+  /// handlespace's cached PE parameters (Handlespace::resolutionParameter), so an answer is mostly a copy.
+  /// Off: a Send with the HandleResolutionResponse, as for every other message. Same bytes either way.
+  bool encode_resolution_answers = false;
+};
+
+/// Send these bytes: one whole message, already encoded in the connection's dialect (handle resolution
+/// answers with RegistrarConfig::encode_resolution_answers). They live in the engine and stay valid until
+/// the next call into it, so carry the action out before feeding the next event.
+struct SendBytes {
+  ConnId to = kNoConn;
+  std::span<const std::byte> bytes{};
 };
 
 /// Counters for metrics; the adapter exports them. Monotonic.
@@ -73,7 +86,7 @@ class RegistrarSide {
   /// Timer keys this engine uses (one timer for all keep-alive deadlines).
   static constexpr TimerKey kKeepAliveTimer = 1;
 
-  using Action = std::variant<Send, Arm, Disarm, Close>;
+  using Action = std::variant<Send, Arm, Disarm, Close, SendBytes>;
 
   RegistrarSide(const RegistrarConfig& config, handlespace::Handlespace& hs, const Clock& clock);
 
@@ -140,6 +153,7 @@ class RegistrarSide {
   void registration(Connection& conn, const wire::asap::Registration& m, std::vector<Action>& out);
   void deregistration(Connection& conn, const wire::asap::Deregistration& m, std::vector<Action>& out);
   void resolution(Connection& conn, const wire::asap::HandleResolution& m, std::vector<Action>& out);
+  bool encodeAnswer(const Connection& conn, const wire::asap::HandleResolution& m);
   void keepAliveAck(Connection& conn, const wire::asap::EndpointKeepAliveAck& m, std::vector<Action>& out);
   void unreachable(Connection& conn, const wire::asap::EndpointUnreachable& m, std::vector<Action>& out);
   void sendError(ConnId to, wire::Cause cause, wire::Bytes info, std::vector<Action>& out);
@@ -161,6 +175,9 @@ class RegistrarSide {
   std::optional<TimePoint> armed_;
   std::uint64_t generation_ = 0;
   std::vector<handlespace::PeRef> selected_;  // scratch for resolutions
+  std::vector<std::span<const std::byte>> parameters_;  // scratch: the selected PEs' encoded parameters
+  wire::AsapMessage answer_head_{wire::asap::HandleResolutionResponse{}};  // scratch: an answer without PEs
+  wire::Bytes answer_;  // the last SendBytes answer
 };
 
 }  // namespace vnfpool::asap
