@@ -113,7 +113,9 @@ std::optional<std::string> WorkQueue::get() {
     if (delayed_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, delayed_.begin()->first);
+      // A copy: add() may erase this entry while the wait has the lock released.
+      const SteadyTime until = delayed_.begin()->first;
+      cv_.wait_until(lock, until);
     }
   }
   std::string key = std::move(queue_.front());
