@@ -17,14 +17,23 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-// A rough upper bound of one PE's encoded size in a Handle Table Response (Pool Element-64 with its
-// transports and policy), so that a page stays below the 65535-byte message limit.
-std::size_t estimateBytes(const wire::PoolElement& pe, std::size_t handle_size) {
-  auto transport = [](const wire::Transport& t) { return 16 + 20 * t.addresses.size(); };
-  std::size_t n = 32 + transport(pe.user_transport) + 8 + 4 * pe.policy.word_count;
-  if (pe.asap_transport) n += transport(*pe.asap_transport);
-  return n + handle_size + 8;  // a Pool Handle parameter may precede it
+// One PE's encoded size in a Handle Table Response, as the codec writes it (Pool Element parameter with
+// IDs, life, transports and policy; ng adds 8 bytes for the 64-bit IDs), rounded up by a few bytes so that
+// it stays an upper bound; a page's estimate adds the Pool Handle parameters and the message header.
+// TableEstimate.* in tests/unit/enrp checks it against the codec.
+std::size_t transportBytes(const wire::Transport& t) {
+  std::size_t n = 8;
+  for (const auto& a : t.addresses) n += a.isV4() ? std::size_t{8} : std::size_t{20};
+  return n;
 }
+std::size_t poolElementBytes(const wire::PoolElement& pe, wire::Dialect dialect) {
+  std::size_t n = (dialect == wire::Dialect::Ng ? 32 : 24) + 4 * std::size_t{pe.policy.word_count} +
+                  transportBytes(pe.user_transport);
+  if (pe.asap_transport) n += transportBytes(*pe.asap_transport);
+  return n + 4;
+}
+std::size_t poolHandleBytes(std::size_t handle_size) { return 4 + (handle_size + 3) / 4 * 4; }
+constexpr std::size_t kResponseHeaderBytes = 32;
 
 // The source of addresses learned from List Responses: tried once, forgotten when the attempt fails.
 constexpr const char* kListSource = "(list response)";
@@ -184,6 +193,12 @@ void Engine::onDisconnected(const Disconnected& e, std::vector<Action>&) {
     if (auto p = peers_.find(link.peer); p != peers_.end()) {
       Peer& peer = p->second;
       std::erase(peer.conns, e.conn);  // the peer stays known; failure detection decides
+      if (peer.serve_conn == e.conn) {
+        // The transfer's connection is gone (the peer may have restarted): its next request starts anew.
+        peer.serve_cursor.reset();
+        peer.serve_owed = 0;
+        peer.serve_conn = kNoConn;
+      }
       if (peer.conns.empty() && config_.probe_on_disconnect && !peer.probing && !takeovers_.count(peer.id)) {
         peer.probing = true;
         peer.probe_deadline = clock_.now() + config_.max_time_no_response;
@@ -234,6 +249,7 @@ void Engine::sendPresenceOn(ConnId conn, wire::Dialect dialect, PrId receiver, b
   p.ids = ids(receiver);
   wire::NgCapabilities caps;
   caps.sender_id = config_.pr_id;
+  caps.features |= kFeatureTablePagesAhead;
   p.ng_caps = caps;
   p.checksum = hs_.ownerChecksum(config_.pr_id).value(dialect);
   wire::ServerInformation info;
@@ -328,6 +344,7 @@ void Engine::presence(Link& link, const msg::Presence& m, std::vector<Action>& o
   Peer& peer = bind(link, m.ids.sender, is_new);
   peer.last_heard = clock_.now();
   peer.probing = false;
+  peer.pages_ahead = m.ng_caps && m.ng_caps->has(kFeatureTablePagesAhead);
   if (m.server_info && !m.server_info->transports.empty()) peer.transports = m.server_info->transports;
   // 7.8: any Presence from a peer cancels a takeover of it, ours or someone else's.
   peer.taker.reset();
@@ -362,40 +379,74 @@ void Engine::presence(Link& link, const msg::Presence& m, std::vector<Action>& o
 }
 
 void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vector<Action>& out) {
-  if (!peer.serve_cursor || peer.serve_own_only != m.own_children_only) {
+  // Every page sent with M=1 earns exactly one more request (the requester asks once per such page, as
+  // RSPLIB does). A request while some are still owed continues the transfer; one that is not owed, or
+  // with the other W flag, starts a new transfer from the beginning. A peer that announced
+  // kFeatureTablePagesAhead gets ng_pages_ahead pages for the first request of a transfer and then one per
+  // request, so that many pages are in flight instead of one per round trip. After the last page the
+  // requests still owed for the pages ahead are swallowed.
+  const bool continuation = peer.serve_owed > 0 && peer.serve_own_only == m.own_children_only;
+  if (continuation) {
+    --peer.serve_owed;
+    if (!peer.serve_cursor) return;  // a request for one of the pages ahead, after the last page
+  } else {
     peer.serve_cursor = handlespace::TableCursor{};
     peer.serve_own_only = m.own_children_only;
+    peer.serve_owed = 0;
   }
-  const std::optional<PrId> owner = m.own_children_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
-  const std::size_t max = peer.dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
-  handlespace::TablePage page = hs_.handleTable(owner, *peer.serve_cursor, max);
+  if (!peer.conns.empty()) peer.serve_conn = peer.conns.front();
+  const bool ahead = peer.dialect == wire::Dialect::Ng && peer.pages_ahead && config_.ng_pages_ahead > 1;
+  const std::size_t pages = continuation || !ahead ? 1 : config_.ng_pages_ahead;
+  for (std::size_t i = 0; i < pages && peer.serve_cursor; ++i) sendTablePage(peer, out);
+}
+
+void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
+  const std::optional<PrId> owner = peer.serve_own_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
+  const bool classic = peer.dialect == wire::Dialect::Classic;
+  const std::size_t max = std::max<std::size_t>(1, classic ? config_.classic_page_entries : config_.ng_page_entries);
   msg::HandleTableResponse r;
   r.ids = ids(peer.id);
-  std::vector<std::pair<std::string_view, wire::PoolElement>> entries;
-  entries.reserve(page.entries.size());
-  std::size_t bytes = 0;
-  for (const auto& ref : page.entries) {
-    const auto view = hs_.view(ref);
-    wire::PoolElement pe = view.poolElement();
-    bytes += estimateBytes(pe, view.pool().size());
-    if (bytes > config_.max_page_bytes && !entries.empty()) break;
-    entries.emplace_back(view.pool(), std::move(pe));
-  }
-  // Cut short by the byte bound: fetch the same prefix again for the cursor right after it.
-  if (entries.size() < page.entries.size()) page = hs_.handleTable(owner, *peer.serve_cursor, entries.size());
   // One Pool Handle parameter per pool in the page: the table is paged in join order, where pools
-  // interleave; the order inside a response does not matter to the receiver.
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (auto& [pool, pe] : entries) {
-    if (r.pools.empty() || r.pools.back().pool_handle != pool)
-      r.pools.push_back(msg::PoolEntries{wire::PoolHandle(pool), {}});
-    r.pools.back().pes.push_back(std::move(pe));
+  // interleave; the order inside a response does not matter to the receiver. Each PE goes straight into
+  // its pool's group (no sorting of whole PEs). The table is read in chunks, so that a page cut by the
+  // byte bound does not read far past it.
+  constexpr std::size_t kChunk = 256;
+  std::unordered_map<std::string_view, std::size_t> group;
+  std::size_t bytes = kResponseHeaderBytes, taken = 0;
+  std::optional<handlespace::TableCursor> next = *peer.serve_cursor;
+  bool full = false;
+  while (next && taken < max && !full) {
+    handlespace::TablePage chunk = hs_.handleTable(owner, *next, std::min(kChunk, max - taken));
+    std::size_t used = 0;
+    for (const auto& ref : chunk.entries) {
+      const auto view = hs_.view(ref);
+      wire::PoolElement pe = view.poolElement();
+      const bool fresh = !group.count(view.pool());
+      bytes += poolElementBytes(pe, peer.dialect) + (fresh ? poolHandleBytes(view.pool().size()) : 0);
+      if (bytes > config_.max_page_bytes && taken > 0) {
+        full = true;
+        break;
+      }
+      if (fresh) {
+        group.emplace(view.pool(), r.pools.size());
+        r.pools.push_back(msg::PoolEntries{wire::PoolHandle(view.pool()), {}});
+      }
+      r.pools[group[view.pool()]].pes.push_back(std::move(pe));
+      ++taken;
+      ++used;
+    }
+    if (full && used == 0) break;  // full before this chunk: the next page starts at `next`
+    // Cut inside the chunk: read the same prefix again for the cursor right after it.
+    if (used < chunk.entries.size()) chunk = hs_.handleTable(owner, *next, used);
+    next = chunk.next;
   }
-  r.more = page.next.has_value();
-  if (page.next)
-    peer.serve_cursor = *page.next;
-  else
+  r.more = next.has_value();
+  if (next) {
+    peer.serve_cursor = *next;
+    ++peer.serve_owed;
+  } else {
     peer.serve_cursor.reset();
+  }
   ++stats_.table_pages_sent;
   sendTo(peer, std::move(r), out);
 }
@@ -404,7 +455,7 @@ void Engine::learn(const std::string& pool, const wire::PoolElement& pe, bool sn
   // A foreign entry lives for its Registration Life unless refreshed (7.9). Entries that claim this PR
   // as their home are ignored: this PR knows its own PEs best (RSPLIB does the same).
   if (pe.home_pr == config_.pr_id || pe.home_pr == 0) return;
-  if (snapshot) {
+  if (snapshot && hs_.ownerSize(config_.pr_id) > 0) {
     // A table entry (mentor sync or audit) for a PE this PR owns: two PRs claim it, which happens when
     // both took it over during a partition. An ADD means the PE registered there afresh and is taken
     // as is; a snapshot is settled by the lower PR ID, the same rule on both sides: the higher one
@@ -456,7 +507,10 @@ void Engine::update(Peer& peer, const msg::HandleUpdate& m, std::vector<Action>&
     learn(m.pool_handle, m.pe, false, out);
     // 7.12 / 11.5: a Takeover Suggestion for a PE not ours: adopt it (the registrar sends Keep-Alive H=1).
     const bool honour = peer.dialect == wire::Dialect::Ng || config_.classic_takeover_suggestion;
-    if (m.takeover_suggested && honour && m.pe.home_pr != config_.pr_id && hs_.contains(m.pool_handle, m.pe.id)) {
+    // Not during start-up: the mentor's table, still arriving, would name the old home and undo the move
+    // on this side only (the suggesting PR has already taken this PR's ADD), and the PE would be lost.
+    if (m.takeover_suggested && honour && !startup_ && m.pe.home_pr != config_.pr_id &&
+        hs_.contains(m.pool_handle, m.pe.id)) {
       ++stats_.suggestions_received;
       out.emplace_back(TakeOverPe{m.pool_handle, m.pe.id});
     }
@@ -546,6 +600,7 @@ void Engine::publishChanges(std::span<const handlespace::Change> changes, std::v
     const Peer* best = nullptr;
     for (const auto& [id, peer] : peers_) {
       if (peer.conns.empty() || peer.probing || peer.taker || takeovers_.count(id)) continue;
+      if (peer.serve_cursor) continue;  // it is fetching our table (its start-up): see update()
       if (peer.dialect == wire::Dialect::Classic && !config_.classic_takeover_suggestion) continue;
       if (best == nullptr || suggestionScore(metric, id, p.pe) > suggestionScore(metric, best->id, p.pe))
         best = &peer;

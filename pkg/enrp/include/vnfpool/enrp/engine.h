@@ -31,6 +31,11 @@ using handlespace::TimePoint;
 using wire::PeId;
 using wire::PrId;
 
+/// NG Capabilities feature bit of this engine's Presence: "I send exactly one Handle Table Request per
+/// response with M=1, so you may send pages ahead" (Config::ng_pages_ahead). Outside the bits of
+/// wire::features; peers that do not know it ignore it and are served one page per request.
+inline constexpr std::uint16_t kFeatureTablePagesAhead = 0x0100;
+
 /// A transport connection to or from another PR, as the adapter numbers them; never reused, 0 = none.
 using ConnId = std::uint64_t;
 inline constexpr ConnId kNoConn = 0;
@@ -63,11 +68,17 @@ struct Config {
   Duration reconnect_interval = std::chrono::milliseconds(1000);
   /// Foreign entries learned with a Registration Life of 0 expire after this.
   Duration default_foreign_life = std::chrono::seconds(30);
-  /// PEs per Handle Table Response: classic stays at RSPLIB's 128; ng may send larger pages.
+  /// PEs per Handle Table Response: classic stays at RSPLIB's 128; ng pages are as large as max_page_bytes
+  /// allows (about 600 PEs with an IPv4 and an IPv6 address and an ASAP transport each).
   std::size_t classic_page_entries = 128;
-  std::size_t ng_page_entries = 512;
-  /// Upper bound on the estimated encoded size of one Handle Table Response (messages are <= 65535).
-  std::size_t max_page_bytes = 60000;
+  std::size_t ng_page_entries = 4096;
+  /// Upper bound on the encoded size of one Handle Table Response (messages are <= 65535 bytes).
+  std::size_t max_page_bytes = 65000;
+  /// Pages an ng responder sends for the first request of a transfer when the requester announced
+  /// kFeatureTablePagesAhead; each further request gets one page, so this many stay in flight (a mentor
+  /// sync of 10^6 PEs is ~1700 pages: with one page per round trip the round trips dominate). 1: off.
+  /// Classic peers always get one page per request (RSPLIB).
+  std::size_t ng_pages_ahead = 8;
   /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
   bool classic_takeover_suggestion = true;
   /// How the suggestion target is chosen among this PR and its healthy peers (11.5 allows any choice).
@@ -261,6 +272,9 @@ class Engine {
     Sync sync = Sync::None;
     std::optional<handlespace::TableCursor> serve_cursor{};  // paging a table to this peer
     bool serve_own_only = false;
+    std::size_t serve_owed = 0;  // pages sent with M=1 whose follow-up request has not arrived yet
+    ConnId serve_conn = kNoConn;  // where the pages go; its loss ends the transfer
+    bool pages_ahead = false;    // its Presence announced kFeatureTablePagesAhead
     std::vector<wire::Transport> transports{};
     std::optional<PrId> taker{};  // announced Init Takeover of this peer by someone else
   };
@@ -292,6 +306,7 @@ class Engine {
 
   void presence(Link& link, const wire::enrp::Presence& m, std::vector<Action>& out);
   void tableRequest(Peer& peer, const wire::enrp::HandleTableRequest& m, std::vector<Action>& out);
+  void sendTablePage(Peer& peer, std::vector<Action>& out);
   void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
   void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
   void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);

@@ -1,0 +1,220 @@
+// Handle Table Responses: pages ahead for ng peers that announced kFeatureTablePagesAhead, one page per
+// request for classic peers and for ng peers that did not, and pages filled up to the byte bound.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sim.h"
+
+namespace vnfpool::enrp {
+namespace {
+
+using namespace std::chrono_literals;
+using test::element;
+using test::sent;
+namespace msg = wire::enrp;
+
+constexpr PrId kSelf = 0x10, kPeer = 0x20;
+
+class PagingTest : public ::testing::Test {
+ protected:
+  PagingTest() : hs_(test::recording()) {
+    config_.pr_id = kSelf;
+    config_.transports = {test::tcpAt("10.0.0.10", 9901)};
+    config_.mentor_discovery_timeout = 1s;
+  }
+  Engine& engine() {
+    if (!engine_) {
+      engine_ = std::make_unique<Engine>(config_, hs_, clock_);
+      std::vector<Action> out;
+      engine_->start(out);
+      clock_.advance(config_.mentor_discovery_timeout);
+      engine_->handle(Expired{Engine::kTimer}, out);  // start-up over: this PR serves, it fetches nothing
+    }
+    return *engine_;
+  }
+  /// An inbound connection from kPeer in `dialect`, introduced by a Presence that announces pages ahead
+  /// or not.
+  void peer(ConnId conn, wire::Dialect dialect, bool announces_pages_ahead) {
+    dialect_ = dialect;
+    engine().handle(Connected{ConnectionInfo{conn, dialect, true, 0}});
+    msg::Presence p;
+    p.ids = {kPeer, kSelf};
+    p.checksum = hs_.ownerChecksum(kPeer).value(dialect);
+    p.server_info = wire::ServerInformation{kPeer, {test::tcpAt("10.0.0.32", 9901)}};
+    wire::NgCapabilities caps;
+    caps.sender_id = kPeer;
+    if (announces_pages_ahead) caps.features |= kFeatureTablePagesAhead;
+    p.ng_caps = caps;
+    engine().handle(Received{conn, test::throughWire(p, dialect)});
+  }
+  /// A Handle Table Request on `conn`; the responses it gets, through the codec.
+  std::vector<msg::HandleTableResponse> request(ConnId conn, bool own_only = false) {
+    auto out = engine().handle(Received{conn, test::throughWire(msg::HandleTableRequest{own_only, {kPeer, kSelf}}, dialect_)});
+    std::vector<msg::HandleTableResponse> pages;
+    for (auto& [to, r] : sent<msg::HandleTableResponse>(out)) {
+      EXPECT_FALSE(r.reject);
+      auto back = test::throughWire(r, dialect_);
+      pages.push_back(std::get<msg::HandleTableResponse>(back));
+    }
+    return pages;
+  }
+  static std::size_t count(const msg::HandleTableResponse& r) {
+    std::size_t n = 0;
+    for (const auto& pool : r.pools) n += pool.pes.size();
+    return n;
+  }
+  void fill(std::size_t n) {
+    for (PeId pe = 1; pe <= n; ++pe)
+      ASSERT_TRUE(hs_.registerPe("pool" + std::to_string(pe % 3), element(pe, kSelf), {pe, handlespace::kNever},
+                                 clock_.now())
+                      .ok());
+  }
+
+  handlespace::ManualClock clock_;
+  handlespace::Handlespace hs_;
+  Config config_;
+  std::unique_ptr<Engine> engine_;
+  wire::Dialect dialect_ = wire::Dialect::Ng;
+};
+
+TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
+  config_.ng_page_entries = 10;
+  config_.ng_pages_ahead = 3;
+  fill(95);  // 10 pages
+  peer(5, wire::Dialect::Ng, true);
+  std::multiset<PeId> got;
+  std::vector<bool> more;
+  auto take = [&](const std::vector<msg::HandleTableResponse>& pages) {
+    for (const auto& r : pages) {
+      for (const auto& pool : r.pools)
+        for (const auto& pe : pool.pes) got.insert(pe.id);
+      more.push_back(r.more);
+    }
+  };
+  auto first = request(5);
+  ASSERT_EQ(first.size(), 3u);  // the first request of a transfer: three pages
+  take(first);
+  // One request per page with M=1 (as the requester sends them): each gets the next page.
+  for (int i = 0; i < 7; ++i) {
+    auto pages = request(5);
+    ASSERT_EQ(pages.size(), 1u) << i;
+    take(pages);
+  }
+  EXPECT_EQ(more, (std::vector<bool>{true, true, true, true, true, true, true, true, true, false}));
+  EXPECT_EQ(got.size(), 95u);
+  EXPECT_EQ(std::set<PeId>(got.begin(), got.end()).size(), 95u);  // each PE once
+  // The two requests still owed for the pages that were ahead are swallowed...
+  EXPECT_TRUE(request(5).empty());
+  EXPECT_TRUE(request(5).empty());
+  // ...and the next one starts a new transfer from the beginning.
+  auto again = request(5);
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_TRUE(again[0].more);
+  EXPECT_EQ(engine().stats().table_pages_sent, 13u);
+}
+
+TEST_F(PagingTest, NgPeerThatDidNotAnnounceItGetsOnePagePerRequest) {
+  config_.ng_page_entries = 10;
+  fill(25);
+  peer(5, wire::Dialect::Ng, false);
+  std::vector<std::size_t> sizes;
+  for (int i = 0; i < 3; ++i) {
+    auto pages = request(5);
+    ASSERT_EQ(pages.size(), 1u);
+    sizes.push_back(count(pages[0]));
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 10, 5}));
+  // After the last page a request starts again (one page, as before).
+  auto pages = request(5);
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(count(pages[0]), 10u);
+}
+
+TEST_F(PagingTest, ClassicPeersGetRsplibPagesOneRequestEach) {
+  fill(300);
+  peer(5, wire::Dialect::Classic, true);  // even if it announces pages ahead
+  std::vector<std::size_t> sizes;
+  std::vector<bool> more;
+  for (int i = 0; i < 3; ++i) {
+    auto pages = request(5);
+    ASSERT_EQ(pages.size(), 1u);
+    sizes.push_back(count(pages[0]));
+    more.push_back(pages[0].more);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{128, 128, 44}));
+  EXPECT_EQ(more, (std::vector<bool>{true, true, false}));
+  auto pages = request(5);  // a request after the last page starts from the beginning
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(count(pages[0]), 128u);
+}
+
+TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {
+  config_.ng_page_entries = 10;
+  config_.ng_pages_ahead = 2;
+  fill(50);
+  peer(5, wire::Dialect::Ng, true);
+  ASSERT_EQ(request(5).size(), 2u);
+  auto pages = request(5, true);  // W=1 now: a new transfer, pages ahead again
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_TRUE(pages[0].more);
+}
+
+TEST_F(PagingTest, LosingTheTransfersConnectionEndsIt) {
+  config_.ng_page_entries = 10;
+  config_.ng_pages_ahead = 2;
+  fill(50);
+  peer(5, wire::Dialect::Ng, true);
+  auto first = request(5);
+  ASSERT_EQ(first.size(), 2u);
+  peer(6, wire::Dialect::Ng, true);  // the peer restarted: a new connection, and the old one resets
+  engine().handle(Disconnected{5});
+  auto again = request(6);  // its first request: from the beginning, not the middle of the old transfer
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].pools, first[0].pools);
+}
+
+// Pages are filled up to the byte bound, and never past it, for PEs of every shape: the size estimate
+// is an upper bound of what the codec writes, and a tight one.
+TEST_F(PagingTest, PagesFillTheByteBoundWithoutPassingIt) {
+  const auto v4 = *wire::IpAddress::parse("192.0.2.7");
+  const auto v6 = *wire::IpAddress::parse("2001:db8::7");
+  for (auto dialect : {wire::Dialect::Ng, wire::Dialect::Classic}) {
+    SCOPED_TRACE(dialect == wire::Dialect::Ng ? "ng" : "classic");
+    hs_ = handlespace::Handlespace(test::recording());
+    engine_.reset();
+    config_.classic_page_entries = 4096;  // let the byte bound cut classic pages too, for this test
+    config_.max_page_bytes = 20000;
+    for (PeId pe = 1; pe <= 1200; ++pe) {
+      wire::PoolElement e = element(pe, kSelf);
+      e.user_transport.addresses.clear();
+      if (pe % 3 != 1) e.user_transport.addresses.push_back(v4);
+      if (pe % 3 != 0) e.user_transport.addresses.push_back(v6);
+      if (pe % 4 == 0) e.user_transport.addresses.push_back(v6);
+      if (pe % 5 == 0) e.asap_transport.reset();
+      else e.asap_transport->addresses = e.user_transport.addresses;
+      // A pool's policy is fixed by its first PE: one per pool.
+      e.policy = wire::Policy::make(pe % 11 % 2 ? wire::PolicyType::LeastUsed : wire::PolicyType::WeightedRandom);
+      const std::string pool = (pe % 7 == 0 ? "a-rather-long-pool-handle-" : "p") + std::to_string(pe % 11);
+      ASSERT_TRUE(hs_.registerPe(pool, e, {pe, handlespace::kNever}, clock_.now()).ok());
+    }
+    peer(5, dialect, false);
+    std::size_t got = 0, pages = 0;
+    for (bool more = true; more && pages < 100; ++pages) {
+      auto r = request(5);
+      ASSERT_EQ(r.size(), 1u);
+      auto bytes = wire::encode(r[0], dialect);
+      ASSERT_TRUE(bytes.ok());
+      EXPECT_LE(bytes.value().size(), 20000u);
+      if (r[0].more) {
+        EXPECT_GE(bytes.value().size(), 19000u);  // at most a few PEs short of the bound
+      }
+      got += count(r[0]);
+      more = r[0].more;
+    }
+    EXPECT_EQ(got, 1200u);
+  }
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp
