@@ -106,6 +106,7 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
         self.assertEqual(env["VNFPOOL_REGISTRAR_HTTP_LISTEN"], "0.0.0.0:3871")
         self.assertEqual(env["VNFPOOL_REGISTRAR_ENRP_LISTEN"], "0.0.0.0:9901")
         self.assertEqual(env["VNFPOOL_REGISTRAR_ENRP_PEERS"], "vnfpool-registrar-peers.vnfpool.svc:9901")
+        self.assertEqual(env["VNFPOOL_REGISTRAR_ENRP_TRANSPORT"], "mptcp")
         self.assertEqual({p["name"]: p["containerPort"] for p in c["ports"]},
                          {"asap": 3863, "enrp": 9901, "admin": 3870, "http": 3871})
         for workload in (sts, by[("Deployment", "vnfpool-operator")]):
@@ -171,6 +172,23 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
             text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", os.path.join(tmp, "tls.crt")],
                                   capture_output=True, text=True, check=True).stdout
             self.assertIn("DNS:vnfpool-webhook.vnfpool.svc", text)
+
+    def test_the_registrar_takes_every_setting_the_chart_gives_it(self):
+        """vnfpool-registrar --print-config with the StatefulSet's environment: every variable is a known
+        key (printed as coming from the environment) and every value is valid (exit 0)."""
+        binary = os.environ.get("VNFPOOL_TEST_REGISTRAR")
+        self.assertTrue(binary and os.access(binary, os.X_OK), "VNFPOOL_TEST_REGISTRAR must name vnfpool-registrar")
+        for args in ([], ["--values", ALL_OPTIONS]):
+            sts = next(o for o in self.render(*args) if o["kind"] == "StatefulSet")
+            env = {e["name"]: e["value"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]
+                   if e["name"].startswith("VNFPOOL_REGISTRAR_")}
+            self.assertGreater(len(env), 8)
+            clean = {k: v for k, v in os.environ.items() if not k.startswith("VNFPOOL_")}
+            r = subprocess.run([binary, "--print-config"], capture_output=True, text=True, timeout=30,
+                               env={**clean, **env})
+            self.assertEqual(r.returncode, 0, f"the registrar refused the chart's settings {args}:\n{r.stderr}")
+            unknown = [name for name in env if f"# environment {name}" not in r.stdout]
+            self.assertEqual(unknown, [], "variables the registrar does not know")
 
     def test_operator_managed_certificates(self):
         by = self.index(self.render("--set", "webhook.certificates.mode=operator"))

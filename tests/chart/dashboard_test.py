@@ -2,7 +2,7 @@
 """The Grafana dashboard (charts/vnfpool/dashboards/vnfpool.json) is well-formed and asks only for
 metrics that exist.
 
-Registrar metrics are checked against a live vnfpool-registrar's /metrics (VNFPOOL_REGISTRAR_BIN, started
+Registrar metrics are checked against a live vnfpool-registrar's /metrics (VNFPOOL_TEST_REGISTRAR, started
 on loopback with ports from the OS); families that appear only once something happened (labelled by an
 error cause) must then be declared in pkg/registrar. Sidecar, operator and webhook metrics are checked
 against the source of their component (pkg/<component>/): the full name, or a quoted prefix and a quoted
@@ -102,8 +102,8 @@ class DashboardTest(unittest.TestCase):
         return any(f'"{metric[:i]}"' in text and f'"{metric[i:]}"' in text for i in cuts)
 
     def scrape_registrar(self):
-        binary = os.environ.get("VNFPOOL_REGISTRAR_BIN")
-        self.assertTrue(binary and os.access(binary, os.X_OK), "VNFPOOL_REGISTRAR_BIN must name vnfpool-registrar")
+        binary = os.environ.get("VNFPOOL_TEST_REGISTRAR")
+        self.assertTrue(binary and os.access(binary, os.X_OK), "VNFPOOL_TEST_REGISTRAR must name vnfpool-registrar")
         with tempfile.TemporaryDirectory() as tmp:
             ready = os.path.join(tmp, "ready.json")
             env = dict(os.environ, VNFPOOL_REGISTRAR_ENRP_LISTEN="127.0.0.1:0")
