@@ -3,7 +3,8 @@
 
     scripts/gen-dashboard.py > charts/vnfpool/dashboards/vnfpool.json
 
-Panels whose metrics the sidecar and operator do not export yet are left out unless INCLUDE_PENDING=1;
+Panels whose metrics are not yet in a committed component (the sidecar's) are left out unless
+INCLUDE_PENDING=1;
 tests/chart/dashboard_test.py checks that every metric asked for exists and that the checked-in file is
 this script's output.
 """
@@ -49,12 +50,12 @@ panel("stat", "Pool Elements", [(f'max(vnfpool_registrar_pool_elements{{{ns}}})'
 panel("stat", "Registrars up", [(f'count(up{{{ns}, job=~".*registrar.*"}} == 1)', "PRs")], w=4, h=5)
 panel("timeseries", "PEs by home registrar", [(f'sum by (pod) (vnfpool_registrar_own_pool_elements{{{ns}}})', "{{pod}}")], w=6, h=5,
       desc="PEs whose home PR each registrar is; after a takeover with suggestion they spread evenly again.")
-PENDING and panel("timeseries", "Pool members (operator view)", [(f'sum by (pool) (vnfpool_operator_pool_members{{{ns}}})', "{{pool}}")], w=6, h=5)
+panel("stat", "Registered sidecars", [(f'sum(vnfpool_sidecar_registered{{{ns}}})', "PEs")], w=3, h=5) if PENDING else None
+panel("stat", "Pools without a Pool object", [(f'max(vnfpool_operator_unmanaged_pools{{{ns}}})', "pools")], w=3, h=5,
+      desc="Pools in the handlespace that no vnfpool.io Pool resource declares (reported by the operator, never deleted).")
 endrow(5)
 row("Traffic")
 panel("timeseries", "Handle resolutions/s by result", [(f'sum by (result) (rate(vnfpool_registrar_handle_resolutions_total{{{ns}}}[{R}]))', "{{result}}")], unit="reqps")
-PENDING and panel("timeseries", "Resolutions/s by pool (sidecars)", [(f'sum by (pool) (rate(vnfpool_sidecar_resolutions_total{{{ns}}}[{R}]))', "{{pool}}")], unit="reqps",
-      desc="Handle resolutions the sidecars' Pool User side asked for, by pool (registrar metrics carry no pool label).")
 panel("timeseries", "Registrations/s", [
     (f'sum(rate(vnfpool_registrar_registrations_total{{{ns}}}[{R}]))', "registrations"),
     (f'sum(rate(vnfpool_registrar_reregistrations_total{{{ns}}}[{R}]))', "re-registrations"),
@@ -68,11 +69,16 @@ endrow()
 row("Failover and takeover")
 panel("timeseries", "PEs removed/s by reason", [(f'sum by (reason) (rate(vnfpool_registrar_pool_elements_removed_total{{{ns}}}[{R}]))', "{{reason}}")], unit="ops",
       desc="admin_request = the operator saw the Pod go; keep_alive_timeout and unreachable_reports = detected by ASAP.")
-PENDING and panel("timeseries", "Failover time (sidecars)", [
-    (f'histogram_quantile(0.5, sum by (le) (rate(vnfpool_sidecar_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p50"),
-    (f'histogram_quantile(0.99, sum by (le) (rate(vnfpool_sidecar_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p99")], unit="s")
+panel("timeseries", "Pod gone to PE removed (operator)", [
+    (f'histogram_quantile(0.5, sum by (le) (rate(vnfpool_operator_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p50"),
+    (f'histogram_quantile(0.99, sum by (le) (rate(vnfpool_operator_failover_duration_seconds_bucket{{{ns}}}[{R}])))', "p99"),
+    (f'sum(rate(vnfpool_operator_failover_removed_total{{{ns}}}[{R}]))', "PEs removed/s")], unit="s",
+      desc="From the Pod event (deleted or NotReady) to every registrar having removed its PEs.")
 panel("timeseries", "Takeovers by result", [(f'sum by (result) (increase(vnfpool_registrar_enrp_takeovers_total{{{ns}}}[{R}]))', "{{result}}"),
                                             (f'sum(increase(vnfpool_registrar_enrp_orphans_adopted_total{{{ns}}}[{R}]))', "PEs adopted")])
+PENDING and panel("timeseries", "Sidecar failovers and home changes/s", [
+    (f'sum(rate(vnfpool_sidecar_failovers_total{{{ns}}}[{R}]))', "failovers"),
+    (f'sum(rate(vnfpool_sidecar_home_changes_total{{{ns}}}[{R}]))', "home changes")], unit="ops")
 panel("timeseries", "Takeover suggestions/s", [(f'sum by (direction) (rate(vnfpool_registrar_enrp_takeover_suggestions_total{{{ns}}}[{R}]))', "{{direction}}")], unit="ops")
 panel("timeseries", "Peers declared dead", [(f'sum by (pod) (increase(vnfpool_registrar_enrp_peers_failed_total{{{ns}}}[{R}]))', "{{pod}}")])
 panel("timeseries", "Start-up sync time", [(f'max by (pod) (vnfpool_registrar_enrp_startup_sync_seconds{{{ns}}})', "{{pod}}")], unit="s")
@@ -85,14 +91,14 @@ panel("timeseries", "Audits and resyncs/s", [
     (f'sum(rate(vnfpool_registrar_enrp_resyncs_total{{{ns}}}[{R}]))', "resyncs")], unit="ops")
 panel("timeseries", "Handle updates/s", [(f'sum by (direction) (rate(vnfpool_registrar_enrp_handle_updates_total{{{ns}}}[{R}]))', "{{direction}}")], unit="ops")
 endrow()
-if PENDING:
-    row("Operator")
-if PENDING:
-    panel("timeseries", "Reconciles/s", [(f'sum by (controller, result) (rate(vnfpool_operator_reconcile_total{{{ns}}}[{R}]))', "{{controller}} {{result}}")], unit="ops")
-if PENDING:
-    panel("timeseries", "Reconcile time p99", [(f'histogram_quantile(0.99, sum by (le, controller) (rate(vnfpool_operator_reconcile_duration_seconds_bucket{{{ns}}}[{R}])))', "{{controller}}")], unit="s")
-if PENDING:
-    panel("stat", "Webhook certificate expires in", [(f'min(vnfpool_webhook_certificate_expiry_timestamp_seconds{{{ns}}}) - time()', "expires in")], unit="s")
+row("Operator")
+panel("timeseries", "Reconciles/s", [(f'sum by (controller, result) (rate(vnfpool_operator_reconcile_total{{{ns}}}[{R}]))', "{{controller}} {{result}}")], unit="ops")
+panel("timeseries", "Reconcile time p99", [(f'histogram_quantile(0.99, sum by (le, controller) (rate(vnfpool_operator_reconcile_duration_seconds_bucket{{{ns}}}[{R}])))', "{{controller}}")], unit="s")
+panel("stat", "Webhook certificate expires in", [(f'min(vnfpool_webhook_certificate_expiry_timestamp_seconds{{{ns}}}) - time()', "expires in")], w=4, unit="s")
+panel("stat", "Leader", [(f'sum(vnfpool_operator_leader{{{ns}}})', "leaders")], w=4, desc="Replicas holding the Lease: 1 when healthy.")
+endrow()
+panel("timeseries", "Admission requests/s by result", [(f'sum by (result) (rate(vnfpool_operator_webhook_requests_total{{{ns}}}[{R}]))', "{{result}}")], unit="reqps")
+panel("timeseries", "Work queue depth", [(f'max by (pod) (vnfpool_operator_queue_depth{{{ns}}})', "{{pod}}")])
 endrow()
 row("Errors")
 panel("timeseries", "Decode errors/s by cause", [(f'sum by (cause) (rate(vnfpool_registrar_decode_errors_total{{{ns}}}[{R}]))', "{{cause}}"),

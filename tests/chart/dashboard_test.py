@@ -59,7 +59,7 @@ class DashboardTest(unittest.TestCase):
         ids = [p["id"] for p in self.dash["panels"]]
         self.assertEqual(len(ids), len(set(ids)), "panel ids are unique")
         titles = {p["title"] for p in self.dash["panels"] if p["type"] == "row"}
-        for row in ("Pools and members", "Traffic", "Failover and takeover", "ENRP peers and sync", "Errors"):
+        for row in ("Pools and members", "Traffic", "Failover and takeover", "ENRP peers and sync", "Operator", "Errors"):
             self.assertIn(row, titles)
         cells = set()
         for p in self.dash["panels"]:
