@@ -21,7 +21,7 @@ std::vector<FlagSpec> asapSpecs() {
   return {
       {"registrar", 'r', true, true, "VNFPOOL_REGISTRAR", "127.0.0.1:3863",
        "registrar ASAP address(es): host:port, a DNS name stands for all its addresses"},
-      {"transport", 0, true, false, "", "mptcp", "mptcp or tcp"},
+      {"transport", 0, true, false, "", "mptcp", "mptcp, tcp or sctp (PPID 11 classic, NGAS ng)"},
       {"dialect", 'd', true, false, "", "ng", "ng or classic"},
       {"output", 'o', true, false, "", "table", "table or json"},
       {"help", 'h', false, false, "", "", "show this help"},
@@ -48,7 +48,7 @@ std::optional<asap::io::ClientOptions> clientOptions(const Flags& f, std::string
   }
   auto p = transport::parseProtocol(f.get("transport"));
   if (!p) {
-    error = "--transport must be mptcp or tcp";
+    error = "--transport must be mptcp, tcp or sctp";
     return std::nullopt;
   }
   o.protocol = *p;

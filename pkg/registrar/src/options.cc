@@ -23,6 +23,15 @@ std::optional<std::string> areEndpoints(const config::Value& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> areAddresses(const config::Value& v) {
+  for (const auto& text : std::get<std::vector<std::string>>(v)) {
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(text, ec);
+    if (ec) return "\"" + text + "\" is not an IPv4 or IPv6 address";
+  }
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> parseId(const std::string& text) {
   std::uint64_t value = 0;
   const bool hex = text.starts_with("0x") || text.starts_with("0X");
@@ -50,8 +59,11 @@ config::Schema schema() {
             .help("Where to serve ASAP in the ng dialect (port 0: the OS picks)."));
   s.add(Key::list("asap.classic_listen", {}).metavar("ADDRESS:PORT").check(areEndpoints)
             .help("Where to serve ASAP in the classic (RFC, RSPLIB) dialect."));
-  s.add(Key::choice("asap.transport", "mptcp", {"mptcp", "tcp"})
-            .help("Stream protocol of the ASAP listeners; mptcp falls back to tcp where the kernel lacks it."));
+  s.add(Key::choice("asap.transport", "mptcp", {"mptcp", "tcp", "sctp"})
+            .help("Transport of the ASAP listeners; mptcp falls back to tcp where the kernel lacks it, sctp (PPID 11 "
+                  "classic, NGAS ng; what RSPLIB speaks) to mptcp."));
+  s.add(Key::list("asap.sctp_addresses", {}).metavar("ADDRESS").check(areAddresses)
+            .help("With asap.transport sctp: further local addresses of every ASAP listener (multi-homing)."));
   s.add(Key::string("admin.listen", "127.0.0.1:3870").metavar("ADDRESS:PORT").check(isEndpoint)
             .help("gRPC admin API (operator, vnfpoolctl); empty to disable."));
   s.add(Key::string("http.listen", "0.0.0.0:3871").metavar("ADDRESS:PORT").check(isEndpoint)
@@ -129,6 +141,9 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   for (const auto& text : c.list("asap.classic_listen"))
     o.asap.push_back({*transport::Endpoint::parse(text), protocol, wire::Dialect::Classic});
   if (o.asap.empty()) errors.push_back({"asap.listen", config::Source::Default, "asap.listen and asap.classic_listen are both empty: nothing to serve"});
+  for (auto& l : o.asap) {
+    for (const auto& text : c.list("asap.sctp_addresses")) l.sctp_extra_addresses.push_back(boost::asio::ip::make_address(text));
+  }
   o.admin_address = c.string("admin.listen");
   if (!c.string("http.listen").empty()) o.http = transport::Endpoint::parse(c.string("http.listen"));
 

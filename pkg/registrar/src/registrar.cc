@@ -63,7 +63,10 @@ class Registrar::Impl {
   std::optional<std::string> start() {
     health_.setCondition("listening", false, "starting");
     for (const auto& l : options_.asap) {
-      auto bound = transport_.listen(l.at, l.protocol);
+      transport::ListenOptions lo;
+      lo.sctp_ppid = l.dialect == wire::Dialect::Ng ? wire::kPpidNgAsap : wire::kPpidAsap;
+      lo.sctp_extra_addresses = l.sctp_extra_addresses;
+      auto bound = transport_.listen(l.at, l.protocol, lo);
       if (!bound.ok()) {
         transport_.shutdown();
         return "cannot listen for ASAP on " + l.at.toString() + " (" + std::string(transport::protocolName(l.protocol)) +
@@ -75,7 +78,7 @@ class Registrar::Impl {
       bound_.push_back(actual);
       log_.info("listening for ASAP",
                 {{"endpoint", actual.at.toString()}, {"transport", transport::protocolName(l.protocol)},
-                 {"mptcp", bound.value().mptcp_active}, {"dialect", actual.dialect == wire::Dialect::Ng ? "ng" : "classic"}});
+                 {"mptcp", bound.value().mptcp_active}, {"sctp", bound.value().sctp_active}, {"dialect", actual.dialect == wire::Dialect::Ng ? "ng" : "classic"}});
     }
     if (options_.http) {
       observe::HttpServerOptions http;
@@ -295,7 +298,9 @@ class Registrar::Impl {
       c.dialect = dialect;
       c.inbound = true;
       // The classic dialect has no MPTCP transport parameter: such PEs are recorded as TCP.
-      c.peer.kind = info.mptcp_active && dialect == wire::Dialect::Ng ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+      c.peer.kind = info.sctp_active ? wire::TransportKind::Sctp
+                    : info.mptcp_active && dialect == wire::Dialect::Ng ? wire::TransportKind::Mptcp
+                                                                        : wire::TransportKind::Tcp;
       c.peer.port = info.peer.port;
       c.peer.addresses.push_back(toWire(info.peer.address));
       feed(asap::Connected{c});

@@ -66,6 +66,7 @@ class Host {
   transport::Options transportOptions() {
     transport::Options t;
     t.name = "asap-client";
+    t.sctp.ppid = options_.dialect == wire::Dialect::Ng ? wire::kPpidNgAsap : wire::kPpidAsap;
     t.log = options_.log;
     return t;
   }

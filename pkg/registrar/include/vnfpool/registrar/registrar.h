@@ -29,6 +29,8 @@ struct AsapListener {
   transport::Endpoint at{};
   transport::Protocol protocol = transport::Protocol::Mptcp;
   wire::Dialect dialect = wire::Dialect::Ng;
+  /// SCTP multi-homing: further local addresses of the listener (sctp_bindx), same port.
+  std::vector<boost::asio::ip::address> sctp_extra_addresses{};
 };
 
 /// The PR mesh (ENRP): where to listen, how to find the other registrars, the engine's timers.
