@@ -3,22 +3,26 @@
 # qemu-system-x86_64 under TCG, the host's root filesystem shared read-only over 9p as the guest's root, a
 # writable 9p share for results, and no network device (nothing can leave the VM). See docs/sctp.md.
 #
-#   tests/sctp/run-in-vm.sh [--results DIR] [--timeout SECONDS] [--memory MiB] SCRIPT [ARGS...]
+#   tests/sctp/run-in-vm.sh [--results DIR] [--timeout SECONDS] [--memory MiB] [--expose DIR]... SCRIPT [ARGS...]
 #
 # SCRIPT (a path on the host outside /tmp, which is a tmpfs in the guest; visible at the same path) runs as root in the guest
 # with $RESULTS set to the writable share (DIR on the host), after `modprobe sctp` and after the loopback
 # and a dummy interface (10.77.0.1/24, fd77::1/64) came up. The exit code of SCRIPT is this script's exit
 # code; 125 means the VM could not be prepared or did not report a result (boot failure, timeout).
+# The guest's /tmp is its own tmpfs: --expose DIR shares a host directory under /tmp (a build tree, a
+# checkout) read-only at the same path in the guest.
 set -euo pipefail
 
 results=""
 timeout_s=300
 memory=1024
+exposed=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --results) results="$2"; shift 2 ;;
     --timeout) timeout_s="$2"; shift 2 ;;
     --memory) memory="$2"; shift 2 ;;
+    --expose) exposed+=("$(realpath "$2")"); shift 2 ;;
     --help|-h) sed -n '2,12p' "$0"; exit 0 ;;
     --) shift; break ;;
     -*) echo "run-in-vm: unknown option $1" >&2; exit 125 ;;
@@ -97,6 +101,11 @@ mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 mount -t tmpfs run /newroot/run
 mkdir -p /newroot/tmp/results
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results /newroot/tmp/results
+n=0
+while read -r dir; do
+  mkdir -p "/newroot$dir" && mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 "expose$n" "/newroot$dir"
+  n=$((n + 1))
+done < /newroot/tmp/results/exposed
 exec switch_root /newroot /bin/sh GUEST_INIT
 INIT
 sed -i "s#GUEST_INIT#$here/guest-init.sh#" "$ird/init"
@@ -108,6 +117,12 @@ chmod +x "$ird/init"
   printf '%q ' "$script" "$@"; echo
 } > "$results/command"
 printf '%s\n' "$PWD" > "$results/cwd"
+: > "$results/exposed"
+expose_args=()
+for i in "${!exposed[@]}"; do
+  printf '%s\n' "${exposed[$i]}" >> "$results/exposed"
+  expose_args+=(-virtfs "local,path=${exposed[$i]},mount_tag=expose$i,security_model=none,readonly=on,multidevs=remap")
+done
 
 start=$(date +%s.%N)
 set +e
@@ -116,7 +131,7 @@ timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -machine q35 -cpu max -s
   -kernel "$kernel" -initrd "$work/initramfs.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3 mitigations=off" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-  -virtfs "local,path=$results,mount_tag=results,security_model=none" \
+  -virtfs "local,path=$results,mount_tag=results,security_model=none" "${expose_args[@]}" \
   -nic none < /dev/null
 qrc=$?
 set -e
