@@ -262,6 +262,8 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
                            "registrar.pdb.enabled=false,serviceAccount.create=false,tests.enabled=false")
         kinds = sorted({o["kind"] for o in objs})
         self.assertEqual(kinds, ["Service", "StatefulSet"])
+        objs = self.render("--set", "operator.replicas=1")
+        self.assertNotIn(("PodDisruptionBudget", "vnfpool-operator"), self.index(objs), "would block drains")
         objs = self.render("--set", "crds.keep=false")
         crd = self.index(objs)[("CustomResourceDefinition", "pools.vnfpool.io")]
         self.assertNotIn("helm.sh/resource-policy", crd["metadata"].get("annotations", {}))
