@@ -11,7 +11,9 @@ registrar the injected sidecar's environment names. Checked, in order:
   - a deleted Pod's PE leaves every registrar (measured: delete request -> gone), a NotReady one too;
   - killing the leader operator: the other takes the Lease and does the failover from then on;
   - the webhook certificate rotates (new Secret, new certificate served without restart);
-  - webhook down (Service without endpoint, failurePolicy Ignore) -> the Pool reports InjectionMissing.
+  - webhook down (Service without endpoint, failurePolicy Ignore) -> the Pool reports InjectionMissing;
+  - a Deployment annotated on its metadata gets the annotations in its pod template (rollout), and loses
+    them when the annotation goes.
 Measured figures are printed as `MEASURE name value` lines.
 
 Environment: VNFPOOL_BUILD_DIR (with cmd/operator, cmd/registrar, cmd/vnfpoolctl), KUBECTL.
@@ -375,6 +377,20 @@ class OperatorEndToEnd(unittest.TestCase):
         self.assertNotIn("vnfpool.io/injected", pod["metadata"]["annotations"])
         self.kubectl("wait", "--for=condition=InjectionMissing", "pool/sip", "--timeout=30s")
         self.assertIn("vnf-4", self.pool_condition("InjectionMissing")["message"])
+
+        # A Deployment annotated on its own metadata: the operator mirrors the annotations into the pod
+        # template (a rollout); removing the annotation removes them again (another rollout).
+        self.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "default",
+                                 "annotations": {"vnfpool.io/pool": "sip", "vnfpool.io/port": "8080"}},
+                    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                             "template": {"metadata": {"labels": {"app": "web"}},
+                                          "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})
+        template = lambda: (self.get("deployment", "web")["spec"]["template"]["metadata"].get("annotations") or {})
+        wait_for("template annotated", lambda: template().get("vnfpool.io/pool") == "sip"
+                 and template().get("vnfpool.io/port") == "8080", timeout=30)
+        self.kubectl("annotate", "deployment", "web", "vnfpool.io/pool-", "vnfpool.io/port-")
+        wait_for("template annotation removed", lambda: "vnfpool.io/pool" not in template(), timeout=30)
 
         # Metrics of the survivor.
         with urllib.request.urlopen(f"http://127.0.0.1:{survivor['http']}/metrics", timeout=5) as resp:

@@ -194,7 +194,7 @@ kube::Result<InjectionDecision> injectionPatch(const kube::Json& pod, const std:
   if (pool && !pool->dialect.empty()) env[n++] = envVar("VNFPOOL_SIDECAR_ASAP_DIALECT", pool->dialect);
   if (health) env[n++] = envVar("VNFPOOL_SIDECAR_HEALTH_TYPE", *health);
   if (health_path) env[n++] = envVar("VNFPOOL_SIDECAR_HEALTH_PATH", *health_path);
-  env[n++] = envField("VNFPOOL_SIDECAR_POD_NAME", "metadata.name");
+  env[n++] = envField("POD_NAME", "metadata.name");   // for logs; not a sidecar config key
 
   Json c = Json::object();
   c["name"] = Json::string(std::string(kSidecarName));

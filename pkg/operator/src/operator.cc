@@ -81,6 +81,7 @@ struct Operator::Impl {
   kube::EventRecorder recorder;
   kube::Informer pools;
   kube::Informer pods;
+  kube::Informer deployments;
   kube::Controller controller;
   std::atomic<bool> leading{false};
   std::atomic<bool> lost_leadership{false};
@@ -121,6 +122,7 @@ struct Operator::Impl {
         recorder(c, kube::EventRecorderOptions{"vnfpool-operator", s.identity}),
         pools(c, kube::resources::kPool, informerOptions()),
         pods(c, kube::resources::kPod, informerOptions()),
+        deployments(c, kube::resources::kDeployment, informerOptions()),
         controller([this](const kube::ObjectKey& key) { return reconcile(key); }, 2),
         queue_depth(m.gauge("vnfpool_operator_queue_depth", "Pool keys waiting in the work queue.")),
         leader_gauge(m.gauge("vnfpool_operator_leader", "1 while this replica holds the leader Lease.")),
@@ -352,6 +354,54 @@ struct Operator::Impl {
     }
   }
 
+  // --- Deployments annotated on their own metadata --------------------------------------------------
+
+  // Mirrors the vnfpool.io/* annotations of a Deployment's metadata into its pod template (marked with
+  // vnfpool.io/rollout: operator), which rolls the Deployment out so its new Pods get the sidecar; when
+  // the Deployment loses vnfpool.io/pool, removes what it mirrored (another rollout: the new Pods leave
+  // the pool, the old ones are removed from the registrars as they are deleted).
+  void deploymentEvent(const Json& deployment) {
+    if (!leading.load()) return;
+    const auto meta = kube::getStringMap(deployment, "metadata.annotations");
+    const auto tmpl = kube::getStringMap(deployment, "spec.template.metadata.annotations");
+    const bool managed = tmpl.count("vnfpool.io/rollout") != 0 && tmpl.at("vnfpool.io/rollout") == "operator";
+    const bool wanted = meta.count(std::string(annotations::kPool)) != 0;
+    Json ann = Json::object();
+    bool change = false;
+    if (wanted) {
+      for (const auto& [k, v] : meta) {
+        if (k.rfind("vnfpool.io/", 0) != 0 || k == annotations::kInjected) continue;
+        auto it = tmpl.find(k);
+        if (it == tmpl.end() || it->second != v) change = true;
+        ann[k] = Json::string(v);
+      }
+      for (const auto& [k, v] : tmpl) {
+        if (managed && k.rfind("vnfpool.io/", 0) == 0 && k != "vnfpool.io/rollout" && !meta.count(k)) {
+          ann[k] = Json::null();
+          change = true;
+        }
+      }
+      if (!managed) change = true;
+      ann["vnfpool.io/rollout"] = Json::string("operator");
+    } else if (managed) {
+      for (const auto& [k, v] : tmpl)
+        if (k.rfind("vnfpool.io/", 0) == 0) ann[k] = Json::null();
+      change = true;
+    }
+    if (!change) return;
+    Json patch = Json::object();
+    kube::set(patch, "spec.template.metadata.annotations", ann);
+    const auto ns = kube::getString(deployment, "metadata.namespace").value_or("");
+    const auto name = kube::getString(deployment, "metadata.name").value_or("");
+    auto r = client.patch(kube::resources::kDeployment, ns, name, kube::PatchType::Merge, patch);
+    if (!r.ok()) {
+      log.warn("cannot roll out the Deployment", {{"deployment", ns + "/" + name}, {"err", r.error().describe()}});
+      return;
+    }
+    log.info(wanted ? "Deployment annotated: rolling out with the sidecar" : "Deployment no longer annotated: rolling out without",
+             {{"deployment", ns + "/" + name}});
+  }
+
   // --- Webhook and certificates ----------------------------------------------------------------------
 
   WebhookReply admit(const std::string& body) {
@@ -478,11 +528,15 @@ struct Operator::Impl {
                       [this](const Json& a, const Json& b) { podEvent(&a, &b); },
                       [this](const Json& p) { podEvent(&p, nullptr); }});
 
+    deployments.addHandlers({[this](const Json& d) { deploymentEvent(d); },
+                             [this](const Json&, const Json& d) { deploymentEvent(d); }, {}});
+
     std::stop_source local;
     std::stop_callback forward(stop, [&] { local.request_stop(); });
     std::vector<std::jthread> threads;
     threads.emplace_back([this, st = local.get_token()] { pools.run(st); });
     threads.emplace_back([this, st = local.get_token()] { pods.run(st); });
+    threads.emplace_back([this, st = local.get_token()] { deployments.run(st); });
     threads.emplace_back([this, st = local.get_token()] { failoverLoop(st); });
     if (s.webhook) threads.emplace_back([this, st = local.get_token()] { certLoop(st); });
     threads.emplace_back([this, st = local.get_token()] {
@@ -496,6 +550,8 @@ struct Operator::Impl {
       leader_gauge.Set(1);
       log.info("leading: reconciling", {{"identity", s.identity}});
       for (const auto& key : pools.keys()) controller.enqueue(kube::ObjectKey::parse(key));
+      deployments.waitForSync(st);
+      for (const auto& d : deployments.list()) deploymentEvent(d);
       std::jthread sweeper([this](std::stop_token sst) {
         std::mutex mu;
         std::condition_variable_any cv;
