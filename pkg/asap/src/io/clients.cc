@@ -84,6 +84,8 @@ class PoolElementClient::Impl {
             if (events_.refused) events_.refused(*f);
           } else if (const auto* h = std::get_if<HomeChanged>(&a)) {
             if (events_.home_changed) events_.home_changed(*h);
+          } else if (std::holds_alternative<StartHunt>(a)) {
+            if (events_.hunting) events_.hunting();
           }
         }) {}
 

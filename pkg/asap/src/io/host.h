@@ -127,6 +127,7 @@ class Host {
         transport_.close(c->conn);
       } else if (std::holds_alternative<StartHunt>(action)) {
         hunt();
+        if (notify_) notify_(action);  // the owner may want to know (the sidecar counts failovers)
       } else if (notify_) {
         notify_(action);
       }

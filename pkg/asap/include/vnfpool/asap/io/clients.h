@@ -52,6 +52,9 @@ struct PoolElementEvents {
   std::function<void(const PeRegistered&)> registered{};
   std::function<void(const PeRefused&)> refused{};
   std::function<void(const HomeChanged&)> home_changed{};
+  /// The engine looks for a registrar: at the start, and after losing its home (a failover begins). It
+  /// may be called from inside add().
+  std::function<void()> hunting{};
 };
 
 class PoolElementClient {
