@@ -360,6 +360,7 @@ void Engine::presence(Link& link, const msg::Presence& m, std::vector<Action>& o
       // 7.7.3: the first peer heard during start-up is the mentor: fetch its whole handlespace.
       mentor_ = peer.id;
       peer.sync = Sync::Mentor;
+      peer.sync_deadline = clock_.now() + config_.transfer_timeout;
       sendTo(peer, msg::HandleTableRequest{false, ids(peer.id)}, out);
     }
     return;
@@ -375,6 +376,7 @@ void Engine::presence(Link& link, const msg::Presence& m, std::vector<Action>& o
   ++stats_.audit_mismatches;
   hs_.markOwner(peer.id);
   peer.sync = Sync::Audit;
+  peer.sync_deadline = clock_.now() + config_.transfer_timeout;
   sendTo(peer, msg::HandleTableRequest{true, ids(peer.id)}, out);
 }
 
@@ -485,6 +487,7 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::v
     for (const auto& entries : m.pools)
       for (const auto& pe : entries.pes) learn(entries.pool_handle, pe, true, out);
   if (m.more && !m.reject) {
+    peer.sync_deadline = clock_.now() + config_.transfer_timeout;
     sendTo(peer, msg::HandleTableRequest{peer.sync == Sync::Audit, ids(peer.id)}, out);
     return;
   }
@@ -629,12 +632,20 @@ void Engine::peerDead(PrId id, std::vector<Action>& out) {
   }
   Takeover t;
   t.expires = clock_.now() + config_.takeover_expiry;
+  // Acks are awaited from the connected peers that are not dead themselves (taken over by us or by
+  // another PR): two PRs that die together would otherwise wait for each other's ack until both
+  // takeovers expire.
   for (const auto& [pid, peer] : peers_)
-    if (pid != id && !peer.conns.empty()) t.outstanding.insert(pid);
+    if (pid != id && !peer.conns.empty() && !takeovers_.count(pid) && !peer.taker) t.outstanding.insert(pid);
   ++stats_.takeovers_started;
   takeovers_[id] = t;
   for (const auto& [pid, peer] : peers_) sendTo(peer, msg::InitTakeover{ids(pid), id}, out);
-  if (t.outstanding.empty()) completeTakeover(id, out);
+  // This peer is dead: takeovers waiting for its ack no longer do.
+  std::vector<PrId> ready;
+  for (auto& [target, other] : takeovers_)
+    if (target != id && other.outstanding.erase(id) > 0 && other.outstanding.empty()) ready.push_back(target);
+  if (t.outstanding.empty()) ready.push_back(id);
+  for (PrId target : ready) completeTakeover(target, out);
 }
 
 void Engine::completeTakeover(PrId target, std::vector<Action>& out) {
@@ -746,6 +757,19 @@ void Engine::tick(std::vector<Action>& out) {
     }
   }
   for (PrId id : dead) peerDead(id, out);
+  for (auto& [id, peer] : peers_) {
+    if (peer.sync == Sync::None || now < peer.sync_deadline) continue;
+    // No page for transfer_timeout (a lost message or connection): give the transfer up. An audit is
+    // tried again on the next mismatching Presence (its marks are renewed then); a mentor sync ends the
+    // start-up, and the audits fetch what is missing.
+    const Sync stalled = peer.sync;
+    peer.sync = Sync::None;
+    ++stats_.transfers_stalled;
+    if (stalled == Sync::Mentor && startup_ && mentor_ == id) {
+      endStartup();
+      heartbeat(out);
+    }
+  }
   std::vector<PrId> expired;
   for (const auto& [target, t] : takeovers_)
     if (now >= t.expires) expired.push_back(target);
@@ -764,6 +788,7 @@ void Engine::rearm(std::vector<Action>& out) {
   if (!started_) return;
   TimePoint next = startup_ ? startup_deadline_ : next_heartbeat_;
   for (const auto& [id, peer] : peers_) {
+    if (peer.sync != Sync::None) next = std::min(next, peer.sync_deadline);
     if (takeovers_.count(id)) continue;
     next = std::min(next, peer.probing ? peer.probe_deadline : peer.last_heard + config_.max_time_last_heard);
   }

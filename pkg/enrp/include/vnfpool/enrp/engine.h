@@ -64,6 +64,9 @@ struct Config {
   Duration mentor_discovery_timeout = std::chrono::milliseconds(5000);
   /// A takeover without all acks by then is abandoned.
   Duration takeover_expiry = std::chrono::milliseconds(5000);
+  /// A handle table transfer from a peer (mentor sync or audit) that gets no page for this long is given
+  /// up (a message or the connection was lost); an audit is retried on the next mismatch.
+  Duration transfer_timeout = std::chrono::milliseconds(5000);
   /// Wait before connecting again to a wanted peer address after a failure or loss.
   Duration reconnect_interval = std::chrono::milliseconds(1000);
   /// Foreign entries learned with a Registration Life of 0 expire after this.
@@ -201,6 +204,7 @@ struct Stats {
   std::uint64_t suggestions_sent = 0;
   std::uint64_t suggestions_received = 0;
   std::uint64_t ownership_conflicts = 0;  // table entries naming another home for an own PE
+  std::uint64_t transfers_stalled = 0;    // table transfers given up after transfer_timeout
   std::uint64_t peers_failed = 0;
   std::uint64_t foreign_expired = 0;     // entries removed when their Registration Life ran out
   std::uint64_t malformed = 0;
@@ -270,6 +274,7 @@ class Engine {
     bool probing = false;
     TimePoint probe_deadline{};
     Sync sync = Sync::None;
+    TimePoint sync_deadline{};  // transfer_timeout after the last request
     std::optional<handlespace::TableCursor> serve_cursor{};  // paging a table to this peer
     bool serve_own_only = false;
     std::size_t serve_owed = 0;  // pages sent with M=1 whose follow-up request has not arrived yet
