@@ -663,3 +663,54 @@ TEST(EngineRandomTest, RandomEventsNeverBreakTheEngine) {
 
 }  // namespace
 }  // namespace vnfpool::enrp
+
+namespace vnfpool::enrp {
+namespace {
+
+TEST_F(TakeoverTest, TwoPeersDyingTogetherDoNotWaitForEachOthersAck) {
+  for (PeId pe : {7u, 8u})
+    ASSERT_TRUE(hs_.registerPe("sip", element(pe, 0x20), {0, clock_.now() + 60s}, clock_.now()).ok());
+  (void)hs_.takeChanges();
+  at(3s);  // neither 0x20 nor 0x30 is heard: both probed...
+  auto out = at(1s);  // ...and both declared dead in the same tick
+  EXPECT_EQ(engine().stats().takeovers_won, 2u);
+  EXPECT_EQ(engine().stats().takeovers_abandoned, 0u);
+  EXPECT_EQ(only<TakeOverPe>(out).size(), 5u);
+  EXPECT_EQ(hs_.ownerSize(kSelf), 5u);
+  EXPECT_TRUE(engine().peers().empty());
+}
+
+TEST_F(EngineTest, AStalledTransferIsGivenUpAndTheAuditRetried) {
+  config_.transfer_timeout = 2s;
+  skipStartup();
+  peer(5, 0x20);
+  ASSERT_TRUE(hs_.registerPe("sip", element(1, 0x20), {0, clock_.now() + 60s}, clock_.now()).ok());
+  handlespace::Handlespace truth;
+  auto out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  // No response ever comes (the request or the connection was lost).
+  from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  clock_.advance(2s);
+  engine().handle(Expired{Engine::kTimer});
+  EXPECT_EQ(engine().stats().transfers_stalled, 1u);
+  EXPECT_EQ(engine().peersByState().at(PeerState::Syncing), 0u);
+  // The next mismatching Presence starts the audit again.
+  out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  EXPECT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+}
+
+TEST_F(EngineTest, AStalledMentorSyncEndsTheStartup) {
+  config_.transfer_timeout = 500ms;
+  engine();
+  auto out = peer(5, 0x20);  // the mentor
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  clock_.advance(500ms);
+  engine().handle(Expired{Engine::kTimer});
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_EQ(engine().stats().transfers_stalled, 1u);
+  ASSERT_TRUE(engine().stats().startup_sync.has_value());
+  EXPECT_EQ(*engine().stats().startup_sync, 500ms);
+}
+
+}  // namespace
+}  // namespace vnfpool::enrp
