@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -133,6 +134,57 @@ void read(Load& load, LoadConnection& c, std::size_t index) {
                            });
 }
 
+/// `--mode hold`: registers exactly `count` PEs over the connections, says so on stdout, and keeps the
+/// connections open (without answering keep-alives) until SIGTERM/SIGINT. Failover harnesses use it to
+/// give one registrar many PEs that do not look for another home when it dies.
+int hold(boost::asio::io_context& loop, Load& load, std::vector<std::unique_ptr<LoadConnection>>& conns,
+         std::uint64_t count, std::ostream& out, std::ostream& err) {
+  const auto started = Clock::now();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto& c = *conns[i % conns.size()];
+    auto bytes = request(load, c, i % conns.size());
+    c.out.insert(c.out.end(), bytes.begin(), bytes.end());
+  }
+  std::uint64_t accepted = 0, refused = 0;
+  for (auto& c : conns) {
+    boost::system::error_code ec;
+    boost::asio::write(c->socket, boost::asio::buffer(c->out), ec);
+    if (ec) {
+      err << "vnfpoolctl: cannot send registrations: " << ec.message() << "\n";
+      return 3;
+    }
+    const std::uint64_t want = c->next_id;
+    std::uint64_t answered = 0;
+    while (answered < want) {
+      auto space = c->framer.prepare(16384);
+      const std::size_t n = c->socket.read_some(boost::asio::buffer(space.data(), space.size()), ec);
+      if (ec) {
+        err << "vnfpoolctl: the registrar closed the connection: " << ec.message() << "\n";
+        return 3;
+      }
+      c->framer.commit(n);
+      while (auto m = c->framer.next()) {
+        if (!m->ok()) return 3;
+        bool error = false;
+        if (!isAnswer(load, m->value(), error)) continue;
+        ++answered;
+        ++(error ? refused : accepted);
+      }
+    }
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  out << "{\"registered\":" << accepted << ",\"refused\":" << refused << ",\"seconds\":" << std::fixed
+      << std::setprecision(3) << seconds << "}" << std::endl;
+  // Hold: drain what the registrar sends (keep-alives go unanswered) until told to stop.
+  std::vector<std::array<char, 4096>> sink(conns.size());
+  for (std::size_t i = 0; i < conns.size(); ++i)
+    conns[i]->socket.async_read_some(boost::asio::buffer(sink[i]), [](boost::system::error_code, std::size_t) {});
+  boost::asio::signal_set signals(loop, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int) { loop.stop(); });
+  loop.run();
+  return refused == 0 ? kExitOk : kExitBadInput;
+}
+
 }  // namespace
 
 int runServeEcho(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -197,7 +249,8 @@ int runServeEcho(const std::vector<std::string>& args, std::ostream& out, std::o
 int runBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::vector<FlagSpec> specs = {
       {"target", 't', true, false, "", "127.0.0.1:3863", "registrar (or echo server) address:port"},
-      {"mode", 'm', true, false, "", "resolve", "resolve, register, or echo (the baseline)"},
+      {"mode", 'm', true, false, "", "resolve", "resolve, register, echo (the baseline), or hold"},
+      {"count", 'n', true, false, "", "10000", "hold: PEs to register and keep until SIGTERM"},
       {"pool", 0, true, false, "", "bench", "pool handle to resolve or register in"},
       {"connections", 'c', true, false, "", "64", "connections"},
       {"inflight", 'd', true, false, "", "1", "requests in flight per connection"},
@@ -224,9 +277,13 @@ int runBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
   load.pool = f->get("pool");
   load.dialect = f->get("dialect") == "classic" ? wire::Dialect::Classic : wire::Dialect::Ng;
   load.id_base = static_cast<wire::PeId>(Clock::now().time_since_epoch().count()) << 16;
-  if (load.mode != "resolve" && load.mode != "register" && load.mode != "echo") error = "--mode: resolve, register or echo";
+  auto count = f->number("count", 1, 10000000, error);
+  if (load.mode != "resolve" && load.mode != "register" && load.mode != "echo" && load.mode != "hold")
+    error = "--mode: resolve, register, echo or hold";
+  if (load.mode == "hold") load.mode = "register";  // the same registrations, sent once
+  const bool holding = f->get("mode") == "hold";
   if (!target) error = "--target: not address:port";
-  if (!connections || !inflight || !duration || !error.empty()) {
+  if (!connections || !inflight || !duration || !count || !error.empty()) {
     err << "vnfpoolctl: " << error << "\n";
     return kExitUsage;
   }
@@ -249,6 +306,7 @@ int runBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
     c->socket.set_option(tcp::no_delay(true));
     conns.push_back(std::move(c));
   }
+  if (holding) return hold(loop, load, conns, *count, out, err);
   for (std::size_t i = 0; i < conns.size(); ++i) {
     read(load, *conns[i], i);
     queueRequests(load, *conns[i], i, *inflight);

@@ -133,6 +133,7 @@ EnrpNode::EnrpNode(boost::asio::io_context& loop, const EnrpOptions& options, wi
                  [this] {
                    transport::Options t;
                    t.name = "enrp";
+                   t.sctp.ppid = options_.dialect == wire::Dialect::Ng ? wire::kPpidNgEnrp : wire::kPpidEnrp;
                    t.log = [this](std::string_view line) { log_.warn(line); };
                    return t;
                  }()),
@@ -243,6 +244,7 @@ void EnrpNode::feed(const enrp::Event& event) {
   engine_.handle(event, actions_);
   run();
   reportStartup();
+  if (hooks_.handled) hooks_.handled();
 }
 
 void EnrpNode::reportStartup() {

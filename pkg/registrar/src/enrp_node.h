@@ -33,6 +33,9 @@ class EnrpNode {
     std::function<void(const enrp::TakeOverPe&)> take_over{};
     /// Changes the engine took from the handlespace journal itself (watchers must see them too).
     std::function<void(std::span<const handlespace::Change>)> changes{};
+    /// After each event the engine handled: it may have changed the handlespace (updates, tables,
+    /// takeovers), so the registrar schedules its per-turn flush.
+    std::function<void()> handled{};
   };
 
   EnrpNode(boost::asio::io_context& loop, const EnrpOptions& options, wire::PrId id, handlespace::Handlespace& hs,

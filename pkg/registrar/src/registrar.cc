@@ -114,6 +114,7 @@ class Registrar::Impl {
       EnrpNode::Hooks hooks;
       hooks.take_over = [this](const enrp::TakeOverPe& t) { takeOver(t.pool, t.pe); };
       hooks.changes = [this](std::span<const handlespace::Change> changes) { deliver(changes); };
+      hooks.handled = [this] { scheduleFlush(); };
       enrp_ = std::make_unique<EnrpNode>(loop_, *options_.enrp, id(), hs_, clock_, log_, metrics_, health_,
                                          std::move(hooks));
       if (auto failed = enrp_->start()) {
@@ -309,10 +310,10 @@ class Registrar::Impl {
     h.message = [this](transport::ConnId conn, std::span<const std::byte> bytes) { onMessage(conn, bytes); };
     h.closed = [this](transport::ConnId conn, transport::CloseReason reason, std::error_code, const wire::Error* framing) {
       if (auto it = adopting_.find(conn); it != adopting_.end()) {
-        // The PE's ASAP endpoint could not be reached: it stays as the takeover left it (expiring
-        // unless it registers again somewhere, which its own hunt does when its home registrar died).
+        // The PE's ASAP endpoint could not be reached (see takeOver).
         log_.debug("cannot reach a PE to adopt", {{"conn", conn}, {"pes", static_cast<std::uint64_t>(it->second.size())}});
         adopting_.erase(it);
+        adoptionEnded(conn, false);
         return;
       }
       if (framing != nullptr) {
@@ -391,27 +392,56 @@ class Registrar::Impl {
     return false;
   }
 
-  /// ENRP made this PR the home of a PE. Where the PE has an ASAP endpoint we can reach, connect and
-  /// say so (Keep-Alive with H=1, RegistrarSide::adoptPe); a PE that is registered on a connection here
-  /// already needs nothing.
+  /// ENRP wants this PR to be the home of a PE: after a takeover (the engine already made it ours in
+  /// the handlespace) or on a peer's Takeover Suggestion (it stays the peer's until the PE re-registers
+  /// here). Where the PE has an ASAP endpoint we can reach, connect and tell it (Keep-Alive with H=1,
+  /// RegistrarSide::adoptPe); a PE registered on a connection here already needs nothing. A PE we
+  /// cannot reach (no ASAP endpoint, or a TCP client port nobody listens on) is left as it is: an
+  /// orphan stays ours until its registration life ends or it registers again (its own hunt does that
+  /// when its home registrar died), and a suggested PE stays with its home. Unreachable endpoints are
+  /// not tried again for a while, since every re-registration brings a new suggestion.
   void takeOver(const std::string& pool, wire::PeId pe) {
     const auto ref = hs_.find(pool, pe);
     if (!ref) return;
     const auto view = hs_.view(*ref);
     if (view.homePr() == id() && view.connection() != handlespace::kNoConnection) return;
     const auto element = view.poolElement();
-    if (!element.asap_transport || element.asap_transport->addresses.empty() || element.asap_transport->port == 0) return;
+    std::optional<transport::Protocol> protocol;
+    if (element.asap_transport && !element.asap_transport->addresses.empty() && element.asap_transport->port != 0) {
+      if (element.asap_transport->kind == wire::TransportKind::Tcp) protocol = transport::Protocol::Tcp;
+      if (element.asap_transport->kind == wire::TransportKind::Mptcp) protocol = transport::Protocol::Mptcp;
+    }
+    if (!protocol) return;
     const auto& t = *element.asap_transport;
-    transport::Protocol protocol;
-    if (t.kind == wire::TransportKind::Tcp) protocol = transport::Protocol::Tcp;
-    else if (t.kind == wire::TransportKind::Mptcp) protocol = transport::Protocol::Mptcp;
-    else return;  // SCTP endpoints need the SCTP transport
     const auto& a = t.addresses.front();
     const boost::asio::ip::address address =
         a.isV4() ? boost::asio::ip::address(boost::asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]}))
                  : boost::asio::ip::address(boost::asio::ip::address_v6(a.bytes));
-    const auto conn = transport_.connect({address, t.port}, protocol, std::chrono::milliseconds(1000));
-    adopting_[conn].push_back({pool, pe});
+    const transport::Endpoint at{address, t.port};
+    // PEs behind one endpoint (several PEs on one association) share one attempt.
+    const std::string key = at.toString();
+    const auto now = std::chrono::steady_clock::now();
+    if (auto u = unreachable_.find(key); u != unreachable_.end()) {
+      if (now < u->second) return;
+      unreachable_.erase(u);
+    }
+    auto [it, fresh] = adopting_by_endpoint_.try_emplace(key, transport::ConnId{0});
+    if (fresh) {
+      it->second = transport_.connect(at, *protocol, std::chrono::milliseconds(1000));
+      adopting_endpoint_of_[it->second] = key;
+    }
+    adopting_[it->second].push_back({pool, pe});
+  }
+
+  void adoptionEnded(transport::ConnId conn, bool reached) {
+    if (auto e = adopting_endpoint_of_.find(conn); e != adopting_endpoint_of_.end()) {
+      if (!reached) {
+        if (unreachable_.size() > kMaxUnreachable) unreachable_.clear();
+        unreachable_[e->second] = std::chrono::steady_clock::now() + kUnreachableFor;
+      }
+      adopting_by_endpoint_.erase(e->second);
+      adopting_endpoint_of_.erase(e);
+    }
   }
 
   void adoptionConnected(const transport::ConnectionInfo& info) {
@@ -419,6 +449,7 @@ class Registrar::Impl {
     if (it == adopting_.end()) return;
     auto pes = std::move(it->second);
     adopting_.erase(it);
+    adoptionEnded(info.id, true);
     // The PE speaks the dialect of the peer that told us about it; ng is ours.
     dialects_[info.id] = wire::Dialect::Ng;
     asap::ConnectionInfo c;
@@ -564,6 +595,11 @@ class Registrar::Impl {
   std::uint64_t last_policy_refusals_ = 0;
   bool flush_posted_ = false;
   std::unordered_map<transport::ConnId, std::vector<std::pair<std::string, wire::PeId>>> adopting_;
+  std::unordered_map<std::string, transport::ConnId> adopting_by_endpoint_;
+  std::unordered_map<transport::ConnId, std::string> adopting_endpoint_of_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> unreachable_;
+  static constexpr std::size_t kMaxUnreachable = 65536;
+  static constexpr std::chrono::seconds kUnreachableFor{60};
   std::string admin_address_;
   std::map<transport::ListenerId, AsapListener> listeners_;
   std::vector<AsapListener> bound_;

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Failover figures of a three-registrar ENRP mesh on 127.0.0.1 (a harness, not a test):
+
+  pe-crash     a PE process is killed (SIGKILL) -> its PE is gone from all three registrars. Baseline of
+               the same run: the moment the PE's home registrar alone reports it gone.
+  pr-crash     the registrar holding N PEs (one `vnfpoolctl bench --mode hold` process, which does not
+               look for another home) is killed -> every one of its PEs has a surviving home at both
+               survivors ("takeover complete"); and how the orphans were spread.
+  pr-silent    the same registrar is stopped (SIGSTOP: connections stay up, nothing answers) instead.
+
+Every registrar's handlespace is watched through the admin API (`vnfpoolctl watch -o json`); times are
+when the watcher line arrived here, so they include the gRPC stream and this script's reading.
+
+usage: mesh_bench.py --registrar BIN --ctl BIN [--transport tcp|mptcp] [--pe-kills 40] [--orphans 10000]
+                     [--runs 5]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ARGS = None
+POOL = "bench-pool"
+# Sub-second failure detection: heartbeat 100 ms, probe after 300 ms of silence, dead 100 ms later
+# (a reset connection counts as a probe sent).
+ENRP_TIMERS = ["--enrp.heartbeat_cycle", "100ms", "--enrp.max_time_last_heard", "300ms",
+               "--enrp.max_time_no_response", "100ms", "--enrp.mentor_discovery_timeout", "300ms",
+               "--enrp.reconnect_interval", "100ms"]
+
+
+def wait_for(predicate, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.005)
+    raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Watcher:
+    """Reads one registrar's handlespace events; keeps (arrival time, kind, pe_id, home_pr)."""
+
+    def __init__(self, admin):
+        self.events = []
+        self.lock = threading.Lock()
+        self.proc = subprocess.Popen([ARGS.ctl, "watch", "-a", admin, "-o", "json", "--snapshot"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.synced = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.synced.wait(30):
+            raise RuntimeError("watch did not sync")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            now = time.monotonic()
+            e = json.loads(line)
+            kind = e.get("kind", "")
+            if kind == "SYNCED":
+                self.synced.set()
+                continue
+            pe = e.get("pool_element", {})
+            with self.lock:
+                self.events.append((now, kind, int(pe.get("pe_id", 0)), int(pe.get("home_pr", 0))))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.events)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Registrar:
+    def __init__(self, tmp, index, asap_port, enrp_port, peers):
+        self.ready = os.path.join(tmp, f"registrar-{index}.json")
+        self.log = open(os.path.join(tmp, f"registrar-{index}.log"), "ab")
+        args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{asap_port}", "--asap.transport", ARGS.transport,
+                "--admin.listen", "127.0.0.1:0", "--http.listen", "", "--ready-file", self.ready,
+                "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", "warn",
+                "--enrp.listen", f"127.0.0.1:{enrp_port}", "--enrp.transport", ARGS.transport, *ENRP_TIMERS]
+        for p in peers:
+            args += ["--enrp.peers", f"127.0.0.1:{p}"]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
+        info = wait_for(self._read_ready, what="a registrar's ready file")
+        self.admin, self.pr_id = info["admin"], info["pr_id"]
+        self.asap = f"127.0.0.1:{asap_port}"
+
+    def _read_ready(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"registrar exited with {self.proc.returncode}")
+        try:
+            with open(self.ready) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def peers(self):
+        r = subprocess.run([ARGS.ctl, "peers", "-a", self.admin, "-o", "json"], capture_output=True, text=True)
+        if r.returncode != 0:
+            return set()
+        return {int(p["pr_id"]) for p in json.loads(r.stdout)["peers"].get("peers", [])}
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+class Mesh:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="vnfpool-meshbench-")
+        ports = free_ports(6)
+        self.prs = [Registrar(self.tmp, i, ports[i], ports[3 + i], [p for j, p in enumerate(ports[3:]) if j != i])
+                    for i in range(3)]
+        ids = {p.pr_id for p in self.prs}
+        for p in self.prs:
+            wait_for(lambda: p.peers() == ids - {p.pr_id}, what="the mesh to form")
+        self.watchers = [Watcher(p.admin) for p in self.prs]
+        self.procs = []
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for w in self.watchers:
+            w.stop()
+        for r in self.prs:
+            r.close()
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+def pe_crash():
+    mesh = Mesh()
+    try:
+        latencies, baselines = [], []
+        for k in range(ARGS.pe_kills):
+            ready = os.path.join(mesh.tmp, f"pe-{k}.json")
+            order = [mesh.prs[(k + i) % 3].asap for i in range(3)]
+            args = [ARGS.ctl, "register", POOL, "--transport", ARGS.transport, "--ready-file", ready]
+            for a in order:
+                args += ["-r", a]
+            p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            mesh.procs.append(p)
+            info = wait_for(lambda: os.path.exists(ready) and os.path.getsize(ready) > 0 and json.load(open(ready)),
+                            what="a PE to register")
+            pe = info["pe_id"]
+            wait_for(lambda: all(any(e[2] == pe and e[1] == "ADDED" for e in w.snapshot()) for w in mesh.watchers),
+                     what="the PE at all registrars")
+            start = time.monotonic()
+            p.kill()
+
+            def gone():
+                times = []
+                for w in mesh.watchers:
+                    t = [e[0] for e in w.snapshot() if e[2] == pe and e[1] == "REMOVED"]
+                    if not t:
+                        return None
+                    times.append(t[0])
+                return times
+            times = wait_for(gone, what="the PE to leave all registrars")
+            latencies.append(1000 * (max(times) - start))
+            baselines.append(1000 * (min(times) - start))
+        return {"case": "pe-crash", "samples": len(latencies),
+                "all3_ms": {"p50": percentile(latencies, 50), "p99": percentile(latencies, 99), "max": max(latencies)},
+                "home_only_ms": {"p50": percentile(baselines, 50), "p99": percentile(baselines, 99)},
+                "ratio_p50": percentile(latencies, 50) / max(percentile(baselines, 50), 1e-3)}
+    finally:
+        mesh.close()
+
+
+def pr_loss(sig):
+    mesh = Mesh()
+    try:
+        victim = mesh.prs[0]
+        holder = subprocess.Popen([ARGS.ctl, "bench", "--mode", "hold", "-n", str(ARGS.orphans), "-c", "4",
+                                   "-t", victim.asap, "--transport", ARGS.transport, "--pool", POOL],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        mesh.procs.append(holder)
+        registered = json.loads(holder.stdout.readline())
+        if registered["registered"] != ARGS.orphans:
+            raise RuntimeError(f"hold registered {registered}")
+
+        def everywhere():
+            return all(len({e[2] for e in w.snapshot() if e[1] == "ADDED"}) >= ARGS.orphans for w in mesh.watchers)
+        wait_for(everywhere, what="every PE at every registrar")
+        survivors = [1, 2]
+        marks = [len(mesh.watchers[i].snapshot()) for i in survivors]
+        start = time.monotonic()
+        victim.kill(sig)
+
+        def complete():
+            done = []
+            for i, mark in zip(survivors, marks):
+                homes = {}
+                last = 0.0
+                for t, kind, pe, home in mesh.watchers[i].snapshot()[mark:]:
+                    if kind in ("REHOMED", "UPDATED", "ADDED") and home != victim.pr_id:
+                        if pe not in homes:
+                            last = max(last, t)
+                        homes[pe] = home
+                if len(homes) < ARGS.orphans:
+                    return None
+                done.append((last, homes))
+            return done
+        done = wait_for(complete, timeout=60, what="the takeover to complete at both survivors")
+        took = 1000 * (max(t for t, _ in done) - start)
+        spread = {}
+        for home in done[0][1].values():
+            spread[home] = spread.get(home, 0) + 1
+        return took, sorted(spread.values())
+    finally:
+        if sig == signal.SIGSTOP:
+            mesh.prs[0].kill(signal.SIGKILL)
+        mesh.close()
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--registrar", required=True)
+    p.add_argument("--ctl", required=True)
+    p.add_argument("--transport", default="tcp", choices=["tcp", "mptcp"])
+    p.add_argument("--pe-kills", type=int, default=40)
+    p.add_argument("--orphans", type=int, default=10000)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--cases", default="pe-crash,pr-crash,pr-silent")
+    ARGS = p.parse_args()
+    cases = ARGS.cases.split(",")
+    if "pe-crash" in cases:
+        print(json.dumps(pe_crash()), flush=True)
+    for name, sig in (("pr-crash", signal.SIGKILL), ("pr-silent", signal.SIGSTOP)):
+        if name not in cases:
+            continue
+        runs = [pr_loss(sig) for _ in range(ARGS.runs)]
+        took = [t for t, _ in runs]
+        print(json.dumps({"case": name, "orphans": ARGS.orphans, "runs": len(runs),
+                          "takeover_complete_ms": {"p50": percentile(took, 50), "max": max(took),
+                                                   "all": [round(t, 1) for t in took]},
+                          "spread_over_survivors": [s for _, s in runs],
+                          "detection_bound_ms": 100 if sig == signal.SIGKILL else 400}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
