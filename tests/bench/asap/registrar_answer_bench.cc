@@ -5,16 +5,35 @@
 //                the adapter encodes (RegistrarConfig::encode_resolution_answers off);
 //   encoded    - the engine copies the handlespace's cached, encoded PE parameters (SendBytes).
 // Baseline: decoding the request alone. Pools of 3 (the registrar load benchmark's pool) and 1000 PEs,
-// round robin, 3 items, both dialects.
+// round robin, 3 items, both dialects. The counter allocs_per_answer counts operator new calls per
+// iteration (this binary replaces the global operator new to count them).
 //
 //   build/release/tests/bench/asap/vnfpool_registrar_answer_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "vnfpool/asap/registrar_side.h"
 #include "vnfpool/wire/codec.h"
+
+namespace {
+std::atomic<std::uint64_t> g_allocations{0};
+// Out of line, so the compiler does not pair an inlined std::free with operator new and warn.
+[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+}  // namespace
+
+// Counting replacements of the global allocation functions (the aligned forms are left alone).
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
 
 namespace vnfpool::asap {
 namespace {
@@ -93,17 +112,18 @@ wire::Dialect dialectOf(const benchmark::State& state) {
   return state.range(1) == 0 ? wire::Dialect::Classic : wire::Dialect::Ng;
 }
 
-void BM_AnswerStructured(benchmark::State& state) {
-  Fixture f(false, static_cast<std::size_t>(state.range(0)), dialectOf(state));
+void answerLoop(benchmark::State& state, bool encoded) {
+  Fixture f(encoded, static_cast<std::size_t>(state.range(0)), dialectOf(state));
+  f.answerOne();  // warm: caches filled, scratch buffers grown
+  const std::uint64_t before = g_allocations.load(std::memory_order_relaxed);
   for (auto _ : state) benchmark::DoNotOptimize(f.answerOne());
+  const auto allocations = static_cast<double>(g_allocations.load(std::memory_order_relaxed) - before);
+  state.counters["allocs_per_answer"] = benchmark::Counter(allocations, benchmark::Counter::kAvgIterations);
   state.SetLabel(state.range(1) == 0 ? "classic" : "ng");
 }
 
-void BM_AnswerEncoded(benchmark::State& state) {
-  Fixture f(true, static_cast<std::size_t>(state.range(0)), dialectOf(state));
-  for (auto _ : state) benchmark::DoNotOptimize(f.answerOne());
-  state.SetLabel(state.range(1) == 0 ? "classic" : "ng");
-}
+void BM_AnswerStructured(benchmark::State& state) { answerLoop(state, false); }
+void BM_AnswerEncoded(benchmark::State& state) { answerLoop(state, true); }
 
 void BM_BaselineDecodeRequest(benchmark::State& state) {
   Fixture f(true, 3, dialectOf(state));
