@@ -41,6 +41,7 @@ BUILD = os.environ.get("VNFPOOL_BUILD_DIR", os.path.join(REPO, "build", "asan"))
 OPERATOR = os.path.join(BUILD, "cmd", "operator", "vnfpool-operator")
 REGISTRAR = os.path.join(BUILD, "cmd", "registrar", "vnfpool-registrar")
 VNFPOOLCTL = os.path.join(BUILD, "cmd", "vnfpoolctl", "vnfpoolctl")
+SIDECAR = os.path.join(BUILD, "cmd", "sidecar", "vnfpool-sidecar")
 KUBECTL = os.environ.get("KUBECTL", "/usr/lib/google-cloud-sdk/bin/kubectl.1.33")
 CRD = os.path.join(REPO, "deploy", "crds", "vnfpool.io_pools.yaml")
 NS = "vnfpool-system"
@@ -192,20 +193,44 @@ class OperatorEndToEnd(unittest.TestCase):
         return self.get("pod", name)
 
     def play_kubelet(self, pod, ip, registrar):
-        """Reports the Pod Ready at `ip` and starts its VNF as a PE with the injected sidecar's settings."""
+        """Reports the Pod Ready at `ip` and runs it: with vnfpool-sidecar when this build has it (the
+        injected command and environment, the downward-API values filled in, plus the VNF as
+        `vnfpoolctl serve-echo`), else the VNF as `vnfpoolctl register` with the sidecar's settings."""
         side = next((c for c in pod["spec"].get("initContainers", []) + pod["spec"]["containers"]
                      if c["name"] == "vnfpool-sidecar"), None)
         self.assertIsNotNone(side, "no vnfpool-sidecar injected")
         env = {e["name"]: e.get("value") for e in side["env"]}
         name = pod["metadata"]["name"]
-        ready = os.path.join(self.dir, f"{name}-pe.json")
-        proc = self.start(f"pe-{name}", [VNFPOOLCTL, "register", env["VNFPOOL_SIDECAR_POOL_HANDLE"],
-                                         "--registrar", registrar["asap"], "--transport", "tcp",
-                                         "--policy", env.get("VNFPOOL_SIDECAR_POLICY_TYPE") or "rr",
-                                         "--address", ip, "--ready-file", ready])
-        read_json_file(ready)
+        if os.access(SIDECAR, os.X_OK):
+            vnf = self.start(f"vnf-{name}", [VNFPOOLCTL, "serve-echo", "--listen", f"{ip}:{env['VNFPOOL_SIDECAR_VNF_PORT']}"])
+            side_env = {k: v for k, v in env.items() if v is not None}
+            side_env.update({"VNFPOOL_SIDECAR_VNF_ADDRESSES": ip, "POD_NAME": name,
+                             # Every Pod has its own network namespace in a cluster; here they share one, so
+                             # the local listeners move to the Pod's own address.
+                             "VNFPOOL_SIDECAR_GRPC_LISTEN": "", "VNFPOOL_SIDECAR_ASAP_LISTEN": "",
+                             "VNFPOOL_SIDECAR_HTTP_LISTEN": f"{ip}:3881"})
+            proc = self.start(f"sidecar-{name}", [SIDECAR] if side["command"] == ["vnfpool-sidecar"] else side["command"],
+                              side_env)
+            proc.companions = [vnf]
+            wait_for(f"{name} sidecar ready", lambda: self.http_ok(f"http://{ip}:3881/readyz"), timeout=60)
+        else:
+            ready = os.path.join(self.dir, f"{name}-pe.json")
+            proc = self.start(f"pe-{name}", [VNFPOOLCTL, "register", env["VNFPOOL_SIDECAR_POOL_HANDLE"],
+                                             "--registrar", registrar["asap"], "--transport", "tcp",
+                                             "--policy", env.get("VNFPOOL_SIDECAR_POLICY_TYPE") or "rr",
+                                             "--address", ip, "--ready-file", ready])
+            proc.companions = []
+            read_json_file(ready)
         self.set_ready(name, ip, True)
         return proc
+
+    @staticmethod
+    def http_ok(url):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
 
     def api(self, method, path, body=None, content_type="application/json"):
         """One request to the API server's plain-HTTP port (no kubectl start-up in measured paths)."""
@@ -250,7 +275,8 @@ class OperatorEndToEnd(unittest.TestCase):
         every 2 ms); then checks the handlespaces and kills the VNF."""
         holders = [i for i, r in enumerate(registrars) if self.registrar_has_address(r, address)]
         self.assertTrue(holders, f"no registrar lists {address}")
-        pe.proc.send_signal(signal.SIGSTOP)
+        for p in [pe, *pe.companions]:
+            p.proc.send_signal(signal.SIGSTOP)
         before = {i: self.registrar_pes(registrars[i]) for i in holders}
         t0 = time.monotonic()
         action()
@@ -261,7 +287,8 @@ class OperatorEndToEnd(unittest.TestCase):
         took = time.monotonic() - t0
         for r in registrars:
             self.assertFalse(self.registrar_has_address(r, address), f"{address} still at {r['admin']}")
-        pe.stop(signal.SIGKILL)
+        for p in [pe, *pe.companions]:
+            p.stop(signal.SIGKILL)
         return took, t_action, len(holders)
 
     # --- the scenario ---------------------------------------------------------------------------------
@@ -280,7 +307,8 @@ class OperatorEndToEnd(unittest.TestCase):
         self.enrp = "--enrp.peers" in subprocess.run([REGISTRAR, "--help"], capture_output=True, text=True).stdout
         first = self.start_registrar(0)
         registrars = [first, self.start_registrar(1, peers=[first])]
-        print(f"registrars: {len(registrars)}, ENRP mesh: {self.enrp}")
+        print(f"registrars: {len(registrars)}, ENRP mesh: {self.enrp}, pods run with "
+              f"{'vnfpool-sidecar' if os.access(SIDECAR, os.X_OK) else 'vnfpoolctl register'}")
         self.apply({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
                     "metadata": {"name": "vnfpool-sidecar-injector"},
                     "webhooks": [{"name": "inject.vnfpool.io", "admissionReviewVersions": ["v1"],

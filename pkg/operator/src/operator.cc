@@ -361,7 +361,7 @@ struct Operator::Impl {
   // the Deployment loses vnfpool.io/pool, removes what it mirrored (another rollout: the new Pods leave
   // the pool, the old ones are removed from the registrars as they are deleted).
   void deploymentEvent(const Json& deployment) {
-    if (!leading.load()) return;
+    if (!leading.load() || !s.deployment_rollout) return;
     const auto meta = kube::getStringMap(deployment, "metadata.annotations");
     const auto tmpl = kube::getStringMap(deployment, "spec.template.metadata.annotations");
     const bool managed = tmpl.count("vnfpool.io/rollout") != 0 && tmpl.at("vnfpool.io/rollout") == "operator";
@@ -536,7 +536,7 @@ struct Operator::Impl {
     std::vector<std::jthread> threads;
     threads.emplace_back([this, st = local.get_token()] { pools.run(st); });
     threads.emplace_back([this, st = local.get_token()] { pods.run(st); });
-    threads.emplace_back([this, st = local.get_token()] { deployments.run(st); });
+    if (s.deployment_rollout) threads.emplace_back([this, st = local.get_token()] { deployments.run(st); });
     threads.emplace_back([this, st = local.get_token()] { failoverLoop(st); });
     if (s.webhook) threads.emplace_back([this, st = local.get_token()] { certLoop(st); });
     threads.emplace_back([this, st = local.get_token()] {
@@ -550,8 +550,11 @@ struct Operator::Impl {
       leader_gauge.Set(1);
       log.info("leading: reconciling", {{"identity", s.identity}});
       for (const auto& key : pools.keys()) controller.enqueue(kube::ObjectKey::parse(key));
-      deployments.waitForSync(st);
-      for (const auto& d : deployments.list()) deploymentEvent(d);
+      // Never held up by Deployments (e.g. missing RBAC): the first pass over them runs on its own.
+      std::jthread rollouts([this](std::stop_token dst) {
+        if (s.deployment_rollout && deployments.waitForSync(dst))
+          for (const auto& d : deployments.list()) deploymentEvent(d);
+      });
       std::jthread sweeper([this](std::stop_token sst) {
         std::mutex mu;
         std::condition_variable_any cv;

@@ -21,6 +21,9 @@ config::Schema schema() {
             .help("How often a Pool's status is refreshed from the registrars without any event."));
   s.add(Key::boolean("failover.enabled", true)
             .help("Remove the PEs of deleted, terminating or NotReady Pods from every registrar at once."));
+  s.add(Key::boolean("rollout.deployments", true)
+            .help("Mirror vnfpool.io/* annotations of a Deployment's metadata into its pod template (a rollout); "
+                  "needs deployments get/list/watch/patch."));
   s.add(Key::boolean("leader_election.enabled", true).help("Only the replica holding the Lease reconciles."));
   s.add(Key::string("leader_election.lease", "vnfpool-operator").metavar("NAME").help("Lease name."));
   s.add(Key::string("leader_election.identity", "").metavar("ID")
@@ -73,6 +76,7 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   s.registrar_deadline = std::chrono::duration_cast<std::chrono::milliseconds>(c.duration("registrars_deadline"));
   s.refresh = std::chrono::duration_cast<std::chrono::milliseconds>(c.duration("reconcile.refresh"));
   s.failover = c.boolean("failover.enabled");
+  s.deployment_rollout = c.boolean("rollout.deployments");
   s.leader_election = c.boolean("leader_election.enabled");
   s.lease_name = c.string("leader_election.lease");
   s.identity = c.string("leader_election.identity");

@@ -20,6 +20,7 @@ struct Settings {
   std::chrono::milliseconds registrar_deadline{2000};
   std::chrono::milliseconds refresh{10000};         // status refresh period per Pool
   bool failover = true;                   // drop PEs of deleted / terminating / NotReady Pods
+  bool deployment_rollout = true;         // mirror Deployment annotations into pod templates
 
   bool leader_election = true;
   std::string lease_name = "vnfpool-operator";
