@@ -12,6 +12,7 @@ registrar the injected sidecar's environment names. Checked, in order:
   - killing the leader operator: the other takes the Lease and does the failover from then on;
   - the webhook certificate rotates (new Secret, new certificate served without restart);
   - webhook down (Service without endpoint, failurePolicy Ignore) -> the Pool reports InjectionMissing;
+  - a pool in the handlespace without a Pool resource is reported in a metric and left alone;
   - a Deployment annotated on its metadata gets the annotations in its pod template (rollout), and loses
     them when the annotation goes.
 Measured figures are printed as `MEASURE name value` lines.
@@ -419,6 +420,21 @@ class OperatorEndToEnd(unittest.TestCase):
                  and template().get("vnfpool.io/port") == "8080", timeout=30)
         self.kubectl("annotate", "deployment", "web", "vnfpool.io/pool-", "vnfpool.io/port-")
         wait_for("template annotation removed", lambda: "vnfpool.io/pool" not in template(), timeout=30)
+
+        # A pool in the handlespace without a Pool resource is reported (metric), never deleted.
+        ready = os.path.join(self.dir, "stray-pe.json")
+        self.start("pe-stray", [VNFPOOLCTL, "register", "stray", "--registrar", registrars[0]["asap"],
+                                "--transport", "tcp", "--address", "127.0.0.99", "--ready-file", ready])
+        read_json_file(ready)
+
+        def unmanaged():
+            with urllib.request.urlopen(f"http://127.0.0.1:{survivor['http']}/metrics", timeout=5) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith("vnfpool_operator_unmanaged_pools "):
+                        return float(line.split()[-1]) >= 1
+            return False
+        wait_for("unmanaged pool reported", unmanaged, timeout=30, interval=0.5)
+        self.assertTrue(self.registrar_has_address(registrars[0], "127.0.0.99"))
 
         # Metrics of the survivor.
         with urllib.request.urlopen(f"http://127.0.0.1:{survivor['http']}/metrics", timeout=5) as resp:
