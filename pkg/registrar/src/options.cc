@@ -104,8 +104,9 @@ config::Schema schema() {
                   "runs only when this is set."));
   s.add(Key::string("enrp.listen", "0.0.0.0:9901").metavar("ADDRESS:PORT").check(isEndpoint)
             .help("Where to serve ENRP (port 0: the OS picks)."));
-  s.add(Key::choice("enrp.transport", "mptcp", {"mptcp", "tcp"})
-            .help("Stream protocol of ENRP; mptcp falls back to tcp where the kernel lacks it."));
+  s.add(Key::choice("enrp.transport", "mptcp", {"mptcp", "tcp", "sctp"})
+            .help("Transport of ENRP; mptcp falls back to tcp where the kernel lacks it, sctp (PPID 12 classic, "
+                  "NGEN ng; what RSPLIB speaks) to mptcp."));
   s.add(Key::choice("enrp.dialect", "ng", {"ng", "classic"}).help("ENRP dialect spoken with peers."));
   s.add(Key::duration("enrp.dns_refresh", 5s).range(100ms, 1h).help("How often peer names are resolved again."));
   s.add(Key::duration("enrp.heartbeat_cycle", 2444ms).range(10ms, 1h)
