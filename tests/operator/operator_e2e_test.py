@@ -168,8 +168,8 @@ class OperatorEndToEnd(unittest.TestCase):
             OPERATOR, "--kubeconfig", self.server.kubeconfig, "--namespace", NS,
             "--registrars", ",".join(r["admin"] for r in registrars), "--registrars_deadline", "2s",
             "--reconcile.refresh", "1s",
-            "--leader_election.identity", name, "--leader_election.lease_duration", "4s",
-            "--leader_election.renew_deadline", "3s", "--leader_election.retry_period", "500ms",
+            "--leader_election.identity", name, "--leader_election.lease_duration", "6s",
+            "--leader_election.renew_deadline", "5s", "--leader_election.retry_period", "1s",
             "--webhook.listen", f"127.0.0.1:{port}", "--webhook.cert_validity", "20s",
             "--webhook.ca_validity", "1h", "--webhook.rotate_percent", "50", "--webhook.cert_check", "1s",
             "--sidecar.image", "vnfpool:e2e", "--sidecar.registrars", ",".join(r["asap"] for r in registrars),
@@ -394,8 +394,15 @@ class OperatorEndToEnd(unittest.TestCase):
             with socket.create_connection(("127.0.0.1", survivor["webhook"]), timeout=5) as sock:
                 with ctx.wrap_socket(sock) as tls:
                     return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
-        new_der = ssl.PEM_cert_to_DER_cert(new_cert.decode())
-        wait_for("new certificate served", lambda: ssl.PEM_cert_to_DER_cert(served_pem()) == new_der, timeout=10)
+        first_der = ssl.PEM_cert_to_DER_cert(first_cert.decode())
+
+        def serving_current():
+            # The certificate served is the Secret's current one (rotations continue every 10 s here).
+            current = ssl.PEM_cert_to_DER_cert(rotated().decode() if rotated() else first_cert.decode())
+            served = ssl.PEM_cert_to_DER_cert(served_pem())
+            return served == current and served != first_der
+        self.assertIsNotNone(new_cert)
+        wait_for("new certificate served", serving_current, timeout=20, interval=0.2)
         pod = self.create_pod("vnf-3")
         self.assertEqual(pod["metadata"]["annotations"].get("vnfpool.io/injected"), "native")
 
