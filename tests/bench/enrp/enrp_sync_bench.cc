@@ -109,6 +109,7 @@ class Mesh {
     n.engine->publishChanges(out);
     carryOut(n, out);
   }
+  const Engine& engine(PrId id) const { return *nodes_.at(id)->engine; }
   void publish(PrId id) {
     Node& n = *nodes_.at(id);
     std::vector<Action> out;
@@ -238,7 +239,7 @@ void BM_Sync(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto dialect = state.range(1) == 0 ? wire::Dialect::Ng : wire::Dialect::Classic;
   handlespace::Handlespace& mentor_hs = mentorHandlespace(n);
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0, pages = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto fresh_hs = std::make_unique<handlespace::Handlespace>(recording());
@@ -259,12 +260,14 @@ void BM_Sync(benchmark::State& state) {
       break;
     }
     bytes = mesh.bytes_sent;
+    pages = mesh.engine(kFresh).stats().table_pages_received;
     (void)fresh_hs->takeChanges();
     fresh_hs.reset();
     state.ResumeTiming();
   }
   state.counters["PEs"] = static_cast<double>(n);
   state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["pages"] = static_cast<double>(pages);  // = round trips with one page per request
   state.counters["ns_per_PE"] = benchmark::Counter(static_cast<double>(n),
                                                    benchmark::Counter::kIsIterationInvariantRate |
                                                        benchmark::Counter::kInvert);
