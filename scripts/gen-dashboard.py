@@ -3,13 +3,10 @@
 
     scripts/gen-dashboard.py > charts/vnfpool/dashboards/vnfpool.json
 
-Panels whose metrics are not yet in a committed component (the sidecar's) are left out unless
-INCLUDE_PENDING=1;
 tests/chart/dashboard_test.py checks that every metric asked for exists and that the checked-in file is
 this script's output.
 """
-import json, os
-PENDING = os.environ.get("INCLUDE_PENDING") == "1"
+import json
 panels = []
 pid = [0]
 y = [0]
@@ -50,7 +47,7 @@ panel("stat", "Pool Elements", [(f'max(vnfpool_registrar_pool_elements{{{ns}}})'
 panel("stat", "Registrars up", [(f'count(up{{{ns}, job=~".*registrar.*"}} == 1)', "PRs")], w=4, h=5)
 panel("timeseries", "PEs by home registrar", [(f'sum by (pod) (vnfpool_registrar_own_pool_elements{{{ns}}})', "{{pod}}")], w=6, h=5,
       desc="PEs whose home PR each registrar is; after a takeover with suggestion they spread evenly again.")
-panel("stat", "Registered sidecars", [(f'sum(vnfpool_sidecar_registered{{{ns}}})', "PEs")], w=3, h=5) if PENDING else None
+panel("stat", "Registered sidecars", [(f'sum(vnfpool_sidecar_registered{{{ns}}})', "PEs")], w=3, h=5)
 panel("stat", "Pools without a Pool object", [(f'max(vnfpool_operator_unmanaged_pools{{{ns}}})', "pools")], w=3, h=5,
       desc="Pools in the handlespace that no vnfpool.io Pool resource declares (reported by the operator, never deleted).")
 endrow(5)
@@ -76,7 +73,7 @@ panel("timeseries", "Pod gone to PE removed (operator)", [
       desc="From the Pod event (deleted or NotReady) to every registrar having removed its PEs.")
 panel("timeseries", "Takeovers by result", [(f'sum by (result) (increase(vnfpool_registrar_enrp_takeovers_total{{{ns}}}[{R}]))', "{{result}}"),
                                             (f'sum(increase(vnfpool_registrar_enrp_orphans_adopted_total{{{ns}}}[{R}]))', "PEs adopted")])
-PENDING and panel("timeseries", "Sidecar failovers and home changes/s", [
+panel("timeseries", "Sidecar failovers and home changes/s", [
     (f'sum(rate(vnfpool_sidecar_failovers_total{{{ns}}}[{R}]))', "failovers"),
     (f'sum(rate(vnfpool_sidecar_home_changes_total{{{ns}}}[{R}]))', "home changes")], unit="ops")
 panel("timeseries", "Takeover suggestions/s", [(f'sum by (direction) (rate(vnfpool_registrar_enrp_takeover_suggestions_total{{{ns}}}[{R}]))', "{{direction}}")], unit="ops")
