@@ -453,6 +453,10 @@ class OperatorEndToEnd(unittest.TestCase):
         with urllib.request.urlopen(f"http://127.0.0.1:{survivor['http']}/readyz", timeout=5) as resp:
             self.assertEqual(resp.status, 200)
         self.assertTrue(survivor["proc"].alive(), survivor["proc"].tail())
+        # SIGTERM: the leader releases the Lease and exits 0 (1 is kept for a lost election).
+        survivor["proc"].stop()
+        self.assertEqual(survivor["proc"].proc.returncode, 0, survivor["proc"].tail())
+        self.assertEqual(self.lease_holder(), "")
 
 
 if __name__ == "__main__":

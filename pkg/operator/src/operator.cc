@@ -579,7 +579,8 @@ struct Operator::Impl {
       cb.on_started_leading = lead;
       cb.on_stopped_leading = [this, &local] {
         leader_gauge.Set(0);
-        if (leading.exchange(false)) {
+        // Stepping down because we were asked to stop is a clean exit, not a lost election.
+        if (leading.exchange(false) && !local.get_token().stop_requested()) {
           lost_leadership = true;
           log.warn("leadership lost: exiting so the process restarts clean");
           local.request_stop();
