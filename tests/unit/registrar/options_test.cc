@@ -72,5 +72,40 @@ TEST(RegistrarOptions, BadValuesNameTheKey) {
   ASSERT_FALSE(items.ok());
 }
 
+TEST(RegistrarOptions, EnrpRunsOnlyWithPeers) {
+  auto alone = load({});
+  ASSERT_TRUE(alone.ok()) << config::describe(alone.errors());
+  EXPECT_FALSE(alone.value().options.enrp.has_value());
+
+  auto mesh = load({"--enrp.peers", "registrar-headless.vnfpool.svc,10.0.0.7:9911,[fd00::7]", "--enrp.listen", "127.0.0.1:0",
+                    "--enrp.transport", "tcp", "--enrp.heartbeat-cycle", "200ms", "--enrp.max-time-no-response", "300ms",
+                    "--enrp.suggestion-metric", "xor", "--enrp.page-entries", "1024"},
+                   {{"VNFPOOL_REGISTRAR_ENRP_DNS_REFRESH", "2s"}});
+  ASSERT_TRUE(mesh.ok()) << config::describe(mesh.errors());
+  ASSERT_TRUE(mesh.value().options.enrp.has_value());
+  const auto& e = *mesh.value().options.enrp;
+  EXPECT_EQ(e.peers.size(), 3u);
+  EXPECT_EQ(e.listen.toString(), "127.0.0.1:0");
+  EXPECT_EQ(e.protocol, transport::Protocol::Tcp);
+  EXPECT_EQ(e.dns_refresh, 2s);
+  EXPECT_EQ(e.engine.heartbeat_cycle, 200ms);
+  EXPECT_EQ(e.engine.max_time_no_response, 300ms);
+  EXPECT_EQ(e.engine.max_time_last_heard, 5s);
+  EXPECT_EQ(e.engine.suggestion_metric, enrp::Config::SuggestionMetric::Xor);
+  EXPECT_EQ(e.engine.ng_page_entries, 1024u);
+
+  auto defaults = load({"--enrp.peers", "pr-1"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.value().options.enrp->listen.toString(), "0.0.0.0:9901");
+  EXPECT_EQ(defaults.value().options.enrp->engine.suggestion_metric, enrp::Config::SuggestionMetric::Rendezvous);
+
+  auto bad_peer = load({"--enrp.peers", "pr-1:notaport"});
+  ASSERT_FALSE(bad_peer.ok());
+  EXPECT_NE(config::describe(bad_peer.errors()).find("enrp.peers"), std::string::npos);
+  auto no_listen = load({"--enrp.peers", "pr-1", "--enrp.listen", ""});
+  ASSERT_FALSE(no_listen.ok());
+  EXPECT_NE(config::describe(no_listen.errors()).find("enrp.listen"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vnfpool::registrar
