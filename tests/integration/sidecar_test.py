@@ -54,13 +54,13 @@ def stop(proc, sig=signal.SIGTERM, timeout=15):
 
 
 class Registrar:
-    def __init__(self, tmp, name="registrar"):
+    def __init__(self, tmp, name="registrar", extra=()):
         self.ready = os.path.join(tmp, f"{name}.json")
         self.log = open(os.path.join(tmp, f"{name}.log"), "ab")
         self.proc = subprocess.Popen(
             [ARGS.registrar, "--asap.listen", "127.0.0.1:0", "--admin.listen", "127.0.0.1:0",
              "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
-             "--keepalive.interval", "500ms", "--keepalive.timeout", "500ms"],
+             "--keepalive.interval", "500ms", "--keepalive.timeout", "500ms", *extra],
             stdout=self.log, stderr=self.log)
         info = wait_for(lambda: read_json(self.ready, self.proc, "registrar"), what="the registrar's ready file")
         self.asap = info["asap"][0]["endpoint"]
@@ -137,8 +137,8 @@ class Case(unittest.TestCase):
         for p in reversed(self.procs):
             p.close()
 
-    def registrar(self, name="registrar"):
-        r = Registrar(self.tmp, name)
+    def registrar(self, name="registrar", extra=()):
+        r = Registrar(self.tmp, name, extra)
         self.procs.append(r)
         return r
 
@@ -308,6 +308,50 @@ class Failover(Case):
         print(f"  home PR killed -> PE at the other after {1000 * (time.monotonic() - start):.0f} ms", file=sys.stderr)
         wait_for(lambda: sc.get("/readyz")[0] == 200, what="ready again")
         self.assertIn("vnfpool_sidecar_failovers_total 1", sc.get("/metrics")[1])
+
+
+def free_ports(n):
+    """Ports the OS hands out now (meshed registrars must know each other's ENRP ports before they start)."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Mesh(Case):
+    def test_home_registrar_of_three_killed_pe_stays_resolvable(self):
+        # Three registrars in an ENRP mesh; the sidecar lists all three (as a Service would give them).
+        enrp = free_ports(3)
+        prs = []
+        for i in range(3):
+            peers = [a for p in enrp if p != enrp[i] for a in ("--enrp.peers", f"127.0.0.1:{p}")]
+            prs.append(self.registrar(f"mesh-{i}", (
+                "--enrp.listen", f"127.0.0.1:{enrp[i]}", "--enrp.heartbeat_cycle", "200ms",
+                "--enrp.max_time_last_heard", "600ms", "--enrp.max_time_no_response", "300ms",
+                "--enrp.mentor_discovery_timeout", "1s", "--enrp.reconnect_interval", "200ms", *peers)))
+        vnf = self.echo()
+        sc = self.sidecar("meshed", vnf.port, prs)
+        wait_for(lambda: all(self.registered(pr, "meshed", sc) for pr in prs), timeout=20,
+                 what="the PE known to all three registrars")
+        home = next(pr for pr in prs if int(self.resolve(pr, "meshed")[0]["home_pr"], 16) == pr_id(pr))
+        survivors = [pr for pr in prs if pr is not home]
+        start = time.monotonic()
+        stop(home.proc, signal.SIGKILL)
+        # Never gone from the survivors for longer than a poll, and owned by a survivor in the end.
+        wait_for(lambda: all(self.registered(pr, "meshed", sc) for pr in survivors) and
+                 int(self.resolve(survivors[0], "meshed")[0]["home_pr"], 16) in [pr_id(pr) for pr in survivors],
+                 timeout=20, what="a surviving registrar to hold the PE")
+        print(f"  home PR of 3 killed -> PE homed at a survivor after {1000 * (time.monotonic() - start):.0f} ms",
+              file=sys.stderr)
+        wait_for(lambda: sc.get("/readyz")[0] == 200, what="ready again")
+
+
+def pr_id(registrar):
+    with open(registrar.ready) as f:
+        return json.load(f)["pr_id"]
 
 
 class LocalApi(Case):

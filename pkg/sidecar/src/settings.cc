@@ -66,7 +66,8 @@ config::Schema schema() {
             })
             .help("Pool Registrars (port 3863 if left out); a DNS name stands for all its A/AAAA records."));
   s.add(Key::choice("asap.transport", "mptcp", {"mptcp", "tcp", "sctp"})
-            .help("Transport to the registrars; mptcp falls back to tcp where the kernel lacks it."));
+            .help("Transport to the registrars; mptcp falls back to tcp where the kernel lacks it (the relay "
+                  "serves tcp when this is sctp)."));
   s.add(Key::choice("asap.dialect", "ng", {"ng", "classic"}).help("ASAP dialect spoken with the registrars."));
   s.add(Key::duration("asap.registration_life", 30s).range(100ms, 24h)
             .help("Registration life asked for; the registrar may shorten it."));
@@ -157,12 +158,7 @@ config::Result<Settings> settingsFrom(const config::Config& c, const std::vector
   // The registrars.
   s.client.registrars = c.list("registrars");
   if (s.client.registrars.empty()) fail("registrars", "registrars: at least one registrar (host:port) is needed");
-  const auto& asap_transport = c.string("asap.transport");
-  if (asap_transport == "sctp") {
-    fail("asap.transport", "asap.transport: sctp is not supported by this build yet (use mptcp or tcp)");
-  } else {
-    s.client.protocol = *transport::parseProtocol(asap_transport);
-  }
+  s.client.protocol = *transport::parseProtocol(c.string("asap.transport"));
   s.client.dialect = classic ? wire::Dialect::Classic : wire::Dialect::Ng;
   s.client.connect_timeout = millis(c.duration("asap.connect_timeout"));
   s.pe_engine.reregistration_interval = c.duration("asap.reregistration_interval");

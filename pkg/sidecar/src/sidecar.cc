@@ -142,7 +142,10 @@ class Sidecar::Impl final : public RelayOps {
     if (settings_.asap_relay) {
       relay_ = std::make_unique<AsapRelay>(loop_, *this, settings_.client.dialect,
                                            [this](std::string_view line) { log_.warn(line); });
-      auto bound = relay_->start(*settings_.asap_relay, settings_.client.protocol);
+      // Local clients speak TCP or MPTCP; SCTP is for the way to the registrars only.
+      const auto relay_protocol = settings_.client.protocol == transport::Protocol::Sctp ? transport::Protocol::Tcp
+                                                                                         : settings_.client.protocol;
+      auto bound = relay_->start(*settings_.asap_relay, relay_protocol);
       if (const auto* error = std::get_if<std::string>(&bound)) return *error;
       asap_port = std::get<std::uint16_t>(bound);
     }

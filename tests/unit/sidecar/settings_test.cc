@@ -89,7 +89,8 @@ TEST(SidecarSettings, BadValuesAreRefusedWithTheirKey) {
   EXPECT_NE(with({"--health.unhealthy_action", "full_load"}).find("load-based"), std::string::npos);
   EXPECT_NE(with({"--health.type", "http", "--health.path", "healthz"}).find("health.path"), std::string::npos);
   EXPECT_NE(with({"--pe.id", "12x"}).find("pe.id"), std::string::npos);
-  EXPECT_NE(with({"--asap.transport", "sctp"}).find("sctp"), std::string::npos);
+  EXPECT_NE(with({"--asap.transport", "udp"}).find("asap.transport"), std::string::npos);
+  EXPECT_EQ(with({"--asap.transport", "sctp"}), "");
   EXPECT_NE(with({"--grpc.listen", "localhost"}).find("grpc.listen"), std::string::npos);
   EXPECT_EQ(with({"--pe.id", "0x2a"}), "");
 }
