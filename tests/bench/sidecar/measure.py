@@ -8,9 +8,11 @@ Each figure comes with a baseline measured in the same run:
   vnf_killed    VNF SIGKILLed -> PE gone at the registrar         baseline: the health period (the bound)
   sigterm       sidecar SIGTERMed -> PE gone                       baseline: `vnfpoolctl register` SIGTERMed
   home_pr_kill  home registrar SIGKILLed -> PE at the other one    baseline: `vnfpoolctl register` (same engine)
+  mesh_kill     three ENRP-meshed registrars, home SIGKILLed ->
+                PE homed at a survivor                             baseline: `vnfpoolctl register` (same engine)
   idle          sidecar RSS and CPU over 10 s idle                 baseline: `vnfpoolctl serve-echo` (bare Asio)
 
-usage: measure.py --bin DIR [--runs N] [--json FILE]
+usage: measure.py --bin DIR [--runs N] [--json FILE] [--only CASE,...]
 """
 import argparse
 import json
@@ -72,17 +74,18 @@ def stop(p, sig=signal.SIGTERM):
 
 
 class Registrar:
-    def __init__(self):
+    def __init__(self, *extra):
         f = os.path.join(TMP, f"pr-{time.monotonic_ns()}.json")
         self.proc, info = spawn([binary("vnfpool-registrar"), "--asap.listen", "127.0.0.1:0", "--asap.transport", "tcp",
-                                 "--admin.listen", "", "--http.listen", "", "--ready-file", f], f)
+                                 "--admin.listen", "", "--http.listen", "", "--ready-file", f, *extra], f)
         self.asap = info["asap"][0]["endpoint"]
+        self.pr_id = info["pr_id"]
         host, port = self.asap.rsplit(":", 1)
         self.addr = (host, int(port))
         self.sock = None
 
-    def has(self, pool, pe_id):
-        """True when a Handle Resolution for `pool` answers with PE `pe_id`."""
+    def has(self, pool, pe_id, home=None):
+        """True when a Handle Resolution for `pool` answers with PE `pe_id` (homed at one of `home`, if given)."""
         try:
             if self.sock is None:
                 self.sock = socket.create_connection(self.addr, timeout=2)
@@ -96,7 +99,11 @@ class Registrar:
             header = self._read(4)
             length = struct.unpack("!H", header[2:4])[0]
             rest = self._read(((length + 3) & ~3) - 4)
-            return struct.pack("!Q", pe_id) in rest
+            at = rest.find(struct.pack("!Q", pe_id))
+            if at < 0:
+                return False
+            # ng Pool Element parameter: PE ID (8 bytes) then home PR ID (8 bytes).
+            return home is None or struct.unpack("!Q", rest[at + 8:at + 16])[0] in home
         except OSError:
             self.sock = None
             return False
@@ -196,6 +203,44 @@ def home_pr_kill(run, kind):
         b.close()
 
 
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def mesh_kill(run, kind):
+    enrp = free_ports(3)
+    prs = []
+    for i in range(3):
+        peers = [a for p in enrp if p != enrp[i] for a in ("--enrp.peers", f"127.0.0.1:{p}")]
+        prs.append(Registrar("--enrp.listen", f"127.0.0.1:{enrp[i]}", "--enrp.transport", "tcp",
+                             "--enrp.heartbeat_cycle", "200ms", "--enrp.max_time_last_heard", "600ms",
+                             "--enrp.max_time_no_response", "300ms", "--enrp.mentor_discovery_timeout", "1s",
+                             "--enrp.reconnect_interval", "200ms", *peers))
+    vnf, port = echo()
+    pool = f"m{run}{kind}"
+    p, pe = sidecar(pool, port, prs) if kind == "sidecar" else ctl_register(pool, prs)
+    try:
+        wait_for(lambda: all(pr.has(pool, pe) for pr in prs))
+        home = wait_for(lambda: next((pr for pr in prs if pr.has(pool, pe, {pr.pr_id})), None))
+        survivors = [pr for pr in prs if pr is not home]
+        ids = {pr.pr_id for pr in survivors}
+        t0 = time.monotonic()
+        home.proc.kill()
+        wait_for(lambda: all(pr.has(pool, pe, ids) for pr in survivors))
+        return time.monotonic() - t0
+    finally:
+        stop(p, signal.SIGKILL)
+        stop(vnf, signal.SIGKILL)
+        for pr in prs:
+            pr.close()
+
+
 def proc_stats(pid):
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
@@ -238,14 +283,24 @@ def main():
     p.add_argument("--bin", required=True, help="build directory (or a directory with the three binaries)")
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--json", default="")
+    p.add_argument("--only", default="", help="comma-separated cases: vnf_killed,sigterm,home_pr_kill,mesh_kill,idle")
     ARGS = p.parse_args()
     results = {}
-    results["vnf_killed"] = {"sidecar": summary([vnf_killed(i) for i in range(ARGS.runs)]),
-                             "health_period_ms": 250.0, "target_ms": 1000.0}
-    results["sigterm"] = {k: summary([sigterm(i, k) for i in range(ARGS.runs)]) for k in ("sidecar", "vnfpoolctl_register")}
-    results["home_pr_kill"] = {k: summary([home_pr_kill(i, k) for i in range(ARGS.runs)])
-                               for k in ("sidecar", "vnfpoolctl_register")}
-    results["idle"] = idle()
+    want = lambda name: not ARGS.only or name in ARGS.only.split(",")
+    if want("vnf_killed"):
+        results["vnf_killed"] = {"sidecar": summary([vnf_killed(i) for i in range(ARGS.runs)]),
+                                 "health_period_ms": 250.0, "target_ms": 1000.0}
+    if want("sigterm"):
+        results["sigterm"] = {k: summary([sigterm(i, k) for i in range(ARGS.runs)])
+                              for k in ("sidecar", "vnfpoolctl_register")}
+    if want("home_pr_kill"):
+        results["home_pr_kill"] = {k: summary([home_pr_kill(i, k) for i in range(ARGS.runs)])
+                                   for k in ("sidecar", "vnfpoolctl_register")}
+    if want("mesh_kill"):
+        results["mesh_kill"] = {k: summary([mesh_kill(i, k) for i in range(ARGS.runs)])
+                                for k in ("sidecar", "vnfpoolctl_register")}
+    if want("idle"):
+        results["idle"] = idle()
     text = json.dumps(results, indent=2)
     print(text)
     if ARGS.json:
