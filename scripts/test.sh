@@ -15,6 +15,12 @@ cmake --preset asan
 cmake --build --preset asan -j "$jobs"
 ctest --preset asan -j "$jobs"
 
+# The container image: rebuilt and checked (each binary's --version inside it) only when its inputs
+# changed since the verified build recorded in scripts/image-inputs.sha256 (docs/operations.md).
+if [ -f scripts/image-inputs.sha256 ]; then
+  scripts/build-image.sh --if-changed
+fi
+
 # Coverage-guided fuzzing needs clang's libFuzzer; the asan run above replayed the corpus under GCC.
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
