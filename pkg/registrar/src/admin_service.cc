@@ -119,8 +119,9 @@ class AdminServiceImpl final : public v1::RegistrarAdmin::Service {
     });
     if (!subscribed.ok()) return subscribed;
     grpc::Status result = grpc::Status::OK;
-    for (;;) {
-      v1::HandlespaceEvent event;
+    std::deque<v1::HandlespaceEvent> batch;
+    bool open = true;
+    while (open) {
       {
         std::unique_lock lock(queue->mutex);
         queue->cv.wait_for(lock, 100ms, [&] { return !queue->events.empty() || queue->overflow; });
@@ -132,10 +133,20 @@ class AdminServiceImpl final : public v1::RegistrarAdmin::Service {
           if (ctx->IsCancelled() || stopping_) break;
           continue;
         }
-        event = std::move(queue->events.front());
-        queue->events.pop_front();
+        batch.swap(queue->events);
       }
-      if (!writer->Write(event)) break;
+      // Everything queued goes out together: all but the last write only fill gRPC's buffer, so a
+      // takeover's thousands of changes cost a few network writes instead of one each.
+      while (!batch.empty()) {
+        const bool last = batch.size() == 1;
+        grpc::WriteOptions options;
+        if (!last) options.set_buffer_hint();
+        if (!writer->Write(batch.front(), options)) {
+          open = false;
+          break;
+        }
+        batch.pop_front();
+      }
     }
     boost::asio::post(loop_, [this, id] { registrar_.unwatch(id); });
     return result;

@@ -124,8 +124,8 @@ config::Schema schema() {
   s.add(Key::choice("enrp.suggestion_metric", "rendezvous", {"rendezvous", "xor"})
             .help("Takeover Suggestion target: rendezvous hashing spreads a dead PR's PEs evenly; xor is "
                   "RSPLIB's rule (uneven with more than two PRs)."));
-  s.add(Key::integer("enrp.page_entries", 512).range(1, 4096)
-            .help("PEs per Handle Table Response page in the ng dialect (classic stays at 128)."));
+  s.add(Key::integer("enrp.page_entries", 4096).range(1, 65535)
+            .help("Most PEs per Handle Table Response page in the ng dialect (pages also stay under 65000 bytes; classic stays at 128)."));
   s.add(Key::choice("log.level", "info", {"debug", "info", "warn", "error"}).help("Least severe log level written."));
   s.add(Key::string("ready_file", "").metavar("FILE")
             .help("Write the PR ID and the bound endpoints here (JSON) once serving."));
