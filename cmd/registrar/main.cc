@@ -2,6 +2,7 @@
 // loop, and stops cleanly on SIGTERM or SIGINT.
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +14,12 @@
 
 int main(int argc, char** argv) {
   using namespace vnfpool;  // NOLINT(google-build-using-namespace)
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--version") {
+      std::cout << "vnfpool-registrar " << observe::buildInfo().version << " (" << observe::buildInfo().revision << ")\n";
+      return 0;
+    }
+  }
   const auto schema = registrar::schema();
   auto loaded = config::load(schema, argc, argv, config::processEnvironment());
   if (!loaded.ok()) {

@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "codec_commands.h"
 #include "demo.h"
+#include "vnfpool/observe/metrics.h"
 
 namespace {
 
@@ -24,7 +25,7 @@ const char* kUsage =
     "  bench        load generator for a registrar (and serve-echo, its baseline)\n"
     "  decode       print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
     "  encode       turn the JSON form of a message back into bytes\n"
-    "Run 'vnfpoolctl <command> --help' for the flags of a command.\n";
+    "Run 'vnfpoolctl <command> --help' for the flags of a command; 'vnfpoolctl --version' for the version.\n";
 
 }  // namespace
 
@@ -33,6 +34,11 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cerr << kUsage;
     return args.empty() ? vnfpool::ctl::kExitUsage : vnfpool::ctl::kExitOk;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::cout << "vnfpoolctl " << vnfpool::observe::buildInfo().version << " (" << vnfpool::observe::buildInfo().revision
+              << ")\n";
+    return vnfpool::ctl::kExitOk;
   }
   const std::string command = args[0];
   args.erase(args.begin());
