@@ -154,15 +154,19 @@ kube::Result<InjectionDecision> injectionPatch(const kube::Json& pod, const std:
     else if (policyCrdName(*p)) policy = *p;
     else return badInput("annotation vnfpool.io/policy: \"" + *p + "\" is not a policy (RoundRobin, LeastUsed, ... or rr, lu, ...)");
   }
-  std::optional<std::int64_t> weight = pool ? pool->weight : std::nullopt;
+  // Kept as text (empty: not set): GCC 12 at -O2 takes a conditionally assigned std::optional<int64>
+  // for uninitialised memory (-Wmaybe-uninitialized, an error in the release build).
+  std::string weight = pool && pool->weight ? std::to_string(*pool->weight) : std::string();
   if (auto w = get(annotations::kWeight)) {
-    weight = parseInt(*w, 1, 4294967295LL);
-    if (!weight) return badInput("annotation vnfpool.io/weight: \"" + *w + "\" is not an integer 1-4294967295");
+    auto parsed = parseInt(*w, 1, 4294967295LL);
+    if (!parsed) return badInput("annotation vnfpool.io/weight: \"" + *w + "\" is not an integer 1-4294967295");
+    weight = std::to_string(*parsed);
   }
-  std::optional<std::int64_t> priority = pool ? pool->priority : std::nullopt;
+  std::string priority = pool && pool->priority ? std::to_string(*pool->priority) : std::string();
   if (auto p = get(annotations::kPriority)) {
-    priority = parseInt(*p, 0, 4294967295LL);
-    if (!priority) return badInput("annotation vnfpool.io/priority: \"" + *p + "\" is not an integer 0-4294967295");
+    auto parsed = parseInt(*p, 0, 4294967295LL);
+    if (!parsed) return badInput("annotation vnfpool.io/priority: \"" + *p + "\" is not an integer 0-4294967295");
+    priority = std::to_string(*parsed);
   }
   std::optional<std::string> health = get(annotations::kHealth);
   if (health) {
@@ -181,8 +185,8 @@ kube::Result<InjectionDecision> injectionPatch(const kube::Json& pod, const std:
   env[n++] = envVar("VNFPOOL_SIDECAR_VNF_TRANSPORT", transport);
   env[n++] = envField("VNFPOOL_SIDECAR_VNF_ADDRESSES", "status.podIP");
   if (!policy.empty()) env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_TYPE", policy);
-  if (weight) env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_WEIGHT", std::to_string(*weight));
-  if (priority) env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_PRIORITY", std::to_string(*priority));
+  if (!weight.empty()) env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_WEIGHT", weight);
+  if (!priority.empty()) env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_PRIORITY", priority);
   if (pool && pool->load_degradation)
     env[n++] = envVar("VNFPOOL_SIDECAR_POLICY_LOAD_DEGRADATION", std::to_string(*pool->load_degradation));
   if (!settings.registrars.empty()) {
