@@ -2,9 +2,11 @@
 # RSPLIB interoperability over SCTP, run INSIDE the test VM by tests/sctp/run-lane.sh (needs kernel SCTP,
 # RSPLIB's tools and tshark; see docs/sctp.md). Usage: interop.sh VNFPOOL_REGISTRAR VNFPOOLCTL
 #   case 1: rspserver (RSPLIB PE) registers with our registrar; rspterminal (RSPLIB PU) reaches it through
-#           our registrar; [hsdump reads our registrar: needs ENRP over SCTP in our daemon, see docs/sctp.md]
+#           our registrar; hsdump (RSPLIB's ENRP probe) reads our registrar's handlespace
 #   case 2: our PE (vnfpoolctl register) registers with rspregistrar; our PU (vnfpoolctl resolve) resolves it
 #           there; hsdump reads rspregistrar's handlespace and finds our PE
+#   case 3 (part): our registrar and rspregistrar in one ENRP mesh (classic, SCTP): each holds the other's
+#           PEs; rspregistrar killed -> our registrar takes its PE over
 #   case 5: tshark captures all of it live: ASAP/ENRP packets are there, none malformed, no expert error
 # Prints one "ok"/"FAIL" line per check and "N passed, N failed"; the exit code is the number of failures
 # (capped at 100).
@@ -44,7 +46,8 @@ sleep 1
 
 # --- case 1: RSPLIB PE and PU through our registrar ---
 spawn registrar.log "$registrar" --asap.transport=sctp --asap.listen= --asap.classic_listen="$addr:3863" \
-  --admin.listen=127.0.0.1:3870 --http.listen= --id=0x5001
+  --admin.listen=127.0.0.1:3870 --http.listen= --id=0x5001 \
+  --enrp.transport=sctp --enrp.dialect=classic --enrp.listen="$addr:9901" --enrp.peers="$addr:9902"
 check "case1: our registrar listens on SCTP" wait_for 60 contains registrar.log '"sctp":true'
 spawn rspserver.log rspserver -echo -poolhandle=EchoPool -registrar="$addr:3863" -asapannounce=off \
   -identifier=0x7001 -local="$addr:0" -rereginterval=2000
@@ -57,29 +60,34 @@ check "case1: our PU resolves the RSPLIB PE over SCTP (classic)" \
 ( sleep 4; echo "vnfpool-sctp-interop"; sleep 6 ) | timeout 30 rspterminal -poolhandle=EchoPool \
   -registrar="$addr:3863" -asapannounce=off > "$out/rspterminal.log" 2>&1
 check "case1: rspterminal got its line echoed by rspserver through our registrar" contains rspterminal.log "vnfpool-sctp-interop"
-if "$registrar" --help 2>&1 | grep -q 'enrp.transport.*sctp'; then
-  timeout 30 hsdump "$addr:9901" > "$out/case1-hsdump.txt" 2>&1
-  check "case1: hsdump reads our registrar's handlespace" grep -qi '7001' "$out/case1-hsdump.txt"
-else
-  echo "skip case1: hsdump (our registrar has no ENRP over SCTP yet)"
-fi
+timeout 30 hsdump "$addr:9901" > "$out/case1-hsdump.txt" 2>&1
+check "case1: hsdump reads our registrar's handlespace (ENRP over SCTP)" grep -qi '00007001' "$out/case1-hsdump.txt"
 
 # --- case 2: our PE and PU with rspregistrar ---
 spawn rspregistrar.log rspregistrar -asap="$addr:3864" -enrp="$addr:9902" -asapannounce=off -enrpannounce=off \
-  -identifier=0x6001
+  -identifier=0x6001 -peer="$addr:9901"
+rspregistrar_pid=${pids[-1]}
 wait_for 30 sh -c "grep -q 3864 /proc/net/sctp/eps"
 spawn register.log "$ctl" register EchoPool2 --transport sctp --dialect classic -r "$addr:3864" \
   --address "$addr" --id 32769 --ready-file "$out/register.ready"
 check "case2: our PE registered with rspregistrar" wait_for 60 test -s "$out/register.ready"
 check "case2: our PU resolves our PE through rspregistrar" \
   sh -c "'$ctl' resolve EchoPool2 --transport sctp --dialect classic -r '$addr:3864' > '$out/case2-resolve.txt' 2>&1 && grep -qi 8001 '$out/case2-resolve.txt'"
-check "case2: our PU resolves rspserver's PE at rspregistrar? (not registered there: refused)" \
-  sh -c "! '$ctl' resolve EchoPool --transport sctp --dialect classic -r '$addr:3864' > '$out/case2-resolve-none.txt' 2>&1"
 timeout 30 hsdump "$addr:9902" > "$out/case2-hsdump.txt" 2>&1
 check "case2: hsdump sees our PE in rspregistrar's handlespace" grep -qi '8001' "$out/case2-hsdump.txt"
 sleep 7  # a keep-alive round of rspregistrar (5 s) answered by our PE
 check "case2: our PE is still registered after rspregistrar's keep-alives" \
   sh -c "'$ctl' resolve EchoPool2 --transport sctp --dialect classic -r '$addr:3864' 2>&1 | grep -qi 8001"
+
+# --- case 3 (part): the mixed mesh ---
+hs_ours() { "$ctl" handlespace --admin 127.0.0.1:3870 > "$out/case3-ours.txt" 2>&1; grep -i "$1" "$out/case3-ours.txt" | grep -qi "$2"; }
+check "case3: our registrar holds rspregistrar's PE (0x8001, home 0x6001)" wait_for 60 hs_ours 00008001 00006001
+check "case3: rspregistrar holds our registrar's PE (0x7001, home 0x5001)" \
+  sh -c "timeout 30 hsdump '$addr:9902' > '$out/case3-hsdump.txt' 2>&1; grep -A1 -i '\\\$00007001' '$out/case3-hsdump.txt' | grep -qi 'home=\\\$00005001'"
+check "case3: rspregistrar's PE resolves through our registrar" \
+  sh -c "'$ctl' resolve EchoPool2 --transport sctp --dialect classic -r '$addr:3863' 2>&1 | grep -qi 8001"
+kill "$rspregistrar_pid" 2>/dev/null
+check "case3: rspregistrar killed -> our registrar takes its PE over (home 0x5001)" wait_for 90 hs_ours 00008001 00005001
 
 # --- case 5: the capture ---
 kill -INT "$tshark_pid" 2>/dev/null; wait "$tshark_pid" 2>/dev/null
@@ -92,7 +100,7 @@ count() { tshark -n -r "$capture" -Y "$1" 2>/dev/null | wc -l; }
 check "case5: registrations with both registrars are in the capture (our 3863, RSPLIB's 3864)" \
   sh -c "test $(count 'asap.message_type == 1 && sctp.dstport == 3863') -gt 0 && test $(count 'asap.message_type == 1 && sctp.dstport == 3864') -gt 0"
 check "case5: only the classic PPIDs 11 and 12 to and from the registrars" \
-  test "$(count 'sctp.data_payload_proto_id && (sctp.port == 3863 || sctp.port == 3864 || sctp.port == 9902) && sctp.data_payload_proto_id != 11 && sctp.data_payload_proto_id != 12')" -eq 0
+  test "$(count 'sctp.data_payload_proto_id && (sctp.port == 3863 || sctp.port == 3864 || sctp.port == 9901 || sctp.port == 9902) && sctp.data_payload_proto_id != 11 && sctp.data_payload_proto_id != 12')" -eq 0
 check "case5: no malformed packet, no expert error" test ! -s "$out/capture-bad.txt"
 
 echo "$passed passed, $failed failed"
