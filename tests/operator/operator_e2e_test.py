@@ -423,10 +423,15 @@ class OperatorEndToEnd(unittest.TestCase):
                              "template": {"metadata": {"labels": {"app": "web"}},
                                           "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})
         template = lambda: (self.get("deployment", "web")["spec"]["template"]["metadata"].get("annotations") or {})
+        labels = lambda: (self.get("deployment", "web")["spec"]["template"]["metadata"].get("labels") or {})
         wait_for("template annotated", lambda: template().get("vnfpool.io/pool") == "sip"
                  and template().get("vnfpool.io/port") == "8080", timeout=30)
+        # ...and labelled for the chart's webhook objectSelector (vnfpool.io/inject=true).
+        wait_for("template labelled", lambda: labels().get("vnfpool.io/inject") == "true", timeout=30)
+        self.assertEqual(labels().get("app"), "web")
         self.kubectl("annotate", "deployment", "web", "vnfpool.io/pool-", "vnfpool.io/port-")
         wait_for("template annotation removed", lambda: "vnfpool.io/pool" not in template(), timeout=30)
+        wait_for("template label removed", lambda: "vnfpool.io/inject" not in labels(), timeout=30)
 
         # A pool in the handlespace without a Pool resource is reported (metric), never deleted.
         ready = os.path.join(self.dir, "stray-pe.json")

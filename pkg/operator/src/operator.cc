@@ -364,6 +364,11 @@ struct Operator::Impl {
     if (!leading.load() || !s.deployment_rollout) return;
     const auto meta = kube::getStringMap(deployment, "metadata.annotations");
     const auto tmpl = kube::getStringMap(deployment, "spec.template.metadata.annotations");
+    const auto tmpl_labels = kube::getStringMap(deployment, "spec.template.metadata.labels");
+    // The chart's webhook selects Pods by the label vnfpool.io/inject=true (selectors cannot match
+    // annotations), so the template gets that label too.
+    Json labels = Json::object();
+    const bool labelled = tmpl_labels.count("vnfpool.io/inject") != 0 && tmpl_labels.at("vnfpool.io/inject") == "true";
     const bool managed = tmpl.count("vnfpool.io/rollout") != 0 && tmpl.at("vnfpool.io/rollout") == "operator";
     const bool wanted = meta.count(std::string(annotations::kPool)) != 0;
     Json ann = Json::object();
@@ -383,14 +388,20 @@ struct Operator::Impl {
       }
       if (!managed) change = true;
       ann["vnfpool.io/rollout"] = Json::string("operator");
+      if (!labelled && !(meta.count("vnfpool.io/inject") && meta.at("vnfpool.io/inject") == "false")) {
+        labels["vnfpool.io/inject"] = Json::string("true");
+        change = true;
+      }
     } else if (managed) {
       for (const auto& [k, v] : tmpl)
         if (k.rfind("vnfpool.io/", 0) == 0) ann[k] = Json::null();
+      if (labelled) labels["vnfpool.io/inject"] = Json::null();
       change = true;
     }
     if (!change) return;
     Json patch = Json::object();
     kube::set(patch, "spec.template.metadata.annotations", ann);
+    if (labels.size() > 0) kube::set(patch, "spec.template.metadata.labels", labels);
     const auto ns = kube::getString(deployment, "metadata.namespace").value_or("");
     const auto name = kube::getString(deployment, "metadata.name").value_or("");
     auto r = client.patch(kube::resources::kDeployment, ns, name, kube::PatchType::Merge, patch);
