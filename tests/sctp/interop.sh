@@ -6,7 +6,8 @@
 #   case 2: our PE (vnfpoolctl register) registers with rspregistrar; our PU (vnfpoolctl resolve) resolves it
 #           there; hsdump reads rspregistrar's handlespace and finds our PE
 #   case 3 (part): our registrar and rspregistrar in one ENRP mesh (classic, SCTP): each holds the other's
-#           PEs; rspregistrar killed -> our registrar takes its PE over
+#           PEs; rspregistrar killed -> our registrar takes its PE over; rspregistrar restarted -> it
+#           learns our registrar's handlespace
 #   case 5: tshark captures all of it live: ASAP/ENRP packets are there, none malformed, no expert error
 # Prints one "ok"/"FAIL" line per check and "N passed, N failed"; the exit code is the number of failures
 # (capped at 100).
@@ -66,8 +67,7 @@ check "case1: hsdump reads our registrar's handlespace (ENRP over SCTP)" grep -q
 # --- case 2: our PE and PU with rspregistrar ---
 spawn rspregistrar.log rspregistrar -asap="$addr:3864" -enrp="$addr:9902" -asapannounce=off -enrpannounce=off \
   -identifier=0x6001 -peer="$addr:9901"
-rspregistrar_pid=${pids[-1]}
-wait_for 30 sh -c "grep -q 3864 /proc/net/sctp/eps"
+rspwait_for 30 sh -c "grep -q 3864 /proc/net/sctp/eps"
 spawn register.log "$ctl" register EchoPool2 --transport sctp --dialect classic -r "$addr:3864" \
   --address "$addr" --id 32769 --ready-file "$out/register.ready"
 check "case2: our PE registered with rspregistrar" wait_for 60 test -s "$out/register.ready"
@@ -88,6 +88,12 @@ check "case3: rspregistrar's PE resolves through our registrar" \
   sh -c "'$ctl' resolve EchoPool2 --transport sctp --dialect classic -r '$addr:3863' 2>&1 | grep -qi 8001"
 kill "$rspregistrar_pid" 2>/dev/null
 check "case3: rspregistrar killed -> our registrar takes its PE over (home 0x5001)" wait_for 90 hs_ours 00008001 00005001
+# rspregistrar comes back and learns the handlespace from ours (its mentor). The other way round (kill ours,
+# rspregistrar takes over rspserver's PE) is not checked yet: see docs/sctp.md, "Not done".
+spawn rspregistrar2.log rspregistrar -asap="$addr:3864" -enrp="$addr:9902" -asapannounce=off -enrpannounce=off \
+  -identifier=0x6001 -peer="$addr:9901"
+hs_rsp() { timeout 30 hsdump "$addr:9902" > "$out/case3-hsdump2.txt" 2>&1; grep -A1 -i "\\\$$1" "$out/case3-hsdump2.txt" | grep -qi "home=\\\$$2"; }
+check "case3: restarted rspregistrar learns our registrar's PE" wait_for 60 hs_rsp 00007001 00005001
 
 # --- case 5: the capture ---
 kill -INT "$tshark_pid" 2>/dev/null; wait "$tshark_pid" 2>/dev/null
