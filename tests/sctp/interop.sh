@@ -67,7 +67,8 @@ check "case1: hsdump reads our registrar's handlespace (ENRP over SCTP)" grep -q
 # --- case 2: our PE and PU with rspregistrar ---
 spawn rspregistrar.log rspregistrar -asap="$addr:3864" -enrp="$addr:9902" -asapannounce=off -enrpannounce=off \
   -identifier=0x6001 -peer="$addr:9901"
-rspwait_for 30 sh -c "grep -q 3864 /proc/net/sctp/eps"
+rspregistrar_pid=${pids[-1]}
+wait_for 30 sh -c "grep -q 3864 /proc/net/sctp/eps"
 spawn register.log "$ctl" register EchoPool2 --transport sctp --dialect classic -r "$addr:3864" \
   --address "$addr" --id 32769 --ready-file "$out/register.ready"
 check "case2: our PE registered with rspregistrar" wait_for 60 test -s "$out/register.ready"
