@@ -463,6 +463,47 @@ class OperatorEndToEnd(unittest.TestCase):
         self.assertEqual(survivor["proc"].proc.returncode, 0, survivor["proc"].tail())
         self.assertEqual(self.lease_holder(), "")
 
+    def test_cert_manager_files_mode(self):
+        """webhook.cert_mode files (cert-manager mounts a Secret): the operator serves tls.crt/tls.key from
+        the directory and serves a renewed pair without a restart."""
+        certs = os.path.join(self.dir, "certs")
+        os.makedirs(certs)
+
+        def issue(cn):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", f"/CN={cn}", "-keyout", os.path.join(certs, "tls.key.new"),
+                            "-out", os.path.join(certs, "tls.crt.new")], check=True, capture_output=True)
+            # Key first, then certificate, each replaced atomically (as the kubelet swaps a Secret volume).
+            os.replace(os.path.join(certs, "tls.key.new"), os.path.join(certs, "tls.key"))
+            os.replace(os.path.join(certs, "tls.crt.new"), os.path.join(certs, "tls.crt"))
+            with open(os.path.join(certs, "tls.crt")) as f:
+                return ssl.PEM_cert_to_DER_cert(f.read())
+
+        first = issue("first.vnfpool.test")
+        port = free_port()
+        ready = os.path.join(self.dir, "op-files.json")
+        self.start("op-files", [
+            OPERATOR, "--kubeconfig", self.server.kubeconfig, "--namespace", NS, "--leader_election.enabled=false",
+            "--webhook.listen", f"127.0.0.1:{port}", "--webhook.cert_mode", "files", "--webhook.cert_dir", certs,
+            "--webhook.cert_check", "500ms", "--http.listen", "127.0.0.1:0", "--ready_file", ready])
+        read_json_file(ready)
+
+        def served():
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                    with ctx.wrap_socket(sock) as tls:
+                        return tls.getpeercert(binary_form=True)
+            except OSError:
+                return None
+        wait_for("the mounted certificate served", lambda: served() == first, timeout=30, interval=0.2)
+        second = issue("second.vnfpool.test")
+        self.assertNotEqual(first, second)
+        wait_for("the renewed certificate served without a restart", lambda: served() == second, timeout=30,
+                 interval=0.2)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
