@@ -53,6 +53,10 @@ panel("stat", "Pools without a Pool object", [(f'max(vnfpool_operator_unmanaged_
 endrow(5)
 row("Traffic")
 panel("timeseries", "Handle resolutions/s by result", [(f'sum by (result) (rate(vnfpool_registrar_handle_resolutions_total{{{ns}}}[{R}]))', "{{result}}")], unit="reqps")
+panel("timeseries", "Handle resolutions/s by pool", [(f'sum by (pool) (rate(vnfpool_registrar_pool_handle_resolutions_total{{{ns}}}[{R}]))', "{{pool}}")], unit="reqps",
+      desc="Summed over the registrars. Each registrar gives the first metrics.pool_series pools it sees a series of their own; the rest show as _other.")
+panel("timeseries", "Members by pool", [(f'max by (pool) (vnfpool_registrar_pool_members{{{ns}}})', "{{pool}}")],
+      desc="PEs per pool (every registrar holds the whole handlespace; the max is shown).")
 panel("timeseries", "Registrations/s", [
     (f'sum(rate(vnfpool_registrar_registrations_total{{{ns}}}[{R}]))', "registrations"),
     (f'sum(rate(vnfpool_registrar_reregistrations_total{{{ns}}}[{R}]))', "re-registrations"),

@@ -291,6 +291,54 @@ class Hostile(Case):
         self.assertEqual(ready.status, 200)
 
 
+class PoolMetrics(Case):
+    """Per-pool series: the first metrics.pool_series pools by name, the rest summed as _other."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vnfpool-it-")
+        self.registrar = Registrar(self.tmp, "--metrics.pool_series", "1")
+        self.pes = []
+
+    def metrics(self):
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.registrar.http}/metrics", timeout=5).read().decode()
+        values = {}
+        for line in body.splitlines():
+            if line.startswith("vnfpool_registrar_pool_"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        return values
+
+    def test_resolutions_and_members_by_pool(self):
+        alpha, _ = self.register("alpha")
+        self.register("alpha")
+        self.assertEqual(self.metrics()['vnfpool_registrar_pool_members{pool="alpha"}'], 2)  # alpha takes the one series
+        beta, _ = self.register("beta")
+        self.register("gamma")
+        for pool, times in (("alpha", 3), ("beta", 2), ("gamma", 1)):
+            for _ in range(times):
+                self.assertIsNotNone(self.resolve(pool))
+        m = self.metrics()
+        self.assertEqual(m['vnfpool_registrar_pool_handle_resolutions_total{pool="alpha"}'], 3)
+        self.assertEqual(m['vnfpool_registrar_pool_handle_resolutions_total{pool="_other"}'], 3)
+        self.assertEqual(m['vnfpool_registrar_pool_members{pool="_other"}'], 2)
+        self.assertNotIn('vnfpool_registrar_pool_members{pool="beta"}', m)
+        # Counters never go back: beta leaves (its PE dies) and comes back with a fresh count.
+        beta.kill()
+        beta.wait()
+        wait_for(lambda: self.members("beta") == [], what="beta's PE to go")
+        self.register("beta")
+        self.assertIsNotNone(self.resolve("beta"))
+        self.assertIsNotNone(self.resolve("alpha"))
+        m = self.metrics()
+        self.assertEqual(m['vnfpool_registrar_pool_handle_resolutions_total{pool="alpha"}'], 4)
+        self.assertEqual(m['vnfpool_registrar_pool_handle_resolutions_total{pool="_other"}'], 4)
+        self.assertEqual(m['vnfpool_registrar_pool_members{pool="_other"}'], 2)
+        alpha.kill()
+        alpha.wait()
+        wait_for(lambda: len(self.members("alpha")) == 1, what="one of alpha's PEs to go")
+        self.assertEqual(self.metrics()['vnfpool_registrar_pool_members{pool="alpha"}'], 1)
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

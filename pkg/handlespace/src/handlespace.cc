@@ -133,6 +133,7 @@ void Impl::destroyPool(std::uint32_t pool_slot) {
   pool.seq = 0;
   pool.round_hint = 0;
   pool.eligible = 0;
+  pool.resolutions = 0;
   pool.large.reset();
   pool.small_count = 0;
   pools_.release(pool_slot);
@@ -777,6 +778,16 @@ std::vector<PoolHandle> Handlespace::poolHandles() const {
   for (std::uint32_t p = 0; p < impl_->pools_.extent(); ++p)
     if (impl_->pools_[p].traits != nullptr) handles.push_back(impl_->pools_[p].handle);
   return handles;
+}
+
+std::vector<PoolStats> Handlespace::poolStats() const {
+  std::vector<PoolStats> stats;
+  stats.reserve(impl_->pool_count_);
+  for (std::uint32_t p = 0; p < impl_->pools_.extent(); ++p) {
+    const auto& pool = impl_->pools_[p];
+    if (pool.traits != nullptr) stats.push_back(PoolStats{pool.handle, pool.size, pool.resolutions});
+  }
+  return stats;
 }
 
 wire::OwnerChecksum Handlespace::ownerChecksum(PrId owner) const {

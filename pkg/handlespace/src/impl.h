@@ -144,6 +144,7 @@ struct alignas(64) PoolRecord {
   std::uint32_t eligible = 0;    // Weighted: members with weight > 0
   wire::TransportKind transport = wire::TransportKind::Sctp;
   std::uint16_t transport_use = 0;
+  std::uint64_t resolutions = 0;  // handle resolutions answered (metrics); same line as `large`
 };
 static_assert(sizeof(PoolRecord) == 256, "four cache lines");
 

@@ -433,6 +433,7 @@ Result<std::size_t> Impl::select(std::string_view pool_handle, std::size_t count
                                                                     : selectWeighted(pool, n, rng, out);
   const std::size_t m = config_.max_increment > 0 ? config_.max_increment : pool.traits->default_max_increment;
   for (std::size_t i = 0; i < std::min(m, got); ++i) advance(pool, out[i].slot);
+  ++pool.resolutions;
   return got;
 }
 

@@ -68,6 +68,9 @@ config::Schema schema() {
             .help("gRPC admin API (operator, vnfpoolctl); empty to disable."));
   s.add(Key::string("http.listen", "0.0.0.0:3871").metavar("ADDRESS:PORT").check(isEndpoint)
             .help("HTTP /metrics, /healthz, /readyz; empty to disable."));
+  s.add(Key::integer("metrics.pool_series", 100).range(0, 100000)
+            .help("Pools with series of their own in vnfpool_registrar_pool_* (first come); the rest are summed "
+                  "under pool=\"_other\"; 0 = no per-pool series."));
   s.add(Key::duration("keepalive.interval", 5s).range(10ms, 1h)
             .help("Endpoint keep-alive sent this long after a registration or the last ack."));
   s.add(Key::duration("keepalive.timeout", 5s).range(10ms, 1h)
@@ -147,6 +150,7 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   }
   o.admin_address = c.string("admin.listen");
   if (!c.string("http.listen").empty()) o.http = transport::Endpoint::parse(c.string("http.listen"));
+  o.metrics_pool_series = c.integerAs<std::size_t>("metrics.pool_series");
 
   auto& e = o.asap_engine;
   e.keep_alive_interval = micros(c.duration("keepalive.interval"));

@@ -1,5 +1,6 @@
 #include "vnfpool/registrar/registrar.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <random>
@@ -265,7 +266,74 @@ class Registrar::Impl {
     m_.pes->Set(static_cast<double>(hs_.size()));
     m_.own_pes->Set(static_cast<double>(hs_.ownerSize(id())));
     m_.connections->Set(static_cast<double>(engine_.connectionCount()));
+    refreshPoolMetrics();
     if (enrp_) enrp_->refreshMetrics();
+  }
+
+  /// The label value of a pool: the handle where it is printable ASCII, else "0x" and its bytes in hex.
+  static std::string poolLabel(std::string_view handle) {
+    const bool printable = !handle.empty() && std::all_of(handle.begin(), handle.end(), [](char c) {
+      return c >= 0x20 && c <= 0x7e;
+    });
+    if (printable) return std::string(handle);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string label = "0x";
+    for (char c : handle) {
+      label += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+      label += kHex[static_cast<unsigned char>(c) & 0xF];
+    }
+    return label;
+  }
+
+  /// Per-pool series: resolutions (counter) and members (gauge) of the first metrics_pool_series pools
+  /// seen, the rest summed under pool="_other". The handlespace counts per pool record, from 0 when a pool
+  /// is (re)created; a count below the last one seen means the pool came back, and all of it is new.
+  void refreshPoolMetrics() {
+    if (options_.metrics_pool_series == 0) return;
+    auto advance = [](std::uint64_t now, std::uint64_t& last) {
+      const std::uint64_t delta = now >= last ? now - last : now;
+      last = now;
+      return delta;
+    };
+    for (auto& [handle, series] : pool_series_) series.present = false;
+    std::uint64_t other_new = 0;
+    double other_members = 0;
+    std::unordered_map<std::string, std::uint64_t> other_last;
+    for (const auto& pool : hs_.poolStats()) {
+      auto it = pool_series_.find(pool.handle);
+      if (it == pool_series_.end() && pool_series_.size() < options_.metrics_pool_series) {
+        const std::string label = poolLabel(pool.handle);
+        PoolSeries fresh;
+        fresh.resolutions = &metrics_.counter(kPoolResolutions, kPoolResolutionsHelp, {{"pool", label}});
+        fresh.members = &metrics_.gauge(kPoolMembers, kPoolMembersHelp, {{"pool", label}});
+        it = pool_series_.emplace(pool.handle, fresh).first;
+      }
+      if (it != pool_series_.end()) {
+        it->second.present = true;
+        it->second.resolutions->Increment(static_cast<double>(advance(pool.resolutions, it->second.last)));
+        it->second.members->Set(static_cast<double>(pool.size));
+        continue;
+      }
+      auto last = other_last_.find(pool.handle);
+      std::uint64_t previous = last == other_last_.end() ? 0 : last->second;
+      other_new += advance(pool.resolutions, previous);
+      other_last.emplace(pool.handle, previous);
+      other_members += static_cast<double>(pool.size);
+    }
+    for (auto& [handle, series] : pool_series_) {
+      if (series.present) continue;
+      series.members->Set(0);  // gone: its counter keeps its series, a comeback counts from 0
+      series.last = 0;
+    }
+    other_last_ = std::move(other_last);  // only pools that still exist
+    if (!other_last_.empty() || other_resolutions_ != nullptr) {
+      if (other_resolutions_ == nullptr) {
+        other_resolutions_ = &metrics_.counter(kPoolResolutions, kPoolResolutionsHelp, {{"pool", "_other"}});
+        other_members_ = &metrics_.gauge(kPoolMembers, kPoolMembersHelp, {{"pool", "_other"}});
+      }
+      other_resolutions_->Increment(static_cast<double>(other_new));
+      other_members_->Set(other_members);
+    }
   }
 
  private:
@@ -614,6 +682,21 @@ class Registrar::Impl {
   std::uint64_t last_admin_removals_ = 0;
   asap::RegistrarStats last_{};
   std::map<std::uint16_t, std::uint64_t> last_rejections_, last_errors_;
+  static constexpr const char* kPoolResolutions = "vnfpool_registrar_pool_handle_resolutions_total";
+  static constexpr const char* kPoolResolutionsHelp =
+      "Handle resolutions answered, by pool (the first metrics.pool_series pools; the rest as _other)";
+  static constexpr const char* kPoolMembers = "vnfpool_registrar_pool_members";
+  static constexpr const char* kPoolMembersHelp = "PEs in the pool (the first metrics.pool_series pools; the rest as _other)";
+  struct PoolSeries {
+    prometheus::Counter* resolutions = nullptr;
+    prometheus::Gauge* members = nullptr;
+    std::uint64_t last = 0;
+    bool present = false;
+  };
+  std::unordered_map<std::string, PoolSeries> pool_series_;      // at most options_.metrics_pool_series
+  std::unordered_map<std::string, std::uint64_t> other_last_;  // pools summed under "_other", existing ones
+  prometheus::Counter* other_resolutions_ = nullptr;
+  prometheus::Gauge* other_members_ = nullptr;
   struct {
     prometheus::Counter *registrations, *reregistrations, *deregistrations, *resolutions_ok, *resolutions_unknown,
         *resolutions_limited, *keep_alives, *keep_alive_acks, *removed_keep_alive, *removed_unreachable,

@@ -182,6 +182,30 @@ TEST(HandlespaceTest, DeregistrationRemovesThePoolWithItsLastPe) {
   EXPECT_TRUE(hs.registerPe("p", pe(1, kLu), {}, {}).ok());
 }
 
+TEST(HandlespaceTest, PoolStatsCountResolutionsPerPoolFromEachCreation) {
+  Handlespace hs;
+  Random rng(7);
+  std::vector<PeRef> picked;
+  ASSERT_TRUE(hs.registerPe("a", pe(1, kRr), {}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("a", pe(2, kRr), {}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("b", pe(3, kLu), {}, {}).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(hs.select("a", 2, rng, picked).ok());
+  ASSERT_TRUE(hs.select("b", 1, rng, picked).ok());
+  EXPECT_FALSE(hs.select("c", 1, rng, picked).ok());  // unknown pools count nowhere
+  auto stats = [&] {
+    std::map<std::string, std::pair<std::size_t, std::uint64_t>> out;
+    for (const auto& s : hs.poolStats()) out[s.handle] = {s.size, s.resolutions};
+    return out;
+  };
+  using Expected = std::map<std::string, std::pair<std::size_t, std::uint64_t>>;
+  EXPECT_EQ(stats(), (Expected{{"a", {2, 3}}, {"b", {1, 1}}}));
+  // A pool that empties is gone; when it comes back (its record reused), it counts from zero.
+  ASSERT_TRUE(hs.deregisterPe("b", 3));
+  EXPECT_EQ(stats(), (Expected{{"a", {2, 3}}}));
+  ASSERT_TRUE(hs.registerPe("b", pe(3, kLu), {}, {}).ok());
+  EXPECT_EQ(stats(), (Expected{{"a", {2, 3}}, {"b", {1, 0}}}));
+}
+
 TEST(HandlespaceTest, SamePeIdInTwoPoolsIsTwoEntries) {
   Handlespace hs;
   ASSERT_TRUE(hs.registerPe("a", pe(1, kRr), {}, {}).ok());

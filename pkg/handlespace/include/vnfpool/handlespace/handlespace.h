@@ -84,6 +84,13 @@ struct Change {
   friend bool operator==(const Change&, const Change&) = default;
 };
 
+/// One pool's figures, for metrics.
+struct PoolStats {
+  PoolHandle handle{};
+  std::size_t size = 0;             // PEs
+  std::uint64_t resolutions = 0;    // select() calls answered since the pool was (re)created
+};
+
 /// Where to continue paging a handle table. Entries of each owner are paged in the order they joined
 /// that owner; `after` is the last serial returned (0 = from the start). Survives any modification:
 /// an entry present for the whole paging is returned exactly once.
@@ -181,6 +188,9 @@ class Handlespace {
   std::vector<PeRef> poolMembers(std::string_view pool) const;
   /// Every pool handle, in no particular order.
   std::vector<PoolHandle> poolHandles() const;
+  /// Every pool with its size and resolution count, in no particular order. O(pools): for metrics
+  /// scrapes, not for the message path. A pool that empties and comes back starts counting from 0.
+  std::vector<PoolStats> poolStats() const;
 
   /// The running audit checksums over the PEs whose home PR is `owner` (digest 8: Internet-16 for
   /// classic, Internet-32 for ng); the empty-set value for an owner without PEs. O(1).

@@ -64,6 +64,9 @@ struct Options {
   std::string admin_address = "127.0.0.1:0";
   /// HTTP endpoint for /metrics, /healthz, /readyz. nullopt: none.
   std::optional<transport::Endpoint> http{};
+  /// Pools that get series of their own in the per-pool metrics (vnfpool_registrar_pool_*{pool}); the
+  /// first pools seen keep theirs, later ones are summed under pool="_other". 0: no per-pool series.
+  std::size_t metrics_pool_series = 100;
   asap::RegistrarConfig asap_engine{};  // pr_id inside is overwritten with pr_id above
   handlespace::Config handlespace{};
   transport::Limits limits{};
