@@ -35,13 +35,13 @@ ENRP_TIMERS = ["--enrp.heartbeat_cycle", "100ms", "--enrp.max_time_last_heard", 
                "--enrp.reconnect_interval", "100ms"]
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
+def wait_for(predicate, timeout=60.0, what="condition", poll=0.005):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.005)
+        time.sleep(poll)
     raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -66,6 +66,8 @@ class Watcher:
         self.proc = subprocess.Popen([ARGS.ctl, "watch", "-a", admin, "-o", "json", "--snapshot"],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
         self.synced = threading.Event()
+        self.victim = None   # while tracking: PE -> (first time with a home other than victim, home)
+        self.homes = {}
         threading.Thread(target=self._read, daemon=True).start()
         if not self.synced.wait(30):
             raise RuntimeError("watch did not sync")
@@ -79,8 +81,25 @@ class Watcher:
                 self.synced.set()
                 continue
             pe = e.get("pool_element", {})
+            pe_id, home = int(pe.get("pe_id", 0)), int(pe.get("home_pr", 0))
             with self.lock:
-                self.events.append((now, kind, int(pe.get("pe_id", 0)), int(pe.get("home_pr", 0))))
+                self.events.append((now, kind, pe_id, home))
+                if self.victim is not None and kind in ("REHOMED", "UPDATED", "ADDED") and home != self.victim:
+                    self.homes.setdefault(pe_id, (now, home))
+
+    def track(self, victim):
+        """From now on, remember for each PE when it first shows a home other than `victim`."""
+        with self.lock:
+            self.homes = {}
+            self.victim = victim
+
+    def tracked(self):
+        with self.lock:
+            return len(self.homes)
+
+    def tracked_homes(self):
+        with self.lock:
+            return dict(self.homes)
 
     def snapshot(self):
         with self.lock:
@@ -215,28 +234,36 @@ def pr_loss(sig):
         wait_for(everywhere, what="every PE at every registrar")
         survivors = [1, 2]
         marks = [len(mesh.watchers[i].snapshot()) for i in survivors]
+        for i in survivors:
+            mesh.watchers[i].track(victim.pr_id)
         start = time.monotonic()
         victim.kill(sig)
 
+        # Each watcher's reader thread records when a PE first shows a surviving home; polling only counts
+        # them (a poll that rescanned every event would hold the interpreter lock the readers need).
         def complete():
+            if any(mesh.watchers[i].tracked() < ARGS.orphans for i in survivors):
+                return None
             done = []
-            for i, mark in zip(survivors, marks):
-                homes = {}
-                last = 0.0
-                for t, kind, pe, home in mesh.watchers[i].snapshot()[mark:]:
-                    if kind in ("REHOMED", "UPDATED", "ADDED") and home != victim.pr_id:
-                        if pe not in homes:
-                            last = max(last, t)
-                        homes[pe] = home
-                if len(homes) < ARGS.orphans:
-                    return None
-                done.append((last, homes))
+            for i in survivors:
+                first = mesh.watchers[i].tracked_homes()
+                done.append((max(t for t, _ in first.values()), {pe: home for pe, (_, home) in first.items()}))
             return done
-        done = wait_for(complete, timeout=60, what="the takeover to complete at both survivors")
+
+        def timeline(i, mark):
+            """First and last event at survivor i after the kill, in ms, by kind."""
+            out = {}
+            for t, kind, pe, home in mesh.watchers[i].snapshot()[mark:]:
+                first, last = out.get(kind, (t, t))
+                out[kind] = (min(first, t), max(last, t))
+            return {k: [round(1000 * (a - start), 1), round(1000 * (b - start), 1)] for k, (a, b) in out.items()}
+        done = wait_for(complete, timeout=60, what="the takeover to complete at both survivors", poll=0.02)
         took = 1000 * (max(t for t, _ in done) - start)
         spread = {}
         for home in done[0][1].values():
             spread[home] = spread.get(home, 0) + 1
+        if ARGS.timeline:
+            print(json.dumps({"timeline_ms": [timeline(i, m) for i, m in zip(survivors, marks)]}), file=sys.stderr)
         return took, sorted(spread.values())
     finally:
         if sig == signal.SIGSTOP:
@@ -254,6 +281,8 @@ def main():
     p.add_argument("--orphans", type=int, default=10000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cases", default="pe-crash,pr-crash,pr-silent")
+    p.add_argument("--timeline", action="store_true",
+                   help="print each survivor's first and last watch event by kind after the kill (stderr)")
     ARGS = p.parse_args()
     cases = ARGS.cases.split(",")
     if "pe-crash" in cases:
