@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 #include <boost/asio/post.hpp>
@@ -266,8 +267,20 @@ class Registrar::Impl {
     m_.pes->Set(static_cast<double>(hs_.size()));
     m_.own_pes->Set(static_cast<double>(hs_.ownerSize(id())));
     m_.connections->Set(static_cast<double>(engine_.connectionCount()));
+    m_.orphaned->Set(static_cast<double>(orphanedCount()));
     refreshPoolMetrics();
     if (enrp_) enrp_->refreshMetrics();
+  }
+
+  /// PEs whose home PR is neither this registrar nor a peer it knows: those of a PR given up on and not
+  /// (yet) taken over. 0 in a healthy mesh; after a PR dies it is 0 again once the takeover is complete.
+  std::size_t orphanedCount() const {
+    std::set<wire::PrId> live{id()};
+    for (const auto& peer : peers()) live.insert(peer.id);
+    std::size_t orphaned = 0;
+    for (wire::PrId owner : hs_.owners())
+      if (!live.contains(owner)) orphaned += hs_.ownerSize(owner);
+    return orphaned;
   }
 
   /// The label value of a pool: the handle where it is printable ASCII, else "0x" and its bytes in hex.
@@ -639,6 +652,8 @@ class Registrar::Impl {
     m_.pes = &metrics_.gauge(r + "pool_elements", "PEs in the handlespace");
     m_.own_pes = &metrics_.gauge(r + "own_pool_elements", "PEs whose home registrar this is");
     m_.connections = &metrics_.gauge(r + "asap_connections", "Open ASAP connections");
+    m_.orphaned = &metrics_.gauge(r + "orphaned_pool_elements",
+                                  "PEs whose home PR is neither this registrar nor a known peer (not yet taken over)");
     m_.handling = &metrics_.histogram(r + "message_handling_seconds",
                                       "Time to decode and handle one ASAP message (one message in 16 is timed)",
                                       {0.000001, 0.000005, 0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.01});
@@ -701,7 +716,7 @@ class Registrar::Impl {
     prometheus::Counter *registrations, *reregistrations, *deregistrations, *resolutions_ok, *resolutions_unknown,
         *resolutions_limited, *keep_alives, *keep_alive_acks, *removed_keep_alive, *removed_unreachable,
         *removed_connection, *removed_admin, *unreachable, *unreachable_limited;
-    prometheus::Gauge *pools, *pes, *own_pes, *connections;
+    prometheus::Gauge *pools, *pes, *own_pes, *connections, *orphaned;
     prometheus::Histogram* handling;
   } m_{};
 };

@@ -8,7 +8,10 @@
                survivors ("takeover complete"); and how the orphans were spread.
   pr-silent    the same registrar is stopped (SIGSTOP: connections stay up, nothing answers) instead.
 
-Every registrar's handlespace is watched through the admin API (`vnfpoolctl watch -o json`); times are
+For pr-crash and pr-silent a second, faster observer polls both survivors' /metrics
+(`complete_in_registrars_ms`): a survivor is done when it holds all N PEs, none orphaned
+(`vnfpool_registrar_orphaned_pool_elements` 0: no PE homed at a PR it does not know) and the victim is gone
+from its peers. Every registrar's handlespace is watched through the admin API (`vnfpoolctl watch -o json`); times are
 when the watcher line arrived here, so they include the gRPC stream and this script's reading.
 
 usage: mesh_bench.py --registrar BIN --ctl BIN [--transport tcp|mptcp] [--pe-kills 40] [--orphans 10000]
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 ARGS = None
 POOL = "bench-pool"
@@ -115,14 +119,14 @@ class Registrar:
         self.ready = os.path.join(tmp, f"registrar-{index}.json")
         self.log = open(os.path.join(tmp, f"registrar-{index}.log"), "ab")
         args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{asap_port}", "--asap.transport", ARGS.transport,
-                "--admin.listen", "127.0.0.1:0", "--http.listen", "", "--ready-file", self.ready,
+                "--admin.listen", "127.0.0.1:0", "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
                 "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", "warn",
                 "--enrp.listen", f"127.0.0.1:{enrp_port}", "--enrp.transport", ARGS.transport, *ENRP_TIMERS]
         for p in peers:
             args += ["--enrp.peers", f"127.0.0.1:{p}"]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         info = wait_for(self._read_ready, what="a registrar's ready file")
-        self.admin, self.pr_id = info["admin"], info["pr_id"]
+        self.admin, self.pr_id, self.http = info["admin"], info["pr_id"], info["http_port"]
         self.asap = f"127.0.0.1:{asap_port}"
 
     def _read_ready(self):
@@ -140,6 +144,20 @@ class Registrar:
             return set()
         return {int(p["pr_id"]) for p in json.loads(r.stdout)["peers"].get("peers", [])}
 
+    def gauges(self):
+        """The registrar's own view from /metrics: PEs, orphaned PEs (home neither itself nor a known peer)
+        and known peers (every state)."""
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=5).read().decode()
+        out = {"pes": None, "orphaned": None, "peers": 0}
+        for line in body.splitlines():
+            if line.startswith("vnfpool_registrar_pool_elements "):
+                out["pes"] = float(line.split()[-1])
+            elif line.startswith("vnfpool_registrar_orphaned_pool_elements "):
+                out["orphaned"] = float(line.split()[-1])
+            elif line.startswith("vnfpool_registrar_enrp_peers{"):
+                out["peers"] += float(line.split()[-1])
+        return out
+
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
 
@@ -151,7 +169,7 @@ class Registrar:
 
 
 class Mesh:
-    def __init__(self):
+    def __init__(self, watch=True):
         self.tmp = tempfile.mkdtemp(prefix="vnfpool-meshbench-")
         ports = free_ports(6)
         self.prs = [Registrar(self.tmp, i, ports[i], ports[3 + i], [p for j, p in enumerate(ports[3:]) if j != i])
@@ -159,7 +177,7 @@ class Mesh:
         ids = {p.pr_id for p in self.prs}
         for p in self.prs:
             wait_for(lambda: p.peers() == ids - {p.pr_id}, what="the mesh to form")
-        self.watchers = [Watcher(p.admin) for p in self.prs]
+        self.watchers = [Watcher(p.admin) for p in self.prs] if watch else []
         self.procs = []
 
     def close(self):
@@ -218,7 +236,8 @@ def pe_crash():
 
 
 def pr_loss(sig):
-    mesh = Mesh()
+    watch = not ARGS.metrics_only
+    mesh = Mesh(watch)
     try:
         victim = mesh.prs[0]
         holder = subprocess.Popen([ARGS.ctl, "bench", "--mode", "hold", "-n", str(ARGS.orphans), "-c", "4",
@@ -230,14 +249,30 @@ def pr_loss(sig):
             raise RuntimeError(f"hold registered {registered}")
 
         def everywhere():
+            if not watch:
+                return all(pr.gauges()["pes"] == ARGS.orphans for pr in mesh.prs)
             return all(len({e[2] for e in w.snapshot() if e[1] == "ADDED"}) >= ARGS.orphans for w in mesh.watchers)
         wait_for(everywhere, what="every PE at every registrar")
         survivors = [1, 2]
-        marks = [len(mesh.watchers[i].snapshot()) for i in survivors]
-        for i in survivors:
+        marks = [len(mesh.watchers[i].snapshot()) for i in survivors] if watch else []
+        for i in survivors[:len(mesh.watchers)]:
             mesh.watchers[i].track(victim.pr_id)
+        # The registrars' own view, polled from /metrics: a survivor is done when it holds all N PEs, none of
+        # them orphaned (homed at a PR it no longer knows), and the victim is gone from its peers.
+        inside = {}
+
+        def poll_metrics():
+            while len(inside) < len(survivors) and time.monotonic() - start < 60:
+                for i in survivors:
+                    if i in inside:
+                        continue
+                    g = mesh.prs[i].gauges()
+                    if g["pes"] == ARGS.orphans and g["orphaned"] == 0 and g["peers"] == 1:
+                        inside[i] = time.monotonic()
         start = time.monotonic()
+        poller = threading.Thread(target=poll_metrics, daemon=True)
         victim.kill(sig)
+        poller.start()
 
         # Each watcher's reader thread records when a PE first shows a surviving home; polling only counts
         # them (a poll that rescanned every event would hold the interpreter lock the readers need).
@@ -257,6 +292,10 @@ def pr_loss(sig):
                 first, last = out.get(kind, (t, t))
                 out[kind] = (min(first, t), max(last, t))
             return {k: [round(1000 * (a - start), 1), round(1000 * (b - start), 1)] for k, (a, b) in out.items()}
+        poller.join(60)
+        took_inside = 1000 * (max(inside.values()) - start) if len(inside) == len(survivors) else None
+        if not watch:
+            return None, took_inside, []
         done = wait_for(complete, timeout=60, what="the takeover to complete at both survivors", poll=0.02)
         took = 1000 * (max(t for t, _ in done) - start)
         spread = {}
@@ -264,7 +303,7 @@ def pr_loss(sig):
             spread[home] = spread.get(home, 0) + 1
         if ARGS.timeline:
             print(json.dumps({"timeline_ms": [timeline(i, m) for i, m in zip(survivors, marks)]}), file=sys.stderr)
-        return took, sorted(spread.values())
+        return took, took_inside, sorted(spread.values())
     finally:
         if sig == signal.SIGSTOP:
             mesh.prs[0].kill(signal.SIGKILL)
@@ -281,6 +320,9 @@ def main():
     p.add_argument("--orphans", type=int, default=10000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cases", default="pe-crash,pr-crash,pr-silent")
+    p.add_argument("--metrics-only", action="store_true",
+                   help="pr-crash/pr-silent: no watch streams, only the /metrics observer (the registrars do not "
+                        "stream 10^4 events per watcher while taking over)")
     p.add_argument("--timeline", action="store_true",
                    help="print each survivor's first and last watch event by kind after the kill (stderr)")
     ARGS = p.parse_args()
@@ -291,11 +333,16 @@ def main():
         if name not in cases:
             continue
         runs = [pr_loss(sig) for _ in range(ARGS.runs)]
-        took = [t for t, _ in runs]
+        took = [t for t, _, _ in runs if t is not None]
+        inside = [t for _, t, _ in runs if t is not None]
         print(json.dumps({"case": name, "orphans": ARGS.orphans, "runs": len(runs),
                           "takeover_complete_ms": {"p50": percentile(took, 50), "max": max(took),
-                                                   "all": [round(t, 1) for t in took]},
-                          "spread_over_survivors": [s for _, s in runs],
+                                                   "all": [round(t, 1) for t in took]} if took else None,
+                          "complete_in_registrars_ms": {"p50": percentile(inside, 50) if inside else None,
+                                                        "max": max(inside) if inside else None,
+                                                        "all": [round(t, 1) for t in inside],
+                                                        "missing": len(runs) - len(inside)},
+                          "spread_over_survivors": [s for _, _, s in runs],
                           "detection_bound_ms": 100 if sig == signal.SIGKILL else 400}), flush=True)
 
 
