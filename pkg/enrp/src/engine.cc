@@ -141,6 +141,7 @@ void Engine::onConnected(const Connected& e, std::vector<Action>& out) {
   Link link;
   link.id = e.info.id;
   link.dialect = e.info.dialect;
+  link.inbound = e.info.inbound;
   if (!e.info.inbound) {
     for (auto& [key, target] : targets_) {
       if (target.request != 0 && target.request == e.info.request) {
@@ -227,7 +228,15 @@ Engine::Peer& Engine::bind(Link& link, PrId id, bool& is_new) {
   link.peer = id;
   if (std::find(peer.conns.begin(), peer.conns.end(), link.id) == peer.conns.end()) {
     // The newest connection is the one to send on: an older one may be half-open (the peer restarted).
-    peer.conns.insert(peer.conns.begin(), link.id);
+    // With prefer_inbound an outbound one goes behind the peer's inbound ones.
+    auto at = peer.conns.begin();
+    if (config_.prefer_inbound && !link.inbound) {
+      at = std::find_if(peer.conns.begin(), peer.conns.end(), [this](ConnId c) {
+        auto l = links_.find(c);
+        return l == links_.end() || !l->second.inbound;
+      });
+    }
+    peer.conns.insert(at, link.id);
     peer.dialect = link.dialect;
   }
   return peer;

@@ -37,8 +37,16 @@ boost::asio::ip::address fromWire(const wire::IpAddress& a) {
   return boost::asio::ip::address_v6(a.bytes);
 }
 
+// The transport parameter that names an ENRP endpoint of ours. SCTP must be named as SCTP: RSPLIB takes
+// a peer only from a Presence whose Server Information has an SCTP address ("no usable ENRP endpoint
+// addresses" otherwise) and then never asks it to acknowledge a takeover.
 wire::TransportKind kindOf(transport::Protocol p) {
-  return p == transport::Protocol::Mptcp ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+  switch (p) {
+    case transport::Protocol::Mptcp: return wire::TransportKind::Mptcp;
+    case transport::Protocol::Sctp: return wire::TransportKind::Sctp;
+    case transport::Protocol::Tcp: break;
+  }
+  return wire::TransportKind::Tcp;
 }
 
 wire::Transport transportOf(const transport::Endpoint& e, transport::Protocol p) {
@@ -99,6 +107,10 @@ EnrpNode::EnrpNode(boost::asio::io_context& loop, const EnrpOptions& options, wi
           [&] {
             auto c = options.engine;
             c.pr_id = id;
+            // RSPLIB accepts Presences only over the association it opened to our ENRP port (see
+            // enrp::Config::prefer_inbound); our own ng peers need no such care.
+            if (options.protocol == transport::Protocol::Sctp && options.dialect == wire::Dialect::Classic)
+              c.prefer_inbound = true;
             return c;
           }(),
           hs, clock),
@@ -198,15 +210,20 @@ std::optional<std::string> EnrpNode::start() {
   }
   bound_ = bound.value().local;
   // Server Information names where peers reach this PR: the bound address, or every address of the
-  // host when the listener takes any.
+  // host when the listener takes any, with the protocol the listener really has (SCTP asked for on a
+  // kernel without it fell back to MPTCP or TCP).
+  transport::Protocol announced = options_.protocol;
+  if (announced == transport::Protocol::Sctp && !bound.value().sctp_active) {
+    announced = bound.value().mptcp_active ? transport::Protocol::Mptcp : transport::Protocol::Tcp;
+  }
   std::vector<wire::Transport> transports;
   if (bound_.address.is_unspecified()) {
-    wire::Transport t = transportOf(bound_, options_.protocol);
+    wire::Transport t = transportOf(bound_, announced);
     t.addresses.clear();
     for (const auto& a : hostAddresses(bound_.address.is_v6())) t.addresses.push_back(toWire(a));
     transports.push_back(std::move(t));
   } else {
-    transports.push_back(transportOf(bound_, options_.protocol));
+    transports.push_back(transportOf(bound_, announced));
   }
   health_.setCondition("enrp_synchronised", false, "start-up synchronisation with a mentor PR");
   engine_.setTransports(std::move(transports));
@@ -278,9 +295,11 @@ void EnrpNode::run() {
             });
           } else if constexpr (std::is_same_v<T, enrp::Connect>) {
             const auto& t = a.address;
-            if (t.addresses.empty() ||
-                (t.kind != wire::TransportKind::Tcp && t.kind != wire::TransportKind::Mptcp)) {
-              // A peer we cannot reach with a stream protocol of ours (an SCTP-only RSPLIB registrar).
+            const bool reachable = t.kind == wire::TransportKind::Tcp || t.kind == wire::TransportKind::Mptcp ||
+                                   (t.kind == wire::TransportKind::Sctp && options_.protocol == transport::Protocol::Sctp);
+            if (t.addresses.empty() || !reachable) {
+              // A peer we cannot reach with our protocol (an SCTP-only RSPLIB registrar while ENRP runs over
+              // TCP or MPTCP here).
               boost::asio::post(loop_, [this, request = a.request] { feed(enrp::ConnectFailed{request}); });
               return;
             }

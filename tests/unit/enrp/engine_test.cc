@@ -444,6 +444,30 @@ TEST_F(EngineTest, SendsGoToThePeersNewestConnection) {
   EXPECT_EQ(presences[0].first, 5u);
 }
 
+TEST_F(EngineTest, PreferInboundSendsOnTheConnectionThePeerOpened) {
+  // Classic over SCTP: RSPLIB takes Presences only from our listening port, i.e. over the association it
+  // opened to us, however new our own association to it is.
+  config_.prefer_inbound = true;
+  skipStartup();
+  peer(5, 0x20);  // inbound
+  engine().handle(Connected{ConnectionInfo{6, wire::Dialect::Ng, false, 0}});
+  from(6, presenceFrom(0x20));  // our outbound one to the same peer, newer
+  auto out = at(1s);
+  auto presences = sent<msg::Presence>(out);
+  ASSERT_EQ(presences.size(), 1u);
+  EXPECT_EQ(presences[0].first, 5u);
+  engine().handle(Disconnected{5});  // without an inbound one, the outbound one serves
+  out = at(1s);
+  presences = sent<msg::Presence>(out);
+  ASSERT_FALSE(presences.empty());
+  EXPECT_EQ(presences[0].first, 6u);
+  peer(7, 0x20);  // a new inbound one goes first again
+  out = at(1s);
+  presences = sent<msg::Presence>(out);
+  ASSERT_FALSE(presences.empty());
+  EXPECT_EQ(presences[0].first, 7u);
+}
+
 TEST_F(EngineTest, ListRequestIsAnsweredWithOtherPeersAndListResponseConnectsToNewOnes) {
   skipStartup();
   peer(5, 0x20);

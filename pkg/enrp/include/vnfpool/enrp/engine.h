@@ -90,6 +90,11 @@ struct Config {
   /// PE ID) (highest random weight); every PR gets an even share in expectation.
   enum class SuggestionMetric : std::uint8_t { Xor, Rendezvous };
   SuggestionMetric suggestion_metric = SuggestionMetric::Xor;
+  /// Send to a peer on a connection it opened to us (inbound) rather than on the newest one while it has
+  /// one. For classic ENRP over SCTP: RSPLIB's registrar takes a Presence only from the address and port
+  /// its Server Information names, i.e. from our listening port, which our outbound one-to-one
+  /// associations (ephemeral ports) never have; the association it opened to our listener does.
+  bool prefer_inbound = false;
   /// Seed for the heartbeat jitter.
   std::uint64_t seed = 0x5eed;
 };
@@ -268,7 +273,7 @@ class Engine {
   enum class Sync : std::uint8_t { None, Mentor, Audit };
   struct Peer {
     PrId id = 0;
-    std::vector<ConnId> conns{};  // newest first; sends go to the first
+    std::vector<ConnId> conns{};  // newest first (inbound ones first with prefer_inbound); sends go to the first
     wire::Dialect dialect = wire::Dialect::Ng;
     TimePoint last_heard{};
     bool probing = false;
@@ -286,6 +291,7 @@ class Engine {
   struct Link {
     ConnId id = kNoConn;
     wire::Dialect dialect = wire::Dialect::Ng;
+    bool inbound = true;
     PrId peer = 0;  // 0 until a message names the sender
     std::string target{};  // outbound: the wanted address key
   };
