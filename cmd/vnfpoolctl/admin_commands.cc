@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <charconv>
 #include <chrono>
 #include <iostream>
 
@@ -183,6 +184,44 @@ int runHandlespace(const std::vector<std::string>& args, std::ostream& out, std:
     t.add({pe.pool(), hexId(pe.pe_id()), hexId(pe.home_pr()) + (pe.own() ? "*" : ""), policy(pe.policy()),
            transport(pe.user_transport()), pe.has_asap_transport() ? transport(pe.asap_transport()) : "-"});
   t.print(out);
+  return kExitOk;
+}
+
+int runRemove(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  int code = 0;
+  auto specs = commonSpecs();
+  auto f = parseOrUsage(args, specs,
+                        "usage: vnfpoolctl remove POOL PE-ID [flags]\n  Removes one PE from this registrar's "
+                        "handlespace now (what the operator does when a pod goes).\n  Only this registrar's view "
+                        "changes: a PE of another registrar comes back with the next ENRP audit.\n",
+                        err, code);
+  if (!f) return code;
+  if (f->positional().size() != 2) {
+    err << "vnfpoolctl: remove takes POOL and PE-ID\n";
+    return kExitUsage;
+  }
+  const std::string& text = f->positional()[1];
+  std::uint64_t id = 0;
+  const bool hex = text.starts_with("0x") || text.starts_with("0X");
+  const char* begin = text.data() + (hex ? 2 : 0);
+  auto [ptr, ec] = std::from_chars(begin, text.data() + text.size(), id, hex ? 16 : 10);
+  if (ec != std::errc() || ptr != text.data() + text.size() || begin == ptr) {
+    err << "vnfpoolctl: PE-ID \"" << text << "\" is not a number (decimal or 0x hex)\n";
+    return kExitUsage;
+  }
+  auto s = connect(*f, err);
+  if (!s) return kExitUsage;
+  v1::DeregisterPeRequest req;
+  req.set_pool(f->positional()[0]);
+  req.set_pe_id(id);
+  v1::DeregisterPeResponse reply;
+  auto status = s->stub->DeregisterPe(context(*s).get(), req, &reply);
+  if (!status.ok()) return failed(status, *s, err);
+  if (f->get("output") == "json") {
+    out << "{\"pool\":\"" << req.pool() << "\",\"pe_id\":\"" << id << "\",\"removed\":true}\n";
+  } else {
+    out << "removed " << req.pool() << " " << hexId(id) << "\n";
+  }
   return kExitOk;
 }
 

@@ -22,6 +22,7 @@ const char* kUsage =
     "  handlespace  print a registrar's whole handlespace (admin API)\n"
     "  watch        print handlespace changes as they happen (admin API)\n"
     "  peers        list a registrar's ENRP peers (admin API)\n"
+    "  remove       remove one PE from a registrar's handlespace now (admin API)\n"
     "  bench        load generator for a registrar (and serve-echo, its baseline)\n"
     "  decode       print an ASAP or ENRP message (hex or raw bytes) as JSON\n"
     "  encode       turn the JSON form of a message back into bytes\n"
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   if (command == "handlespace") return vnfpool::ctl::runHandlespace(args, std::cout, std::cerr);
   if (command == "watch") return vnfpool::ctl::runWatch(args, std::cout, std::cerr);
   if (command == "peers") return vnfpool::ctl::runPeers(args, std::cout, std::cerr);
+  if (command == "remove") return vnfpool::ctl::runRemove(args, std::cout, std::cerr);
   if (command == "bench") return vnfpool::ctl::runBench(args, std::cout, std::cerr);
   if (command == "serve-echo") return vnfpool::ctl::runServeEcho(args, std::cout, std::cerr);
   if (command == "decode") return vnfpool::ctl::runDecode(args, std::cin, std::cout, std::cerr);

@@ -2,7 +2,8 @@
 """Integration tests of the ENRP mesh: three real vnfpool-registrar processes on 127.0.0.1 that list each
 other as peers, PEs (vnfpoolctl register) spread over them, and the cases of issue 5: every PE known to
 every registrar, a PE killed leaves all three, a registrar killed with SIGKILL leaves its PEs served by the
-survivors, and a restarted registrar synchronises again. Bounded polling only, no fixed sleeps.
+survivors, and a restarted registrar synchronises again; a PE removed behind ENRP's back at one registrar
+comes back with the audit. Bounded polling only, no fixed sleeps.
 
 usage: mesh_test.py --registrar BIN --ctl BIN [--transport tcp|mptcp]
 """
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 ARGS = None
 POOL = "mesh-pool"
@@ -67,6 +69,7 @@ class Registrar:
         info = wait_for(self._read_ready, what=f"registrar {self.index}'s ready file")
         self.admin = info["admin"]
         self.pr_id = info["pr_id"]
+        self.http_port = info["http_port"]
         self.asap = f"127.0.0.1:{self.asap_port}"
 
     def _read_ready(self):
@@ -108,6 +111,14 @@ class Registrar:
         pool = self.ctl("pools", POOL)
         return {} if pool is None else {int(m["pe_id"]): int(m["home_pr"]) for m in pool.get("members", [])}
 
+    def metric(self, name):
+        """The value of one unlabelled counter on /metrics (0 if absent)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=10) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
     def peer_ids(self):
         out = self.ctl("peers")
         return set() if out is None else {int(p["pr_id"]) for p in out["peers"].get("peers", [])}
@@ -136,13 +147,13 @@ class Mesh(unittest.TestCase):
             if r.alive():
                 self.assertEqual(r.stop(), 0, "a registrar must exit 0 on SIGTERM")
 
-    def register(self, n):
+    def register(self, n, life_ms=5000):
         """n PEs, PE i listing the registrars starting at i % 3 (so they spread)."""
         infos = []
         for i in range(n):
             ready = os.path.join(self.tmp, f"pe-{len(self.pes)}.json")
             order = [self.prs[(i + k) % 3].asap for k in range(3)]
-            args = [ARGS.ctl, "register", POOL, "--transport", ARGS.transport, "--ready-file", ready, "--life", "5000"]
+            args = [ARGS.ctl, "register", POOL, "--transport", ARGS.transport, "--ready-file", ready, "--life", str(life_ms)]
             for a in order:
                 args += ["-r", a]
             p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -179,6 +190,32 @@ class Mesh(unittest.TestCase):
         wait_for(lambda: self.converged(self.prs, ids - {infos[0]["pe_id"]}), what="the killed PE to leave all")
         print(f"  killed PE gone from all 3 registrars after {1000 * (time.monotonic() - start):.0f} ms "
               "(polling the admin APIs)", file=sys.stderr)
+
+    def test_entry_removed_behind_enrps_back_comes_back_with_the_audit(self):
+        # `vnfpoolctl remove` drops a PE of another registrar from one registrar's view only (no Handle Update
+        # goes out for a foreign entry). The owner's next Presence carries a checksum that no longer matches:
+        # the audit (Handle Table Request W=1 to the owner) brings the PE back with its home.
+        infos = self.register(6, life_ms=60000)  # no re-registration (a Handle Update) during the test
+        ids = {i["pe_id"] for i in infos}
+        wait_for(lambda: self.converged(self.prs, ids), what="all registrars to hold all PEs")
+        homes = self.prs[0].members()
+        r, pe = next((r, pe) for r in self.prs for pe, h in sorted(homes.items()) if h != r.pr_id)
+        mismatches = r.metric("vnfpool_registrar_enrp_audit_mismatches_total")
+        resyncs = r.metric("vnfpool_registrar_enrp_resyncs_total")
+        out = subprocess.run([ARGS.ctl, "remove", POOL, hex(pe), "-a", r.admin], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(f"removed {POOL}", out.stdout)
+        wait_for(lambda: r.metric("vnfpool_registrar_enrp_audit_mismatches_total") > mismatches,
+                 what="the owner's Presence to show a checksum mismatch")
+        wait_for(lambda: r.members().get(pe) == homes[pe] and
+                 r.metric("vnfpool_registrar_enrp_resyncs_total") > resyncs,
+                 what="the audit to bring the PE back with its home")
+        wait_for(lambda: self.converged(self.prs, ids), what="equal views again")
+        # Removing what is not there is NOT_FOUND (exit code 1).
+        gone = subprocess.run([ARGS.ctl, "remove", POOL, "0x1", "-a", r.admin], capture_output=True, text=True,
+                              timeout=30)
+        self.assertEqual(gone.returncode, 1, gone.stderr)
 
     def test_killed_registrar_pes_stay_served(self):
         infos = self.register(6)
