@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The SCTP lane (ctest sctp.vm_lane): boots the test VM (run-in-vm.sh) once and runs lane-guest.sh in it.
-# Usage: run-lane.sh TRANSPORT_TEST REGISTRAR CTL. Without the VM's prerequisites it exits 77 (skipped)
+# Usage: run-lane.sh TRANSPORT_TEST REGISTRAR CTL [SIDECAR] (case 4 needs the sidecar). Without the VM's prerequisites it exits 77 (skipped)
 # on a developer machine and fails under CI (CI=true), where scripts/install-deps.sh installs them.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,12 +16,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 results="$(mktemp -d "${TMPDIR:-/tmp}/vnfpool-sctp-lane.XXXXXX")"
 expose=()
-for p in "$here" "$1" "$2" "$3"; do
+bins=("$(realpath "$1")" "$(realpath "$2")" "$(realpath "$3")")
+[ -n "${4:-}" ] && bins+=("$(realpath "$4")")
+for p in "$here" "${bins[@]}"; do
   case "$(realpath "$p")" in /tmp/*) expose+=(--expose "$(dirname "$(realpath "$p")")") ;; esac
 done
 start=$(date +%s)
-"$here/run-in-vm.sh" --results "$results" --timeout 600 "${expose[@]}" \
-  "$here/lane-guest.sh" "$(realpath "$1")" "$(realpath "$2")" "$(realpath "$3")"
+# 2 GiB: up to six ASan daemons run at once in case 3 and 4.
+"$here/run-in-vm.sh" --results "$results" --timeout 720 --memory 2048 "${expose[@]}" \
+  "$here/lane-guest.sh" "${bins[@]}"
 rc=$?
 cat "$results/stdout" 2>/dev/null
 if [ "$rc" -ne 0 ]; then
