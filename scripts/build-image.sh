@@ -123,6 +123,7 @@ if [ "${VNFPOOL_IMAGE_CONTEXT:-commit}" != "worktree" ] && git rev-parse --verif
   context="$work/context"
   rm -rf "$context" && mkdir -p "$context"
   git archive --format=tar HEAD | tar -x -C "$context"
+  git rev-parse --short=12 HEAD > "$context/REVISION"  # no .git in the context: the build reads the commit here
   echo "build-image: context is commit $(git rev-parse --short=12 HEAD)"
   [ -z "$(git status --porcelain -- "${IMAGE_INPUTS[@]}")" ] \
     || echo "build-image: warning: uncommitted changes to image inputs are not in the image" >&2
@@ -136,9 +137,15 @@ buildah bud --isolation=chroot --pull-never --layers=false -f "$context/Dockerfi
 ctr="$(buildah from --pull-never "$image")"
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
 failed=0
+expected_revision=""  # the commit the binaries must name (a committed context only)
+[ ! -f "$context/REVISION" ] || expected_revision="$(cat "$context/REVISION")"
 for b in "${BINARIES[@]}"; do
   if out="$(buildah run --isolation=chroot "$ctr" -- "/usr/local/bin/$b" --version 2>&1)"; then
     echo "build-image: $b --version: $out"
+    case "$out" in
+      *"($expected_revision)"*) ;;
+      *) echo "build-image: $b does not name revision $expected_revision" >&2; failed=1 ;;
+    esac
   else
     echo "build-image: $b --version FAILED: $out" >&2
     failed=1

@@ -1,7 +1,13 @@
-# Writes OUT (a .cc defining vnfpool::observe::detail::revision()) with the commit of SOURCE_DIR, only when
+# Writes OUT (a .cc defining vnfpool::observe::detail::revision()) with the commit of SOURCE_DIR (git, else
+# the first line of SOURCE_DIR/REVISION), only when
 # it changed, so that a build without a new commit recompiles nothing. Run at every build (cmake -P).
 execute_process(COMMAND git -C "${SOURCE_DIR}" rev-parse --short=12 HEAD
                 OUTPUT_VARIABLE rev OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE status)
+if((NOT status EQUAL 0 OR rev STREQUAL "") AND EXISTS "${SOURCE_DIR}/REVISION")
+  # A tree without git (the image's build context, made by scripts/build-image.sh) names its commit here.
+  file(STRINGS "${SOURCE_DIR}/REVISION" rev LIMIT_COUNT 1 REGEX "^[0-9a-f]+$")
+  set(status 0)
+endif()
 if(NOT status EQUAL 0 OR rev STREQUAL "")
   set(rev "unknown")
 endif()
