@@ -239,6 +239,9 @@ class Mesh(unittest.TestCase):
         for r in survivors:
             wait_for(lambda: r.peer_ids() == {s.pr_id for s in survivors} - {r.pr_id},
                      what="the dead registrar to leave the peer lists")
+            # No PE is left homed at a registrar the survivor no longer knows.
+            self.assertEqual(r.metric("vnfpool_registrar_orphaned_pool_elements"), 0)
+            self.assertEqual(r.metric("vnfpool_registrar_pool_elements"), len(ids))
             out = subprocess.run([ARGS.ctl, "resolve", POOL, "-r", r.asap, "--transport", ARGS.transport, "-n", "10",
                                   "-o", "json"], capture_output=True, text=True, timeout=30)
             self.assertEqual(out.returncode, 0, out.stderr)
