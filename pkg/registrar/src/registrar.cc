@@ -491,6 +491,9 @@ class Registrar::Impl {
     if (element.asap_transport && !element.asap_transport->addresses.empty() && element.asap_transport->port != 0) {
       if (element.asap_transport->kind == wire::TransportKind::Tcp) protocol = transport::Protocol::Tcp;
       if (element.asap_transport->kind == wire::TransportKind::Mptcp) protocol = transport::Protocol::Mptcp;
+      // An RSPLIB PE's ASAP endpoint is the SCTP socket it registered from; it takes new associations
+      // there and follows a Keep-Alive with the home flag.
+      if (element.asap_transport->kind == wire::TransportKind::Sctp) protocol = transport::Protocol::Sctp;
     }
     if (!protocol) return;
     const auto& t = *element.asap_transport;
@@ -508,11 +511,17 @@ class Registrar::Impl {
     }
     auto [it, fresh] = adopting_by_endpoint_.try_emplace(key, transport::ConnId{0});
     if (fresh) {
-      it->second = transport_.connect(at, *protocol, std::chrono::milliseconds(1000));
+      it->second = transport_.connect(at, *protocol, std::chrono::milliseconds(1000),
+                                      adoptionDialect() == wire::Dialect::Ng ? wire::kPpidNgAsap : wire::kPpidAsap);
       adopting_endpoint_of_[it->second] = key;
     }
     adopting_[it->second].push_back({pool, pe});
   }
+
+  /// The dialect spoken to a PE this PR adopts: that of the ENRP mesh that told us about it (a classic
+  /// mesh is RSPLIB's, whose PEs speak classic ASAP over SCTP with PPID 11); ng without a mesh. A classic
+  /// PE registered with an ng mesh's classic listener would be addressed in ng (not recorded per PE).
+  wire::Dialect adoptionDialect() const { return options_.enrp ? options_.enrp->dialect : wire::Dialect::Ng; }
 
   void adoptionEnded(transport::ConnId conn, bool reached) {
     if (auto e = adopting_endpoint_of_.find(conn); e != adopting_endpoint_of_.end()) {
@@ -531,13 +540,15 @@ class Registrar::Impl {
     auto pes = std::move(it->second);
     adopting_.erase(it);
     adoptionEnded(info.id, true);
-    // The PE speaks the dialect of the peer that told us about it; ng is ours.
-    dialects_[info.id] = wire::Dialect::Ng;
+    const wire::Dialect dialect = adoptionDialect();
+    dialects_[info.id] = dialect;
     asap::ConnectionInfo c;
     c.id = info.id;
-    c.dialect = wire::Dialect::Ng;
+    c.dialect = dialect;
     c.inbound = false;
-    c.peer.kind = info.mptcp_active ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+    c.peer.kind = info.sctp_active    ? wire::TransportKind::Sctp
+                  : info.mptcp_active ? wire::TransportKind::Mptcp
+                                      : wire::TransportKind::Tcp;
     c.peer.port = info.peer.port;
     c.peer.addresses.push_back(toWire(info.peer.address));
     feed(asap::Connected{c});

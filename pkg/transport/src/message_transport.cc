@@ -151,7 +151,7 @@ class TransportCore {
     it->second->detach();
     listeners_.erase(it);
   }
-  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout);
+  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout, std::uint32_t sctp_ppid);
   ConnectionBase* find(ConnId id) const {
     auto it = conns_.find(id);
     return it == conns_.end() || it->second->state == ConnState::Closed ? nullptr : it->second.get();
@@ -655,7 +655,8 @@ ConnId TransportCore::failedConnect(ConnId id, const Endpoint& to, Protocol p, s
   return id;
 }
 
-ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout) {
+ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout,
+                              std::uint32_t sctp_ppid) {
   const ConnId id = nextId();
   if (shut_down_) return failedConnect(id, to, p, std::make_error_code(std::errc::operation_canceled));
   if (live_ >= options_.limits.max_connections) {
@@ -676,7 +677,7 @@ ConnId TransportCore::connect(const Endpoint& to, Protocol p, std::chrono::milli
     if (sctp) {
       if (auto bx = sctpBindx(opened.fd, options_.sctp.local_addresses, 0)) return failedConnect(id, to, p, bx);
     }
-    auto conn = makeConnection(std::move(socket), sctp, options_.sctp.ppid);
+    auto conn = makeConnection(std::move(socket), sctp, sctp_ppid != 0 ? sctp_ppid : options_.sctp.ppid);
     conn->info.id = id;
     conn->info.protocol = p;
     conn->info.peer = to;
@@ -777,8 +778,9 @@ Result<ListenerInfo> MessageTransport::listen(const Endpoint& at, Protocol p, Li
 
 void MessageTransport::stopListening(ListenerId id) { core_->stopListening(id); }
 
-ConnId MessageTransport::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout) {
-  return core_->connect(to, p, timeout);
+ConnId MessageTransport::connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout,
+                                 std::uint32_t sctp_ppid) {
+  return core_->connect(to, p, timeout, sctp_ppid);
 }
 
 bool MessageTransport::send(ConnId id, std::span<const std::byte> message) {

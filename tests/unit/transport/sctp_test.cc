@@ -256,6 +256,25 @@ TEST(SctpTransport, ConnectCloseAndPeerClose) {
   EXPECT_EQ(client.closed[1].second, CloseReason::ConnectFailed);
 }
 
+TEST(SctpTransport, ConnectCanSetItsOwnPpid) {
+  // One transport reaching peers of both dialects (a registrar adopting a classic and an ng PE): the
+  // PPID given to connect() wins over SctpOptions::ppid for that association only.
+  REQUIRE_SCTP();
+  boost::asio::io_context loop;
+  Side server(loop), client(loop);
+  ListenOptions lo;
+  lo.sctp_ppid = wire::kPpidNgAsap;  // what this listener accepts
+  auto l = server->listen(loopback4(), Protocol::Sctp, lo);
+  ASSERT_TRUE(l.ok());
+  const ConnId plain = client->connect(l.value().local, Protocol::Sctp, 5s);  // the transport's PPID 11
+  const ConnId ng = client->connect(l.value().local, Protocol::Sctp, 5s, wire::kPpidNgAsap);
+  ASSERT_TRUE(runUntil(loop, [&] { return client.connected.size() == 2 && server.accepted.size() == 2; }));
+  ASSERT_TRUE(client->send(plain, frame(8, 1)));
+  ASSERT_TRUE(client->send(ng, frame(12, 2)));
+  ASSERT_TRUE(runUntil(loop, [&] { return server.messages.size() == 1 && server->transportStats().sctp_foreign_ppid == 1; }));
+  EXPECT_EQ(server.messages[0].second, frame(12, 2));
+}
+
 TEST(SctpTransport, ListenerMultiHomedWithBindx) {
   REQUIRE_SCTP();
   boost::asio::io_context loop;

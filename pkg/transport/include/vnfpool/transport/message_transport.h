@@ -203,8 +203,9 @@ class MessageTransport {
   /// Starts connecting to `to` with `p` (Mptcp falls back to TCP as for listen). Always returns a new id; the
   /// outcome comes later, from the loop: handlers.connected, or handlers.closed with ConnectFailed (refused,
   /// unreachable, no answer within `timeout`, no socket, the connection limit reached, after shutdown()).
-  /// A timeout of zero or less gives up on the next loop turn.
-  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout);
+  /// A timeout of zero or less gives up on the next loop turn. `sctp_ppid` (non-zero) replaces
+  /// SctpOptions::ppid for this association (one transport reaching peers of both dialects).
+  ConnId connect(const Endpoint& to, Protocol p, std::chrono::milliseconds timeout, std::uint32_t sctp_ppid = 0);
 
   /// Queues one message (copied) for sending; writes happen from the loop, many messages per write.
   /// Returns false and sends nothing if `id` is unknown, still connecting, or closing. If the bytes queued
