@@ -15,7 +15,7 @@ packages=(
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml tshark unzip openssl
   # the SCTP lane (tests/sctp, docs/sctp.md): a VM with Debian's kernel and RSPLIB's tools
-  qemu-system-x86 linux-image-amd64 busybox-static cpio rsplib-registrar rsplib-tools curl
+  qemu-system-x86 linux-image-amd64 busybox-static cpio rsplib-registrar rsplib-tools
 )
 # helm for the Kubernetes tests comes from the npm registry (scripts/install-test-tools.sh); the machine
 # image has Node.js and npm, Debian's npm serves where it does not.
