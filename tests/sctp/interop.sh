@@ -167,8 +167,11 @@ views_agree() {
     cmp -s "$out/case3-pairs-a.txt" "$out/case3-pairs-rsp.txt"
 }
 check "case3 audit: both our registrars and rspregistrar hold the same PEs with the same homes" wait_for 30 views_agree
+http_get() {  # http_get URL: the body on stdout; fails unless the status is 2xx (python3: no curl needed)
+  python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1" 2>/dev/null
+}
 metric() {  # metric PORT NAME: an unlabelled counter, or one series selected by NAME{labels}
-  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
+  http_get "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }'
 }
 # The checksums, both ways: over two heartbeat rounds our registrar compares the Presences of
 # rspregistrar and of our second registrar with its own view and finds no difference, and neither of them
@@ -258,7 +261,7 @@ for pe in json.load(sys.stdin).get("pool_elements", []):
 }
 ng_everywhere() { for i in 0 1 2; do ng_resolve "$i" | grep -qi 4e470001 || return 1; done; }
 check "case4: the sidecar's PE (registered over SCTP, ng) resolves at all three registrars" wait_for 90 ng_everywhere
-check "case4: the sidecar is ready" wait_for 30 sh -c "curl -sf http://127.0.0.1:3890/readyz > /dev/null"
+check "case4: the sidecar is ready" wait_for 30 http_get http://127.0.0.1:3890/readyz
 home=$(ng_resolve 0 | awk '{ print $2 }')
 victim=-1
 for i in 0 1 2; do [ $(( ${ng_ids[$i]} )) -eq $(( ${home:-0} )) ] && victim=$i; done
@@ -279,7 +282,7 @@ if [ "$victim" -ge 0 ]; then
   check "case4: home registrar killed -> the PE is resolvable at both survivors, homed at a survivor" \
     wait_for 60 homed_at_survivor
   echo "case4: homed at a survivor after $(( ($(date +%s%N) - start) / 1000000 )) ms (polling)"
-  check "case4: the sidecar is ready again" wait_for 30 sh -c "curl -sf http://127.0.0.1:3890/readyz > /dev/null"
+  check "case4: the sidecar is ready again" wait_for 30 http_get http://127.0.0.1:3890/readyz
   sleep 3
   check "case4: ... and stays so (3 s later)" homed_at_survivor
 fi
@@ -287,7 +290,10 @@ fi
 # --- case 5: the capture ---
 kill -INT "$tshark_pid" 2>/dev/null; wait "$tshark_pid" 2>/dev/null
 tshark -n -r "$capture" -Y 'asap || enrp' > "$out/capture-asap-enrp.txt" 2> "$out/tshark-read.log"
-tshark -n -r "$capture" -Y '_ws.malformed || _ws.expert.severity >= error' > "$out/capture-bad.txt" 2>> "$out/tshark-read.log"
+# tshark cannot judge case 4's ng messages (see below): it dissects them by port, as whatever protocol
+# owns the peer's ephemeral port (once X2AP, port 36422), and calls that malformed. Our codec judges them.
+ng_ports_filter='(sctp.port == 4863 || sctp.port == 4864 || sctp.port == 4865 || sctp.port == 4901 || sctp.port == 4902 || sctp.port == 4903)'
+tshark -n -r "$capture" -Y "(_ws.malformed || _ws.expert.severity >= error) && !$ng_ports_filter" > "$out/capture-bad.txt" 2>> "$out/tshark-read.log"
 asap_count=$(grep -c . "$out/capture-asap-enrp.txt")
 echo "capture: $asap_count ASAP/ENRP packets"
 check "case5: the capture holds ASAP messages" test "$asap_count" -gt 10
@@ -302,7 +308,6 @@ check "case5: rspregistrar's Init Takeover of our registrar and an Init Takeover
 echo "capture: Takeover Server from rspregistrar: $(count 'enrp.message_type == 9 && sctp.srcport == 9902') packets"
 # Case 4 speaks the ng dialect: PPIDs NGAS/NGEN on ports tshark has no dissector for, so tshark shows the
 # payloads as data. Each one must decode with our codec in the ng dialect (and only ng PPIDs are there).
-ng_ports_filter='(sctp.port == 4863 || sctp.port == 4864 || sctp.port == 4865 || sctp.port == 4901 || sctp.port == 4902 || sctp.port == 4903)'
 payloads() {  # payloads PPID: the hex payload of every DATA chunk with that PPID, one a line
   tshark -n -r "$capture" -Y "sctp.data_payload_proto_id == $1 && $ng_ports_filter" -T fields -e data.data 2>/dev/null |
     tr ',' '\n' | tr -d ':' | grep .
@@ -325,7 +330,7 @@ check "case5: case 4's ENRP (PPID NGEN) is captured and every message decodes as
   sh -c "test $ngen_rc -eq 0 && grep -q '\"type\":\"presence\"' '$out/capture-ngen.json' && grep -q '\"type\":\"handle_update\"' '$out/capture-ngen.json'"
 check "case5: only the ng PPIDs on case 4's ports" \
   test "$(count "sctp.data_payload_proto_id && $ng_ports_filter && sctp.data_payload_proto_id != $((0x4E474153)) && sctp.data_payload_proto_id != $((0x4E47454E))")" -eq 0
-check "case5: no malformed packet, no expert error" test ! -s "$out/capture-bad.txt"
+check "case5: no malformed packet, no expert error (cases 1-3)" test ! -s "$out/capture-bad.txt"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -gt 100 ] && failed=100

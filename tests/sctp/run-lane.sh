@@ -5,7 +5,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 missing=()
-for tool in qemu-system-x86_64 busybox rspregistrar rspserver rspterminal hsdump tshark curl python3; do
+for tool in qemu-system-x86_64 busybox rspregistrar rspserver rspterminal hsdump tshark python3; do
   command -v "$tool" > /dev/null || missing+=("$tool")
 done
 ls /boot/vmlinuz-* > /dev/null 2>&1 || missing+=("linux-image-amd64")
