@@ -5,9 +5,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <boost/container/small_vector.hpp>
@@ -44,8 +47,31 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
-/// Most transports carry one or two addresses (IPv4 + IPv6); SCTP may carry many.
-using AddressList = boost::container::small_vector<IpAddress, 2>;
+/// Most transports carry one or two addresses (IPv4 + IPv6); SCTP may carry many. A small_vector whose
+/// move is declared noexcept (boost's is not, although moving IpAddress values into inline room cannot
+/// fail): without it every std::vector of messages, PEs or ENRP actions deep-copies its elements when it
+/// grows instead of moving them.
+class AddressList : public boost::container::small_vector<IpAddress, 2> {
+  using Base = boost::container::small_vector<IpAddress, 2>;
+
+ public:
+  using Base::Base;
+  AddressList() noexcept = default;
+  AddressList(std::initializer_list<IpAddress> list) : Base(list) {}
+  AddressList(const AddressList&) = default;
+  AddressList(AddressList&& other) noexcept : Base(std::move(static_cast<Base&>(other))) {}
+  AddressList& operator=(const AddressList&) = default;
+  AddressList& operator=(AddressList&& other) noexcept {
+    Base::operator=(std::move(static_cast<Base&>(other)));
+    return *this;
+  }
+  ~AddressList() = default;
+
+  friend bool operator==(const AddressList& a, const AddressList& b) {
+    return static_cast<const Base&>(a) == static_cast<const Base&>(b);
+  }
+};
+static_assert(std::is_nothrow_move_constructible_v<AddressList>);
 
 /// The transport parameters of RFC 5354 3.3 plus the ng MPTCP transport. The enumerator is the
 /// parameter type code.
