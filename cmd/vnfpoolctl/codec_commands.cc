@@ -29,9 +29,11 @@ const char* kDecodeUsage =
     "  Reads one message as hex on stdin (white space allowed), or raw bytes from --file, and prints it as\n"
     "  JSON. --lines: every stdin line is one message in hex; prints one JSON line each.\n";
 const char* kEncodeUsage =
-    "usage: vnfpoolctl encode [--protocol asap|enrp] [--dialect classic|ng] [--raw]\n"
+    "usage: vnfpoolctl encode [--protocol asap|enrp] [--dialect classic|ng] [--raw | --lines]\n"
     "  Reads one message as JSON on stdin (the form decode prints) and prints its bytes as hex\n"
-    "  (--raw: the bytes themselves). The protocol defaults to the JSON's \"protocol\" field.\n";
+    "  (--raw: the bytes themselves). The protocol defaults to the JSON's \"protocol\" field.\n"
+    "  --lines: every stdin line is one message in JSON (as decode --lines prints them); prints one hex\n"
+    "  line each, or \"error\" for a message that cannot be encoded.\n";
 
 std::optional<Options> parse(const std::vector<std::string>& args, std::ostream& err, const char* usage) {
   Options o;
@@ -165,40 +167,57 @@ int runDecode(const std::vector<std::string>& args, std::istream& in, std::ostre
   return decodeOne(*bytes, *o, out, err, "") ? kExitOk : kExitBadInput;
 }
 
-int runEncode(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
-  auto o = parse(args, err, kEncodeUsage);
-  if (!o) return kExitUsage;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!o->protocol) {
-    // Taken from the JSON: try both parsers; the "protocol" field makes exactly one accept.
-    o->protocol = text.find("\"enrp\"") != std::string::npos ? Protocol::Enrp : Protocol::Asap;
-  }
+// Encodes one JSON message; prints its hex (or raw bytes) or, on failure, the reason. Returns whether it
+// encoded.
+bool encodeOne(const std::string& text, const Options& o, std::ostream& out, std::ostream& err,
+               const std::string& where) {
+  auto fail = [&](const std::string& why) {
+    err << "vnfpoolctl: " << why << where << "\n";
+    if (o.lines) out << "error\n";
+    return false;
+  };
+  // Without --protocol it comes from the JSON: the "protocol" field makes exactly one parser accept.
+  const Protocol protocol =
+      o.protocol ? *o.protocol : (text.find("\"enrp\"") != std::string::npos ? Protocol::Enrp : Protocol::Asap);
   wire::Result<wire::Bytes> bytes = wire::Error{};
-  if (*o->protocol == Protocol::Asap) {
+  if (protocol == Protocol::Asap) {
     auto m = wire::asapFromJson(text);
-    if (!m.ok()) {
-      err << "vnfpoolctl: bad message JSON: " << m.error().detail << "\n";
-      return kExitBadInput;
-    }
-    bytes = wire::encode(m.value(), o->dialect);
+    if (!m.ok()) return fail("bad message JSON: " + m.error().detail);
+    bytes = wire::encode(m.value(), o.dialect);
   } else {
     auto m = wire::enrpFromJson(text);
-    if (!m.ok()) {
-      err << "vnfpoolctl: bad message JSON: " << m.error().detail << "\n";
-      return kExitBadInput;
-    }
-    bytes = wire::encode(m.value(), o->dialect);
+    if (!m.ok()) return fail("bad message JSON: " + m.error().detail);
+    bytes = wire::encode(m.value(), o.dialect);
   }
-  if (!bytes.ok()) {
-    err << "vnfpoolctl: cannot encode: " << describe(bytes.error()) << "\n";
-    return kExitBadInput;
-  }
-  if (o->raw) {
+  if (!bytes.ok()) return fail("cannot encode: " + describe(bytes.error()));
+  if (o.raw) {
     out.write(reinterpret_cast<const char*>(bytes.value().data()), static_cast<std::streamsize>(bytes.value().size()));
   } else {
     out << wire::toHex(bytes.value()) << "\n";
   }
-  return kExitOk;
+  return true;
+}
+
+int runEncode(const std::vector<std::string>& args, std::istream& in, std::ostream& out, std::ostream& err) {
+  auto o = parse(args, err, kEncodeUsage);
+  if (!o) return kExitUsage;
+  if (o->lines && o->raw) {
+    err << "vnfpoolctl: --lines and --raw exclude each other (raw messages have no line boundaries)\n";
+    return kExitUsage;
+  }
+  if (o->lines) {
+    bool all = true;
+    std::string line;
+    std::size_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      all = encodeOne(line, *o, out, err, " (line " + std::to_string(number) + ")") && all;
+    }
+    return all ? kExitOk : kExitBadInput;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return encodeOne(text, *o, out, err, "") ? kExitOk : kExitBadInput;
 }
 
 }  // namespace vnfpool::ctl
