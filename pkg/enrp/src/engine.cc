@@ -559,43 +559,42 @@ void Engine::publishChanges(std::vector<Action>& out) {
 
 void Engine::publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out) {
   if (changes.empty()) return;
-  // Several changes of one PE in a batch collapse into one update reflecting its state now.
+  // Several changes of one PE in a batch collapse into one update reflecting its state now. The
+  // pending entries view the changes' handles, which outlive this call.
   struct Pending {
-    std::string pool;
-    PeId pe = 0;
+    PeKeyView key{};
     bool removed_own = false;
-    wire::PoolElement last{};
   };
   std::vector<Pending> order;
-  std::unordered_map<std::string, std::size_t> index;
+  order.reserve(changes.size());
+  std::unordered_map<PeKeyView, std::size_t, PeKeyHash, PeKeyEqual> index;
+  index.reserve(changes.size());
   for (const auto& c : changes) {
     const bool own = c.owner == config_.pr_id;
     if (!own && !(c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id)) continue;
-    std::string key = c.pool;
-    key.push_back('\0');
-    key += std::to_string(c.pe);
-    auto [it, fresh] = index.try_emplace(std::move(key), order.size());
-    if (fresh) order.push_back(Pending{c.pool, c.pe, false, {}});
+    auto [it, fresh] = index.try_emplace(PeKeyView{c.pool, c.pe}, order.size());
+    if (fresh) order.push_back(Pending{it->first, false});
     order[it->second].removed_own = c.kind == Change::Kind::Removed && own;
   }
+  // Every update goes to each connected peer, an ADD perhaps once more as a suggestion.
+  out.reserve(out.size() + order.size() * (peers_.size() + 1));
   for (const auto& p : order) {
     msg::HandleUpdate u;
-    u.pool_handle = p.pool;
-    const auto ref = hs_.find(p.pool, p.pe);
-    std::string key = p.pool;
-    key.push_back('\0');
-    key += std::to_string(p.pe);
+    u.pool_handle = p.key.pool;
+    const auto ref = hs_.find(p.key.pool, p.key.pe);
+    auto a = announced_.find(p.key);
     if (ref && hs_.view(*ref).homePr() == config_.pr_id) {
       u.action = static_cast<std::uint16_t>(wire::UpdateAction::AddPe);
       u.pe = hs_.view(*ref).poolElement();
-      announced_[key] = u.pe;
-    } else if (auto a = announced_.find(key); !ref && p.removed_own && a != announced_.end()) {
+      if (a != announced_.end()) a->second = u.pe;
+      else announced_.emplace(PeKey{std::string(p.key.pool), p.key.pe}, u.pe);
+    } else if (!ref && p.removed_own && a != announced_.end()) {
       // RFC 5353: DEL carries the full PE parameter, as last announced.
       u.action = static_cast<std::uint16_t>(wire::UpdateAction::DelPe);
       u.pe = std::move(a->second);
       announced_.erase(a);
     } else {
-      announced_.erase(key);  // moved to another home PR (that PR announces it), or never announced
+      if (a != announced_.end()) announced_.erase(a);  // moved to another home PR (it announces it), or never announced
       continue;
     }
     for (auto& [id, peer] : peers_) {
@@ -614,10 +613,10 @@ void Engine::publishChanges(std::span<const handlespace::Change> changes, std::v
       if (peer.conns.empty() || peer.probing || peer.taker || takeovers_.count(id)) continue;
       if (peer.serve_cursor) continue;  // it is fetching our table (its start-up): see update()
       if (peer.dialect == wire::Dialect::Classic && !config_.classic_takeover_suggestion) continue;
-      if (best == nullptr || suggestionScore(metric, id, p.pe) > suggestionScore(metric, best->id, p.pe))
+      if (best == nullptr || suggestionScore(metric, id, p.key.pe) > suggestionScore(metric, best->id, p.key.pe))
         best = &peer;
     }
-    if (best != nullptr && suggestionScore(metric, best->id, p.pe) > suggestionScore(metric, config_.pr_id, p.pe)) {
+    if (best != nullptr && suggestionScore(metric, best->id, p.key.pe) > suggestionScore(metric, config_.pr_id, p.key.pe)) {
       u.ids = ids(best->id);
       u.takeover_suggested = true;
       sendTo(*best, u, out);
@@ -663,6 +662,7 @@ void Engine::completeTakeover(PrId target, std::vector<Action>& out) {
   for (const auto& [pid, peer] : peers_)
     if (pid != target) sendTo(peer, msg::TakeoverServer{ids(pid), target}, out);
   std::vector<TakeOverPe> orphans;
+  if (const auto n = hs_.ownerSize(target); n > 0) orphans.reserve(n);
   handlespace::TableCursor cursor{};
   for (;;) {
     auto page = hs_.handleTable(target, cursor, 4096);
@@ -674,6 +674,7 @@ void Engine::completeTakeover(PrId target, std::vector<Action>& out) {
     cursor = *page.next;
   }
   stats_.orphans_adopted += hs_.rehomeOwner(target, config_.pr_id);
+  out.reserve(out.size() + orphans.size() + 2 * peers_.size());
   for (auto& o : orphans) out.emplace_back(std::move(o));
   removePeer(target, out);
 }

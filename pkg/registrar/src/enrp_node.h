@@ -81,6 +81,8 @@ class EnrpNode {
   std::map<transport::ConnId, wire::Dialect> dialects_{};
   std::map<std::string, std::vector<wire::Transport>> resolved_{};  // per name: the last good answer
   std::vector<enrp::Action> actions_{};
+  std::vector<enrp::Action> spare_actions_{};  // capacity kept for the next turn (see run())
+  static constexpr std::size_t kKeptActions = 1 << 15;  // 10 MiB each
   bool started_ = false;
   bool stopped_ = false;
   bool startup_reported_ = false;

@@ -139,7 +139,9 @@ class Mesh {
       queue_.pop_front();
       Node& n = *nodes_.at(item.node);
       if (!n.alive) continue;
-      std::vector<Action> out;
+      // One vector reused from message to message, as the daemon keeps its capacity (EnrpNode::run).
+      std::vector<Action>& out = out_;
+      out.clear();
       if (const auto* r = std::get_if<Received>(&item.event); r != nullptr && !item.bytes.empty()) {
         auto decoded = wire::decodeEnrp(item.bytes, dialect_);
         if (!decoded.ok()) throw std::runtime_error("decode: " + decoded.error().detail);
@@ -156,6 +158,7 @@ class Mesh {
   std::uint64_t bytes_sent = 0;
 
  private:
+  std::vector<Action> out_{};
   struct Item {
     PrId node = 0;
     Event event;
