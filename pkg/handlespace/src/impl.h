@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "weight_tree.h"
@@ -237,9 +238,13 @@ class Impl {
   std::uint32_t createPool(std::string_view handle, std::uint64_t hash, const PolicyTraits& traits,
                            const wire::Transport& transport);
   void destroyPool(std::uint32_t pool_slot);
-  static std::uint64_t peHash(std::uint32_t pool_slot, PeId id) {
-    return mix64(id ^ (std::uint64_t{pool_slot} * 0x9E3779B97F4A7C15ull));
+  // A PE's key in pe_index_ hashes its pool's *handle* hash, not the pool's slot: both probes of a
+  // lookup (pool index and PE index) can then start from the message alone, in parallel.
+  static std::uint64_t peHash(std::uint64_t pool_hash, PeId id) {
+    return mix64(id ^ (pool_hash * 0x9E3779B97F4A7C15ull));
   }
+  /// Finds (pool slot, PE slot) with the pool and PE index probes and their records loading together.
+  std::pair<std::uint32_t, std::uint32_t> locate(std::string_view pool, std::uint64_t pool_hash, PeId pe) const;
 
   // Selection structures.
   void insertIntoPool(PoolRecord& pool, std::uint32_t slot);

@@ -83,6 +83,19 @@ class SlotTable {
     entries_[locate(hash, old_slot)].slot_plus_one = new_slot + 1;
   }
 
+  /// Calls fn(slot) for every entry whose tag matches `hash`, without comparing keys: lets a caller start
+  /// loading the candidate records while it looks up something else.
+  template <typename Fn>
+  void forEachCandidate(std::uint64_t hash, Fn&& fn) const {
+    if (size_ == 0) return;
+    const std::uint32_t tag = tagOf(hash);
+    for (std::size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = entries_[i];
+      if (e.slot_plus_one == 0) return;
+      if (e.tag == tag) fn(e.slot_plus_one - 1);
+    }
+  }
+
   /// Starts loading the line where a lookup of `hash` begins (a hint; no effect on contents).
   void prefetch(std::uint64_t hash) const {
     if (!entries_.empty()) __builtin_prefetch(&entries_[tagOf(hash) & mask_]);
