@@ -1,6 +1,7 @@
 #include "admin_commands.h"
 
 #include <grpcpp/grpcpp.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <charconv>
@@ -218,7 +219,13 @@ int runRemove(const std::vector<std::string>& args, std::ostream& out, std::ostr
   auto status = s->stub->DeregisterPe(context(*s).get(), req, &reply);
   if (!status.ok()) return failed(status, *s, err);
   if (f->get("output") == "json") {
-    out << "{\"pool\":\"" << req.pool() << "\",\"pe_id\":\"" << id << "\",\"removed\":true}\n";
+    // Through protobuf's JSON printer, so a pool handle with quotes or control bytes stays valid JSON.
+    google::protobuf::Struct result;
+    auto& fields = *result.mutable_fields();
+    fields["pool"].set_string_value(req.pool());
+    fields["pe_id"].set_string_value(std::to_string(id));
+    fields["removed"].set_bool_value(true);
+    out << json(result) << "\n";
   } else {
     out << "removed " << req.pool() << " " << hexId(id) << "\n";
   }

@@ -211,6 +211,14 @@ class Registration(Case):
         self.assertEqual(len(ids), 1)
         self.assertNotIn(info["pe_id"], ids)
 
+    def test_admin_remove_prints_valid_json_for_any_pool_handle(self):
+        pool = 'odd"pool\\name'
+        p, info = self.register(pool)
+        r = self.ctl("remove", pool, hex(info["pe_id"]), "-a", self.registrar.admin, "-o", "json")
+        self.assertEqual(json.loads(r.stdout), {"pool": pool, "pe_id": str(info["pe_id"]), "removed": True})
+        self.assertEqual(self.members(pool), [])
+        p.kill()
+
     def test_interrupted_pe_deregisters(self):
         p, _ = self.register("polite")
         p.send_signal(signal.SIGINT)
