@@ -1,6 +1,8 @@
 #include "vnfpool/enrp/engine.h"
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
 #include <unordered_map>
 
 namespace vnfpool::enrp {
@@ -9,6 +11,18 @@ namespace msg = wire::enrp;
 using handlespace::Change;
 
 namespace {
+
+/// A PE across pools, viewing its pool handle: the key of per-batch de-duplication.
+struct PeKeyView {
+  std::string_view pool{};
+  PeId pe = 0;
+  friend bool operator==(PeKeyView, PeKeyView) = default;
+};
+struct PeKeyHash {
+  std::size_t operator()(PeKeyView k) const noexcept {
+    return std::hash<std::string_view>{}(k.pool) ^ (k.pe * 0x9E3779B97F4A7C15ull);
+  }
+};
 
 template <class... Ts>
 struct Overloaded : Ts... {
@@ -560,21 +574,22 @@ void Engine::publishChanges(std::vector<Action>& out) {
 void Engine::publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out) {
   if (changes.empty()) return;
   // Several changes of one PE in a batch collapse into one update reflecting its state now. The
-  // pending entries view the changes' handles, which outlive this call.
+  // pending entries view the changes, which outlive this call.
   struct Pending {
     PeKeyView key{};
-    bool removed_own = false;
+    bool new_in_batch = false;                       // its first change here added it: peers never saw it
+    const wire::PoolElement* removed_own = nullptr;  // its last change removed it as ours: the DEL's PE
   };
   std::vector<Pending> order;
   order.reserve(changes.size());
-  std::unordered_map<PeKeyView, std::size_t, PeKeyHash, PeKeyEqual> index;
+  std::unordered_map<PeKeyView, std::size_t, PeKeyHash> index;
   index.reserve(changes.size());
   for (const auto& c : changes) {
     const bool own = c.owner == config_.pr_id;
     if (!own && !(c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id)) continue;
     auto [it, fresh] = index.try_emplace(PeKeyView{c.pool, c.pe}, order.size());
-    if (fresh) order.push_back(Pending{it->first, false});
-    order[it->second].removed_own = c.kind == Change::Kind::Removed && own;
+    if (fresh) order.push_back(Pending{it->first, c.kind == Change::Kind::Added, nullptr});
+    order[it->second].removed_own = c.kind == Change::Kind::Removed && own ? c.removed.get() : nullptr;
   }
   // Every update goes to each connected peer, an ADD perhaps once more as a suggestion.
   out.reserve(out.size() + order.size() * (peers_.size() + 1));
@@ -582,20 +597,15 @@ void Engine::publishChanges(std::span<const handlespace::Change> changes, std::v
     msg::HandleUpdate u;
     u.pool_handle = p.key.pool;
     const auto ref = hs_.find(p.key.pool, p.key.pe);
-    auto a = announced_.find(p.key);
     if (ref && hs_.view(*ref).homePr() == config_.pr_id) {
       u.action = static_cast<std::uint16_t>(wire::UpdateAction::AddPe);
       u.pe = hs_.view(*ref).poolElement();
-      if (a != announced_.end()) a->second = u.pe;
-      else announced_.emplace(PeKey{std::string(p.key.pool), p.key.pe}, u.pe);
-    } else if (!ref && p.removed_own && a != announced_.end()) {
-      // RFC 5353: DEL carries the full PE parameter, as last announced.
+    } else if (!ref && p.removed_own != nullptr && !p.new_in_batch) {
+      // RFC 5353: DEL carries the full PE parameter, as the handlespace held it when it went.
       u.action = static_cast<std::uint16_t>(wire::UpdateAction::DelPe);
-      u.pe = std::move(a->second);
-      announced_.erase(a);
+      u.pe = *p.removed_own;
     } else {
-      if (a != announced_.end()) announced_.erase(a);  // moved to another home PR (it announces it), or never announced
-      continue;
+      continue;  // moved to another home PR (that PR announces it), or added and removed within the batch
     }
     for (auto& [id, peer] : peers_) {
       if (peer.conns.empty()) continue;

@@ -278,7 +278,9 @@ void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   if (pool.large && pool.traits->cls == PolicyClass::Weighted)
     __builtin_prefetch(reinterpret_cast<const char*>(&r) + 64, 1);  // its member position
   if (removed != nullptr) removed->push_back(RemovedPe{pool.handle, r.id, r.home_pr});
-  journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr);
+  if (config_.record_changes)
+    journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr,
+            std::make_shared<const wire::PoolElement>(view(slot).poolElement()));
   removeFromPool(pool, slot);
   pe_index_.erase(peHash(pool.hash, r.id), slot);
   removeFromOwner(slot, pool.handle);

@@ -275,15 +275,16 @@ class Impl {
 
   void removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed);
   void dropEncoded(PeRecord& r);
-  void journal(Change::Kind kind, std::string_view pool, PeId pe, PrId owner, PrId previous) {
-    if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous});
+  void journal(Change::Kind kind, std::string_view pool, PeId pe, PrId owner, PrId previous,
+               std::shared_ptr<const wire::PoolElement> removed = nullptr) {
+    if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous, std::move(removed)});
   }
 
   Arena<PeRecord, 10> records_{};
   SlotTable pe_index_{};
   SlotTable connection_index_{};  // connection -> first PE of its list
   std::vector<OwnerState> owners_{};  // ascending id
-  std::vector<HeapItem> heap_{};
+  std::vector<HeapItem, BackedAllocator<HeapItem>> heap_{};
   std::size_t heap_dead_ = 0;  // removed items still in heap_
   std::vector<std::uint32_t> scratch_{};
   std::vector<EncodedPe> encoded_{};

@@ -265,6 +265,36 @@ TEST_F(EngineTest, OwnChangesBecomeAddAndDelToAllPeersWithOneSuggestion) {
   EXPECT_EQ(engine().stats().updates_sent, 5u);
 }
 
+TEST_F(EngineTest, DelCarriesThePeAsRegisteredAndABatchThatAddsAndRemovesSendsNothing) {
+  skipStartup();
+  peer(5, 0x20);  // no suggestion: 0x10^0x60 > 0x20^0x60
+  auto pe = element(0x60, kSelf);
+  ASSERT_TRUE(hs_.registerPe("sip", pe, {77, handlespace::kNever}, clock_.now()).ok());
+  std::vector<Action> out;
+  engine().publishChanges(out);
+  ASSERT_EQ(sent<msg::HandleUpdate>(out).size(), 1u);
+  // Re-registered with a new port and announced; then gone: the DEL names the PE as it was last.
+  pe.user_transport.port = 4242;
+  ASSERT_TRUE(hs_.registerPe("sip", pe, {77, handlespace::kNever}, clock_.now()).ok());
+  out.clear();
+  engine().publishChanges(out);
+  hs_.deregisterPe("sip", 0x60);
+  out.clear();
+  engine().publishChanges(out);
+  auto updates = sent<msg::HandleUpdate>(out);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].second.action, static_cast<std::uint16_t>(wire::UpdateAction::DelPe));
+  EXPECT_EQ(updates[0].second.pe.id, 0x60u);
+  EXPECT_EQ(updates[0].second.pe.user_transport.port, 4242);
+  EXPECT_EQ(updates[0].second.pe.home_pr, kSelf);
+  // Peers never heard of a PE that came and went between two publishes.
+  ASSERT_TRUE(hs_.registerPe("sip", element(0x61, kSelf), {78, handlespace::kNever}, clock_.now()).ok());
+  hs_.deregisterPe("sip", 0x61);
+  out.clear();
+  engine().publishChanges(out);
+  EXPECT_TRUE(sent<msg::HandleUpdate>(out).empty());
+}
+
 TEST_F(EngineTest, NoSuggestionWhenOwnIdHasTheLargestXor) {
   skipStartup();
   peer(5, 0x20);

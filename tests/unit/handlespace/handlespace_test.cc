@@ -393,10 +393,12 @@ TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   hs.rehomeOwner(5, 6);
   hs.removeConnection(3);
   using K = Change::Kind;
+  // A removal carries the entry as it was when it went (here: re-homed to 6), for the DEL.
+  auto gone = [](PeId id) { return std::make_shared<const wire::PoolElement>(pe(id, kRr, 6)); };
   const std::vector<Change> expected = {
       {K::Added, "p", 1, 5, 5},   {K::Updated, "p", 1, 5, 5}, {K::Added, "p", 2, 5, 5},
-      {K::Rehomed, "p", 1, 6, 5}, {K::Rehomed, "p", 2, 6, 5}, {K::Removed, "p", 2, 6, 6},
-      {K::Removed, "p", 1, 6, 6},
+      {K::Rehomed, "p", 1, 6, 5}, {K::Rehomed, "p", 2, 6, 5}, {K::Removed, "p", 2, 6, 6, gone(2)},
+      {K::Removed, "p", 1, 6, 6, gone(1)},
   };
   EXPECT_EQ(hs.takeChanges(), expected);
   EXPECT_TRUE(hs.takeChanges().empty());

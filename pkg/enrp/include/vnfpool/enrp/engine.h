@@ -222,33 +222,6 @@ struct Stats {
   std::optional<Duration> startup_sync{};  // start to end of start-up (mentor sync or timeout)
 };
 
-/// A PE across pools: its pool handle and PE ID. Lookups take a PeKeyView (no string is built).
-struct PeKey {
-  std::string pool{};
-  PeId pe = 0;
-};
-struct PeKeyView {
-  std::string_view pool{};
-  PeId pe = 0;
-};
-struct PeKeyHash {
-  using is_transparent = void;
-  std::size_t operator()(PeKeyView k) const noexcept {
-    return std::hash<std::string_view>{}(k.pool) ^ (k.pe * 0x9E3779B97F4A7C15ull);
-  }
-  std::size_t operator()(const PeKey& k) const noexcept { return (*this)(PeKeyView{k.pool, k.pe}); }
-};
-struct PeKeyEqual {
-  using is_transparent = void;
-  static PeKeyView view(PeKeyView k) { return k; }
-  static PeKeyView view(const PeKey& k) { return {k.pool, k.pe}; }
-  template <class A, class B>
-  bool operator()(const A& a, const B& b) const noexcept {
-    const PeKeyView x = view(a), y = view(b);
-    return x.pe == y.pe && x.pool == y.pool;
-  }
-};
-
 /// The ENRP engine. Loop thread only; never throws on peer input; keeps references to `hs` and `clock`,
 /// which must outlive it. The handlespace must record changes (Config::record_changes) for Handle Updates.
 class Engine {
@@ -395,8 +368,6 @@ class Engine {
   std::map<std::string, std::set<std::string>> sources_;  // source -> address keys
   std::map<PrId, Takeover> takeovers_;
   std::set<PrId> listed_{};  // peers a List Request went to
-  // The last ADD of every own PE, so that its DEL can carry the full PE parameter.
-  std::unordered_map<PeKey, wire::PoolElement, PeKeyHash, PeKeyEqual> announced_{};
   RequestId next_request_ = 1;
   std::optional<TimePoint> armed_{};
   std::function<void(std::span<const handlespace::Change>)> observer_{};

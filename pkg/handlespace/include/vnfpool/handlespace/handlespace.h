@@ -81,7 +81,15 @@ struct Change {
   PeId pe = 0;
   PrId owner = 0;
   PrId previous_owner = 0;
-  friend bool operator==(const Change&, const Change&) = default;
+  /// Removed: the entry as it was just before it went (what a DEL carries, RFC 5353: the full PE
+  /// parameter); null for the other kinds. Shared, so copying a change stays cheap.
+  std::shared_ptr<const wire::PoolElement> removed{};
+
+  friend bool operator==(const Change& a, const Change& b) {
+    const bool same_removed = a.removed == b.removed || (a.removed && b.removed && *a.removed == *b.removed);
+    return a.kind == b.kind && a.pool == b.pool && a.pe == b.pe && a.owner == b.owner &&
+           a.previous_owner == b.previous_owner && same_removed;
+  }
 };
 
 /// One pool's figures, for metrics.
