@@ -522,6 +522,7 @@ Bytes encodePolicyParameter(const Policy& policy) {
   Bytes out;
   detail::Writer w(out);
   detail::encodePolicy(w, policy);
+  w.finish();
   return out;
 }
 
@@ -529,6 +530,7 @@ Result<Bytes> encodeTransportParameter(const Transport& transport, Dialect diale
   Bytes out;
   detail::Writer w(out);
   if (auto e = detail::encodeTransport(w, transport, dialect)) return *e;
+  w.finish();
   return out;
 }
 
@@ -536,6 +538,7 @@ Result<Bytes> encodePoolElementParameter(const PoolElement& pe, Dialect dialect)
   Bytes out;
   detail::Writer w(out);
   if (auto e = detail::encodePoolElement(w, pe, dialect)) return *e;
+  w.finish();
   if (w.overflowed()) return detail::makeError(Cause::LackOfResources, 0, {}, "parameter longer than 65535 bytes");
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -20,21 +21,32 @@ constexpr std::size_t padded(std::size_t n) { return (n + 3) & ~std::size_t{3}; 
 
 /// Appends big-endian values to a buffer. TLVs are opened with begin() and closed with end(), which
 /// writes the length (header + value, without trailing padding) and then the padding.
+///
+/// The buffer grows ahead of the writing in steps (at least as much as this writer has written so far),
+/// so a value costs a bounds check and a store instead of a vector::resize per field (which zero-filled
+/// each field's bytes and was a tenth of a Handle Table page's encoding). While writing, the buffer's
+/// size() is past the end of what was written: finish() cuts it back, and must be called once the
+/// encoding is done (or the caller cuts to its own start on failure).
 class Writer {
  public:
-  explicit Writer(Bytes& out) : out_(out) {}
+  explicit Writer(Bytes& out) : out_(out), start_(out.size()), len_(out.size()) {}
 
-  void u8(std::uint8_t v) { out_.push_back(static_cast<std::byte>(v)); }
+  void u8(std::uint8_t v) { *room(1) = static_cast<std::byte>(v); }
   void u16(std::uint16_t v) { put<2>(v); }
   void u32(std::uint32_t v) { put<4>(v); }
   void u64(std::uint64_t v) { put<8>(v); }
-  void raw(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void raw(std::span<const std::byte> bytes) {
+    if (!bytes.empty()) std::memcpy(room(bytes.size()), bytes.data(), bytes.size());
+  }
   void raw(std::string_view text) { raw(std::as_bytes(std::span(text.data(), text.size()))); }
-  void pad() { out_.resize(padded(out_.size())); }
+  void pad() {
+    const std::size_t n = padded(len_) - len_;
+    if (n > 0) std::memset(room(n), 0, n);
+  }
 
   /// Opens a TLV (or an error cause, which has the same header shape); returns where it starts.
   std::size_t begin(std::uint16_t type) {
-    const std::size_t at = out_.size();
+    const std::size_t at = len_;
     u16(type);
     u16(0);
     return at;
@@ -42,7 +54,7 @@ class Writer {
   /// Closes the TLV opened at `at`: patches its length and pads. A length over 65535 marks the writer as
   /// overflowed (the message is then refused as a whole).
   void end(std::size_t at) {
-    patchLength(at, out_.size() - at);
+    patchLength(at, len_ - at);
     pad();
   }
   void patchLength(std::size_t at, std::size_t length) {
@@ -50,18 +62,32 @@ class Writer {
     out_[at + 2] = static_cast<std::byte>((length >> 8) & 0xFF);
     out_[at + 3] = static_cast<std::byte>(length & 0xFF);
   }
-  std::size_t size() const { return out_.size(); }
+  /// The buffer's size as written so far.
+  std::size_t size() const { return len_; }
   bool overflowed() const { return overflow_; }
+  /// Cuts the buffer back to what was written.
+  void finish() { out_.resize(len_); }
 
  private:
+  std::byte* room(std::size_t n) {
+    if (out_.size() - len_ < n) grow(n);
+    std::byte* at = out_.data() + len_;
+    len_ += n;
+    return at;
+  }
+  void grow(std::size_t n) {
+    const std::size_t written = len_ - start_;
+    out_.resize(len_ + std::max({n, written, std::size_t{256}}));
+  }
   template <std::size_t N, typename T>
   void put(T v) {
-    const std::size_t at = out_.size();
-    out_.resize(at + N);
-    for (std::size_t i = 0; i < N; ++i) out_[at + i] = static_cast<std::byte>((v >> (8 * (N - 1 - i))) & 0xFF);
+    std::byte* at = room(N);
+    for (std::size_t i = 0; i < N; ++i) at[i] = static_cast<std::byte>((v >> (8 * (N - 1 - i))) & 0xFF);
   }
 
   Bytes& out_;
+  std::size_t start_;
+  std::size_t len_;
   bool overflow_ = false;
 };
 
@@ -261,6 +287,7 @@ Result<std::size_t> encodeMessage(Bytes& out, std::uint8_t type, std::uint8_t fl
   std::optional<Error> error = body(w);
   if (!error) {
     w.pad();
+    w.finish();
     const std::size_t length = out.size() - start;
     if (length > kMaxMessageSize || w.overflowed()) {
       error = makeError(Cause::LackOfResources, 0, {}, "message longer than 65535 bytes");
