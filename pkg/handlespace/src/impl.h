@@ -164,7 +164,7 @@ struct OwnerItem {
 struct OwnerState {
   PrId id = 0;
   wire::OwnerChecksum checksum{};
-  std::vector<OwnerItem> items{};  // ascending serial
+  std::vector<OwnerItem, BackedAllocator<OwnerItem>> items{};  // ascending serial
   std::size_t live = 0;
   std::uint32_t next_serial = 1;  // renumbered before it wraps
 };

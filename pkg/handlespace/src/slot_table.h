@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backed_memory.h"
+
 namespace vnfpool::handlespace::detail {
 
 inline std::uint64_t mix64(std::uint64_t x) {
@@ -126,7 +128,7 @@ class SlotTable {
   }
 
   void grow() {
-    std::vector<Entry> old;
+    std::vector<Entry, BackedAllocator<Entry>> old;
     old.swap(entries_);
     entries_.assign(old.empty() ? 16 : old.size() * 2, Entry{});
     mask_ = entries_.size() - 1;
@@ -134,7 +136,7 @@ class SlotTable {
       if (e.slot_plus_one != 0) place(e.tag, e.slot_plus_one);
   }
 
-  std::vector<Entry> entries_{};
+  std::vector<Entry, BackedAllocator<Entry>> entries_{};
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };

@@ -88,6 +88,10 @@ config::Schema schema() {
             .help("How many returned PEs advance their selection state; 0 = the policy's default."));
   s.add(Key::integer("pool.max_handle_length", 32).range(1, 65000)
             .help("Longest pool handle accepted, in bytes (RSPLIB cannot take more than 32)."));
+  s.add(Key::boolean("handlespace.huge_pages", true)
+            .help("Keep the handlespace's large arrays in transparent huge pages (where the kernel's "
+                  "transparent_hugepage setting is madvise or always): several times faster growth on "
+                  "virtual machines; false keeps 4 KiB pages."));
   s.add(Key::duration("registration.min_life", 1s).range(1ms, 24h).help("Shortest registration life granted."));
   s.add(Key::duration("registration.max_life", 1h).range(1ms, 24h).help("Longest registration life granted."));
   s.add(Key::choice("address.min_scope", "loopback", {"loopback", "sitelocal", "global"})
@@ -173,6 +177,7 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   h.max_items = c.integerAs<std::size_t>("resolution.max_items");
   h.max_increment = c.integerAs<std::uint32_t>("resolution.max_increment");
   h.max_pool_handle = c.integerAs<std::size_t>("pool.max_handle_length");
+  o.huge_pages = c.boolean("handlespace.huge_pages");
   if (h.default_items > h.max_items) {
     errors.push_back({"resolution.default_items", config::Source::Default, "resolution.default_items is above resolution.max_items"});
   }

@@ -351,6 +351,7 @@ class Registrar::Impl {
 
  private:
   static handlespace::Config handlespaceConfig(const Options& o) {
+    handlespace::setHugePages(o.huge_pages);  // before the handlespace allocates anything
     auto c = o.handlespace;
     c.record_changes = true;
     return c;

@@ -13,11 +13,13 @@
 //   build/enrp-release/tests/bench/enrp/vnfpool_enrp_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vnfpool/enrp/engine.h"
@@ -25,6 +27,14 @@
 
 namespace vnfpool::enrp {
 namespace {
+
+// VNFPOOL_HUGE_PAGES=0 runs without transparent huge pages for the handlespace's arrays (the A/B of
+// docs/BENCHMARKS.md, "Fresh memory", in one build).
+[[maybe_unused]] const bool kHugePagesSet = [] {
+  const char* v = std::getenv("VNFPOOL_HUGE_PAGES");
+  handlespace::setHugePages(v == nullptr || std::string_view(v) != "0");
+  return true;
+}();
 
 #if defined(__SANITIZE_ADDRESS__)
 // Under the sanitizers (ctest's smoke run in CI) only the smallest size: a smoke test, not a figure.

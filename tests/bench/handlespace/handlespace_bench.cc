@@ -9,10 +9,12 @@
 #include <malloc.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -21,6 +23,14 @@
 
 namespace vnfpool::handlespace {
 namespace {
+
+// VNFPOOL_HUGE_PAGES=0 runs without transparent huge pages for the handlespace's arrays (the A/B of
+// docs/BENCHMARKS.md, "Fresh memory", in one build).
+[[maybe_unused]] const bool kHugePagesSet = [] {
+  const char* v = std::getenv("VNFPOOL_HUGE_PAGES");
+  setHugePages(v == nullptr || std::string_view(v) != "0");
+  return true;
+}();
 
 using wire::PolicyType;
 
@@ -217,10 +227,11 @@ void BM_BytesPerPe(benchmark::State& state) {
   const Setup s = setupOf(state);
   for (auto _ : state) {
     Workload work(s);
-    // Heap in use, including blocks glibc serves by mmap (the large tables and arena chunks).
+    // Heap in use, including blocks glibc serves by mmap, plus the large arrays the handlespace maps
+    // itself (huge-page blocks, outside malloc).
     auto inUse = [] {
       const auto info = mallinfo2();
-      return info.uordblks + info.hblkhd;
+      return info.uordblks + info.hblkhd + mappedBytes();
     };
     const auto before = inUse();
     Handlespace hs;

@@ -382,6 +382,37 @@ TEST(HandlespaceTest, ExpiryStaysExactThroughManyRemovalsAndRefreshes) {
   EXPECT_EQ(hs.size(), deadline.size());
 }
 
+// Large arrays (records of more than 13,000 PEs, index tables) live in mapped 2 MiB-aligned blocks outside
+// malloc; with huge pages off they are mapped all the same, only not advised. Either way the contents
+// are whole, every slot (including those at region and chunk boundaries) stays addressable, and the
+// blocks go back when the handlespace does.
+TEST(HandlespaceTest, LargeArraysLiveInMappedBlocksAndAreReturned) {
+  for (const bool huge : {true, false}) {
+    setHugePages(huge);
+    const std::size_t before = mappedBytes();
+    {
+      Handlespace hs;
+      constexpr PeId kCount = 40000;
+      for (PeId id = 1; id <= kCount; ++id)
+        ASSERT_TRUE(hs.registerPe("pool-" + std::to_string(id % 7), pe(id, kRr), EntryContext{id % 5, at(int(id % 97))}, {}).ok());
+      EXPECT_GT(mappedBytes(), before);
+      EXPECT_EQ(hs.size(), kCount);
+      for (PeId id = 1; id <= kCount; id += 997) {
+        const auto ref = hs.find("pool-" + std::to_string(id % 7), id);
+        ASSERT_TRUE(ref.has_value()) << id;
+        EXPECT_EQ(hs.view(*ref).id(), id);
+      }
+      for (PeId id = 1; id <= kCount; id += 2) ASSERT_TRUE(hs.deregisterPe("pool-" + std::to_string(id % 7), id));
+      for (PeId id = kCount + 1; id <= kCount + 1000; ++id)  // reuses freed slots
+        ASSERT_TRUE(hs.registerPe("pool-x", pe(id, kRr), EntryContext{}, {}).ok());
+      EXPECT_EQ(hs.size(), kCount / 2 + 1000);
+      EXPECT_EQ(hs.expire(at(1000)).size(), kCount / 2);
+    }
+    EXPECT_EQ(mappedBytes(), before);
+  }
+  setHugePages(true);
+}
+
 TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   Config config;
   config.record_changes = true;

@@ -27,6 +27,7 @@ TEST(RegistrarOptions, DefaultsServeNgOnMptcp) {
   EXPECT_EQ(o.asap_engine.keep_alive_interval, 5s);
   EXPECT_EQ(o.asap_engine.max_bad_pe_reports, 3u);
   EXPECT_EQ(o.handlespace.max_pool_handle, 32u);
+  EXPECT_TRUE(o.huge_pages);
   EXPECT_EQ(o.pr_id, 0u);
 }
 
@@ -46,6 +47,11 @@ TEST(RegistrarOptions, FlagsAndEnvironment) {
   EXPECT_EQ(o.asap_engine.keep_alive_timeout, 100ms);
   EXPECT_FALSE(o.http.has_value());
   EXPECT_EQ(o.asap_engine.min_address_scope, asap::AddressScope::SiteLocal);
+
+  auto small_pages = load({"--handlespace.huge-pages=false"});
+  ASSERT_TRUE(small_pages.ok()) << config::describe(small_pages.errors());
+  EXPECT_FALSE(small_pages.value().options.huge_pages);
+  EXPECT_FALSE(load({"--handlespace.huge-pages=sometimes"}).ok());
 }
 
 TEST(RegistrarOptions, BadValuesNameTheKey) {

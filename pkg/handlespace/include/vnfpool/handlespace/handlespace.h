@@ -47,6 +47,17 @@ struct Config {
   bool record_changes = false;
 };
 
+/// Whether handlespaces advise their large arrays (2 MiB and more: record regions, index tables, the
+/// expiry heap, owner lists) for transparent huge pages; on by default. Process-wide, read at each
+/// allocation. On machines where fresh 4 KiB pages are expensive (virtual machines with shadow paging)
+/// this makes a growing handlespace several times faster; the kernel's transparent_hugepage setting
+/// still decides ("never" turns it off, "madvise" and "always" honour it). docs/handlespace.md.
+void setHugePages(bool on) noexcept;
+bool hugePages() noexcept;
+/// Bytes of those large arrays mapped now, by all handlespaces of the process (they are outside malloc's
+/// statistics).
+std::size_t mappedBytes() noexcept;
+
 /// A stored PE. Valid until the next call that modifies the handlespace; never dereference an old one.
 struct PeRef {
   std::uint32_t slot = 0;

@@ -69,6 +69,8 @@ struct Options {
   std::size_t metrics_pool_series = 100;
   asap::RegistrarConfig asap_engine{};  // pr_id inside is overwritten with pr_id above
   handlespace::Config handlespace{};
+  /// Large handlespace arrays in transparent huge pages (handlespace::setHugePages; process-wide).
+  bool huge_pages = true;
   transport::Limits limits{};
   /// ENRP; nullopt: a single registrar without a mesh.
   std::optional<EnrpOptions> enrp{};

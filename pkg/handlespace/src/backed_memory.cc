@@ -1,0 +1,56 @@
+#include "backed_memory.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "vnfpool/handlespace/handlespace.h"
+
+namespace vnfpool::handlespace {
+namespace {
+std::atomic<bool> g_huge_pages{true};
+std::atomic<std::size_t> g_mapped{0};
+}  // namespace
+
+void setHugePages(bool on) noexcept { g_huge_pages.store(on, std::memory_order_relaxed); }
+bool hugePages() noexcept { return g_huge_pages.load(std::memory_order_relaxed); }
+std::size_t mappedBytes() noexcept { return g_mapped.load(std::memory_order_relaxed); }
+
+namespace detail {
+namespace {
+
+std::size_t roundUp(std::size_t bytes, std::size_t to) { return (bytes + to - 1) / to * to; }
+
+}  // namespace
+
+void* allocateBacked(std::size_t bytes) {
+  if (bytes < kHugePage) return ::operator new(bytes, std::align_val_t{kBackedAlign});
+  // Map one huge page more than needed and unmap the ends, so the block starts on a 2 MiB boundary (the
+  // kernel backs an advised range with huge pages only where whole aligned 2 MiB pieces fit).
+  const std::size_t length = roundUp(bytes, kHugePage);
+  void* raw = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  const auto begin = reinterpret_cast<std::uintptr_t>(raw);
+  const std::uintptr_t aligned = roundUp(begin, kHugePage);
+  if (aligned > begin) ::munmap(raw, aligned - begin);
+  const std::uintptr_t end = begin + length + kHugePage;
+  if (end > aligned + length) ::munmap(reinterpret_cast<void*>(aligned + length), end - (aligned + length));
+  void* block = reinterpret_cast<void*>(aligned);
+  if (hugePages()) ::madvise(block, length, MADV_HUGEPAGE);  // advice: where refused, 4 KiB pages serve
+  g_mapped.fetch_add(length, std::memory_order_relaxed);
+  return block;
+}
+
+void releaseBacked(void* block, std::size_t bytes) noexcept {
+  if (bytes < kHugePage) {
+    ::operator delete(block, std::align_val_t{kBackedAlign});
+    return;
+  }
+  const std::size_t length = roundUp(bytes, kHugePage);
+  ::munmap(block, length);
+  g_mapped.fetch_sub(length, std::memory_order_relaxed);
+}
+
+}  // namespace detail
+}  // namespace vnfpool::handlespace
