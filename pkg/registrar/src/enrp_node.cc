@@ -193,6 +193,10 @@ EnrpNode::EnrpNode(boost::asio::io_context& loop, const EnrpOptions& options, wi
   m_.foreign_expired = &metrics_.counter(e + "foreign_expired_total",
                                          "Entries of other PRs removed when their registration life ran out");
   m_.malformed = &metrics_.counter(e + "malformed_messages_total", "ENRP messages that did not decode");
+  const std::string bytes = e + "message_bytes_total";
+  const std::string bytes_help = "Bytes of ENRP messages (without framing), by direction";
+  m_.bytes_sent = &metrics_.counter(bytes, bytes_help, {{"direction", "sent"}});
+  m_.bytes_received = &metrics_.counter(bytes, bytes_help, {{"direction", "received"}});
   m_.startup_sync = &metrics_.gauge(e + "startup_sync_seconds",
                                     "How long the start-up synchronisation with the mentor took (0 until done)");
   m_.connections = &metrics_.gauge(e + "connections", "Open ENRP connections");
@@ -293,8 +297,12 @@ void EnrpNode::run() {
             const wire::Dialect dialect = it->second;
             transport_.sendEncoded(a.to, [&](std::vector<std::byte>& out) {
               auto n = wire::encodeTo(a.message, dialect, out);
-              if (!n.ok()) log_.error("cannot encode an ENRP message", {{"conn", a.to}, {"detail", n.error().detail}});
-              return n.ok();
+              if (!n.ok()) {
+                log_.error("cannot encode an ENRP message", {{"conn", a.to}, {"detail", n.error().detail}});
+                return false;
+              }
+              m_.bytes_sent->Increment(static_cast<double>(n.value()));
+              return true;
             });
           } else if constexpr (std::is_same_v<T, enrp::Connect>) {
             const auto& t = a.address;
@@ -328,6 +336,7 @@ void EnrpNode::run() {
 void EnrpNode::onMessage(transport::ConnId conn, std::span<const std::byte> bytes) {
   auto it = dialects_.find(conn);
   const wire::Dialect dialect = it == dialects_.end() ? options_.dialect : it->second;
+  m_.bytes_received->Increment(static_cast<double>(bytes.size()));
   auto decoded = wire::decodeEnrp(bytes, dialect);
   if (decoded.ok()) {
     feed(enrp::Received{conn, std::move(decoded).value()});

@@ -93,7 +93,7 @@ class EnrpNode {
     prometheus::Counter *updates_sent, *updates_received, *presences_sent, *presences_received, *audits,
         *audit_mismatches, *resyncs, *pages_sent, *pages_received, *takeovers_started, *takeovers_won,
         *takeovers_lost, *takeovers_abandoned, *orphans_adopted, *suggestions_sent, *suggestions_received,
-        *peers_failed, *foreign_expired, *malformed;
+        *peers_failed, *foreign_expired, *malformed, *bytes_sent, *bytes_received;
     prometheus::Gauge *startup_sync, *connections;
   } m_{};
 };

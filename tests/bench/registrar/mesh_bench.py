@@ -7,6 +7,13 @@
                look for another home) is killed -> every one of its PEs has a surviving home at both
                survivors ("takeover complete"); and how the orphans were spread.
   pr-silent    the same registrar is stopped (SIGSTOP: connections stay up, nothing answers) instead.
+  sync         a registrar holds N PEs (one `vnfpoolctl bench --mode hold` process) and a second one starts
+               with it as its only peer -> the second one's start-up synchronisation, as it reports it
+               (`vnfpool_registrar_enrp_startup_sync_seconds`: from its ENRP start to the mentor's last page
+               applied, so connecting and the first Presence exchange are in it). Baseline of the same
+               run: the same number of bytes (`_enrp_message_bytes_total` received by the new registrar)
+               sent over a loopback TCP connection from another process, written in 64 KiB pieces and
+               read into one buffer (no parsing, no inserting).
 
 For pr-crash and pr-silent a second, faster observer polls both survivors' /metrics
 (`complete_in_registrars_ms`): a survivor is done when it holds all N PEs, none orphaned
@@ -15,7 +22,7 @@ from its peers. Every registrar's handlespace is watched through the admin API (
 when the watcher line arrived here, so they include the gRPC stream and this script's reading.
 
 usage: mesh_bench.py --registrar BIN --ctl BIN [--transport tcp|mptcp] [--pe-kills 40] [--orphans 10000]
-                     [--runs 5]
+                     [--runs 5] [--cases pe-crash,pr-crash,pr-silent,sync] [--sync-sizes 10000,100000]
 """
 import argparse
 import json
@@ -120,7 +127,7 @@ class Registrar:
         self.log = open(os.path.join(tmp, f"registrar-{index}.log"), "ab")
         args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{asap_port}", "--asap.transport", ARGS.transport,
                 "--admin.listen", "127.0.0.1:0", "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
-                "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", "warn",
+                "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", os.environ.get("MESH_LOG_LEVEL", "warn"),
                 "--enrp.listen", f"127.0.0.1:{enrp_port}", "--enrp.transport", ARGS.transport, *ENRP_TIMERS]
         for p in peers:
             args += ["--enrp.peers", f"127.0.0.1:{p}"]
@@ -143,6 +150,15 @@ class Registrar:
         if r.returncode != 0:
             return set()
         return {int(p["pr_id"]) for p in json.loads(r.stdout)["peers"].get("peers", [])}
+
+    def metric(self, name, labels=""):
+        """One sample of /metrics by its name and exact label set ('{direction="sent"}'), or None."""
+        body = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=5).read().decode()
+        prefix = name + labels + " "
+        for line in body.splitlines():
+            if line.startswith(prefix):
+                return float(line.split()[-1])
+        return None
 
     def gauges(self):
         """The registrar's own view from /metrics: PEs, orphaned PEs (home neither itself nor a known peer)
@@ -310,6 +326,78 @@ def pr_loss(sig):
         mesh.close()
 
 
+def loopback_copy_ms(nbytes):
+    """Wall time to move nbytes from another process over a loopback TCP connection (64 KiB writes, read
+    into one preallocated buffer). The sender connects first and starts on a go byte, so process start-up
+    is outside the time."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    sender = subprocess.Popen([sys.executable, "-c", (
+        "import socket,sys\n"
+        f"s=socket.create_connection(('127.0.0.1',{port}))\n"
+        "s.recv(1)\n"
+        f"left={nbytes}\n"
+        "chunk=bytes(65536)\n"
+        "while left>0:\n"
+        "    n=min(left,len(chunk)); s.sendall(chunk[:n]); left-=n\n"
+        "s.close()\n")])
+    conn, _ = listener.accept()
+    buf = bytearray(nbytes)
+    view = memoryview(buf)
+    got = 0
+    start = time.monotonic()
+    conn.sendall(b"g")
+    while got < nbytes:
+        n = conn.recv_into(view[got:], nbytes - got)
+        if n == 0:
+            raise RuntimeError("baseline sender closed early")
+        got += n
+    took = 1000 * (time.monotonic() - start)
+    conn.close()
+    listener.close()
+    sender.wait()
+    return took
+
+
+def sync(n):
+    """One start-up synchronisation of a fresh registrar from a mentor holding n PEs."""
+    tmp = tempfile.mkdtemp(prefix="vnfpool-syncbench-")
+    ports = free_ports(4)
+    prs, procs = [], []
+    try:
+        # ENRP runs only with peers configured: the mentor names the new registrar's port, which is not
+        # served until that one starts (the mentor retries every reconnect_interval meanwhile).
+        mentor = Registrar(tmp, 0, ports[0], ports[2], [ports[3]])
+        prs.append(mentor)
+        holder = subprocess.Popen([ARGS.ctl, "bench", "--mode", "hold", "-n", str(n), "-c", "4", "-t", mentor.asap,
+                                   "--transport", ARGS.transport, "--pool", POOL],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(holder)
+        registered = json.loads(holder.stdout.readline())
+        if registered["registered"] != n:
+            raise RuntimeError(f"hold registered {registered}")
+        wait_for(lambda: mentor.gauges()["pes"] == n, what="the PEs at the mentor")
+        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]])
+        prs.append(fresh)
+
+        def synced():
+            took = fresh.metric("vnfpool_registrar_enrp_startup_sync_seconds")
+            return took if took and fresh.gauges()["pes"] == n else None
+        took_ms = 1000 * wait_for(synced, timeout=120, what="the new registrar's start-up sync", poll=0.05)
+        nbytes = int(fresh.metric("vnfpool_registrar_enrp_message_bytes_total", '{direction="received"}'))
+        pages = fresh.metric("vnfpool_registrar_enrp_handle_table_pages_total", '{direction="received"}')
+        return took_ms, nbytes, int(pages or 0), loopback_copy_ms(nbytes)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for r in prs:
+            r.close()
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -320,6 +408,7 @@ def main():
     p.add_argument("--orphans", type=int, default=10000)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cases", default="pe-crash,pr-crash,pr-silent")
+    p.add_argument("--sync-sizes", default="10000,100000", help="sync: PE counts, comma-separated")
     p.add_argument("--metrics-only", action="store_true",
                    help="pr-crash/pr-silent: no watch streams, only the /metrics observer (the registrars do not "
                         "stream 10^4 events per watcher while taking over)")
@@ -344,6 +433,20 @@ def main():
                                                         "missing": len(runs) - len(inside)},
                           "spread_over_survivors": [s for _, _, s in runs],
                           "detection_bound_ms": 100 if sig == signal.SIGKILL else 400}), flush=True)
+
+    if "sync" in cases:
+        for n in [int(x) for x in ARGS.sync_sizes.split(",")]:
+            runs = [sync(n) for _ in range(ARGS.runs)]
+            took = [r[0] for r in runs]
+            copy = [r[3] for r in runs]
+            print(json.dumps({"case": "sync", "pes": n, "runs": len(runs),
+                              "startup_sync_ms": {"p50": round(percentile(took, 50), 1), "max": round(max(took), 1),
+                                                  "all": [round(t, 1) for t in took]},
+                              "bytes": runs[0][1], "pages": runs[0][2],
+                              "baseline_loopback_copy_ms": {"p50": round(percentile(copy, 50), 2),
+                                                            "all": [round(t, 2) for t in copy]},
+                              "ratio_p50": round(percentile(took, 50) / max(percentile(copy, 50), 1e-3), 1)}),
+                  flush=True)
 
 
 if __name__ == "__main__":
