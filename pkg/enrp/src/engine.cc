@@ -212,6 +212,7 @@ void Engine::onDisconnected(const Disconnected& e, std::vector<Action>&) {
         // The transfer's connection is gone (the peer may have restarted): its next request starts anew.
         peer.serve_cursor.reset();
         peer.serve_owed = 0;
+        peer.serve_ahead = 0;
         peer.serve_conn = kNoConn;
       }
       if (peer.conns.empty() && config_.probe_on_disconnect && !peer.probing && !takeovers_.count(peer.id)) {
@@ -408,8 +409,10 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
   // RSPLIB does). A request while some are still owed continues the transfer; one that is not owed, or
   // with the other W flag, starts a new transfer from the beginning. A peer that announced
   // kFeatureTablePagesAhead gets ng_pages_ahead pages for the first request of a transfer and then one per
-  // request, so that many pages are in flight instead of one per round trip. After the last page the
-  // requests still owed for the pages ahead are swallowed.
+  // request, so that many pages are in flight instead of one per round trip. The first page goes out
+  // now and the pages ahead one per timer turn (tick): building a page takes about a millisecond per
+  // thousand PEs, and the requester should not wait for all of them. After the last page the requests
+  // still owed for the pages ahead are swallowed.
   const bool continuation = peer.serve_owed > 0 && peer.serve_own_only == m.own_children_only;
   if (continuation) {
     --peer.serve_owed;
@@ -418,11 +421,24 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
     peer.serve_cursor = handlespace::TableCursor{};
     peer.serve_own_only = m.own_children_only;
     peer.serve_owed = 0;
+    peer.serve_ahead = 0;
   }
   if (!peer.conns.empty()) peer.serve_conn = peer.conns.front();
   const bool ahead = peer.dialect == wire::Dialect::Ng && peer.pages_ahead && config_.ng_pages_ahead > 1;
-  const std::size_t pages = continuation || !ahead ? 1 : config_.ng_pages_ahead;
-  for (std::size_t i = 0; i < pages && peer.serve_cursor; ++i) sendTablePage(peer, out);
+  sendTablePage(peer, out);
+  if (!continuation && ahead && peer.serve_cursor) peer.serve_ahead = config_.ng_pages_ahead - 1;
+}
+
+void Engine::sendPagesAhead(std::vector<Action>& out) {
+  for (auto& [id, peer] : peers_) {
+    if (peer.serve_ahead == 0) continue;
+    if (!peer.serve_cursor) {
+      peer.serve_ahead = 0;
+      continue;
+    }
+    --peer.serve_ahead;
+    sendTablePage(peer, out);
+  }
 }
 
 void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
@@ -802,12 +818,14 @@ void Engine::tick(std::vector<Action>& out) {
   for (auto& [key, target] : targets_)
     if (target.retry_at && now >= *target.retry_at) connectTarget(key, target, out);
   if (auto next = hs_.nextExpiry(); next && *next <= now) stats_.foreign_expired += hs_.expire(now).size();
+  sendPagesAhead(out);
 }
 
 void Engine::rearm(std::vector<Action>& out) {
   if (!started_) return;
   TimePoint next = startup_ ? startup_deadline_ : next_heartbeat_;
   for (const auto& [id, peer] : peers_) {
+    if (peer.serve_ahead > 0 && peer.serve_cursor) next = std::min(next, clock_.now());
     if (peer.sync != Sync::None) next = std::min(next, peer.sync_deadline);
     if (takeovers_.count(id)) continue;
     next = std::min(next, peer.probing ? peer.probe_deadline : peer.last_heard + config_.max_time_last_heard);

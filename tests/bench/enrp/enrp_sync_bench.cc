@@ -210,6 +210,10 @@ class Mesh {
         conns_.erase(it);
         conns_.erase(other.peer);
         queue_.push_back(Item{other.node, Disconnected{other.peer}, {}});
+      } else if (const auto* arm = std::get_if<Arm>(&a); arm != nullptr && arm->at <= clock.now()) {
+        // A timer due now (the pages ahead of a table transfer): it fires behind what is queued, as the
+        // daemon's timer fires after the I/O already waiting. Later deadlines are the bench's business.
+        queue_.push_back(Item{n.id, Expired{Engine::kTimer}, {}});
       } else if (const auto* t = std::get_if<TakeOverPe>(&a)) {
         auto ref = n.hs->find(t->pool, t->pe);
         if (!ref) continue;

@@ -1,5 +1,6 @@
-// Handle Table Responses: pages ahead for ng peers that announced kFeatureTablePagesAhead, one page per
-// request for classic peers and for ng peers that did not, and pages filled up to the byte bound.
+// Handle Table Responses: pages ahead for ng peers that announced kFeatureTablePagesAhead (the first page
+// at once, the others one per timer turn), one page per request for classic peers and for ng peers that
+// did not, and pages filled up to the byte bound.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -51,6 +52,26 @@ class PagingTest : public ::testing::Test {
   /// A Handle Table Request on `conn`; the responses it gets, through the codec.
   std::vector<msg::HandleTableResponse> request(ConnId conn, bool own_only = false) {
     auto out = engine().handle(Received{conn, test::throughWire(msg::HandleTableRequest{own_only, {kPeer, kSelf}}, dialect_)});
+    return pagesIn(out);
+  }
+  /// Timer turns while the engine keeps its timer armed for now: the pages ahead, one per turn.
+  std::vector<msg::HandleTableResponse> pagesAhead(std::size_t* turns = nullptr) {
+    std::vector<msg::HandleTableResponse> pages;
+    std::size_t n = 0;
+    while (armedNow_ && n < 1000) {
+      ++n;
+      auto out = engine().handle(Expired{Engine::kTimer});
+      auto got = pagesIn(out);
+      EXPECT_LE(got.size(), 1u) << "one page per timer turn";
+      pages.insert(pages.end(), got.begin(), got.end());
+    }
+    if (turns != nullptr) *turns = n;
+    return pages;
+  }
+  std::vector<msg::HandleTableResponse> pagesIn(const std::vector<Action>& out) {
+    // The engine re-arms its timer only when the deadline changes: "armed for now" lasts until it fires.
+    for (const auto& a : out)
+      if (const auto* arm = std::get_if<Arm>(&a)) armedNow_ = arm->at <= clock_.now();
     std::vector<msg::HandleTableResponse> pages;
     for (auto& [to, r] : sent<msg::HandleTableResponse>(out)) {
       EXPECT_FALSE(r.reject);
@@ -76,6 +97,7 @@ class PagingTest : public ::testing::Test {
   Config config_;
   std::unique_ptr<Engine> engine_;
   wire::Dialect dialect_ = wire::Dialect::Ng;
+  bool armedNow_ = false;
 };
 
 TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
@@ -93,8 +115,14 @@ TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
     }
   };
   auto first = request(5);
-  ASSERT_EQ(first.size(), 3u);  // the first request of a transfer: three pages
+  ASSERT_EQ(first.size(), 1u);  // the first request of a transfer: one page at once...
   take(first);
+  ASSERT_TRUE(armedNow_);       // ...and the timer armed for now
+  std::size_t turns = 0;
+  auto ahead = pagesAhead(&turns);
+  ASSERT_EQ(ahead.size(), 2u);  // two pages ahead, one per timer turn
+  EXPECT_EQ(turns, 2u);         // and then the timer is no longer armed for now
+  take(ahead);
   // One request per page with M=1 (as the requester sends them): each gets the next page.
   for (int i = 0; i < 7; ++i) {
     auto pages = request(5);
@@ -109,9 +137,45 @@ TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
   EXPECT_TRUE(request(5).empty());
   // ...and the next one starts a new transfer from the beginning.
   auto again = request(5);
-  ASSERT_EQ(again.size(), 3u);
+  ASSERT_EQ(again.size(), 1u);
   EXPECT_TRUE(again[0].more);
+  EXPECT_EQ(pagesAhead().size(), 2u);
   EXPECT_EQ(engine().stats().table_pages_sent, 13u);
+}
+
+// Requests that arrive while pages ahead are still to be sent each get their page at once; the pages
+// ahead follow on the timer; every PE goes exactly once, and the transfer ends with M=0.
+TEST_F(PagingTest, RequestsInterleavedWithPagesAheadLoseAndRepeatNothing) {
+  config_.ng_page_entries = 10;
+  config_.ng_pages_ahead = 4;
+  fill(95);  // 10 pages
+  peer(5, wire::Dialect::Ng, true);
+  std::multiset<PeId> got;
+  std::size_t pages = 0;
+  bool last = false;
+  auto take = [&](const std::vector<msg::HandleTableResponse>& rs) {
+    for (const auto& r : rs) {
+      ++pages;
+      EXPECT_FALSE(last) << "a page after the one with M=0";
+      last = !r.more;
+      for (const auto& pool : r.pools)
+        for (const auto& pe : pool.pes) got.insert(pe.id);
+    }
+  };
+  take(request(5));                // page 1, three ahead to go
+  take(request(5));                // the requester's follow-up to page 1, before any timer turn
+  ASSERT_EQ(pages, 2u);
+  auto one = engine().handle(Expired{Engine::kTimer});
+  take(pagesIn(one));              // one page ahead
+  ASSERT_EQ(pages, 3u);
+  for (int i = 0; i < 20 && !last; ++i) {
+    take(request(5));
+    take(pagesAhead());
+  }
+  EXPECT_TRUE(last);
+  EXPECT_EQ(pages, 10u);
+  EXPECT_EQ(got.size(), 95u);
+  EXPECT_EQ(std::set<PeId>(got.begin(), got.end()).size(), 95u);
 }
 
 TEST_F(PagingTest, NgPeerThatDidNotAnnounceItGetsOnePagePerRequest) {
@@ -154,10 +218,12 @@ TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {
   config_.ng_pages_ahead = 2;
   fill(50);
   peer(5, wire::Dialect::Ng, true);
-  ASSERT_EQ(request(5).size(), 2u);
+  ASSERT_EQ(request(5).size(), 1u);
+  ASSERT_EQ(pagesAhead().size(), 1u);
   auto pages = request(5, true);  // W=1 now: a new transfer, pages ahead again
-  ASSERT_EQ(pages.size(), 2u);
+  ASSERT_EQ(pages.size(), 1u);
   EXPECT_TRUE(pages[0].more);
+  EXPECT_EQ(pagesAhead().size(), 1u);
 }
 
 TEST_F(PagingTest, LosingTheTransfersConnectionEndsIt) {
@@ -166,12 +232,14 @@ TEST_F(PagingTest, LosingTheTransfersConnectionEndsIt) {
   fill(50);
   peer(5, wire::Dialect::Ng, true);
   auto first = request(5);
-  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(first.size(), 1u);
   peer(6, wire::Dialect::Ng, true);  // the peer restarted: a new connection, and the old one resets
   engine().handle(Disconnected{5});
+  EXPECT_TRUE(pagesAhead().empty());  // the page ahead of the old transfer is not sent
   auto again = request(6);  // its first request: from the beginning, not the middle of the old transfer
-  ASSERT_EQ(again.size(), 2u);
+  ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].pools, first[0].pools);
+  EXPECT_EQ(pagesAhead().size(), 1u);
 }
 
 // Pages are filled up to the byte bound, and never past it, for PEs of every shape: the size estimate

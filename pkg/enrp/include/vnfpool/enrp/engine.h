@@ -82,7 +82,9 @@ struct Config {
   /// Pages an ng responder sends for the first request of a transfer when the requester announced
   /// kFeatureTablePagesAhead; each further request gets one page, so this many stay in flight (a mentor
   /// sync of 10^6 PEs is ~1700 pages: with one page per round trip the round trips dominate). 1: off.
-  /// Classic peers always get one page per request (RSPLIB).
+  /// The first page answers the request at once; the others follow one per timer turn (an Arm for
+  /// "now"), so the requester starts on the first page while the rest are built. Classic peers always
+  /// get one page per request (RSPLIB).
   std::size_t ng_pages_ahead = 8;
   /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
   bool classic_takeover_suggestion = true;
@@ -288,6 +290,7 @@ class Engine {
     std::optional<handlespace::TableCursor> serve_cursor{};  // paging a table to this peer
     bool serve_own_only = false;
     std::size_t serve_owed = 0;  // pages sent with M=1 whose follow-up request has not arrived yet
+    std::size_t serve_ahead = 0;  // pages ahead still to send, one per timer turn (tick)
     ConnId serve_conn = kNoConn;  // where the pages go; its loss ends the transfer
     bool pages_ahead = false;    // its Presence announced kFeatureTablePagesAhead
     std::vector<wire::Transport> transports{};
@@ -323,6 +326,7 @@ class Engine {
   void presence(Link& link, const wire::enrp::Presence& m, std::vector<Action>& out);
   void tableRequest(Peer& peer, const wire::enrp::HandleTableRequest& m, std::vector<Action>& out);
   void sendTablePage(Peer& peer, std::vector<Action>& out);
+  void sendPagesAhead(std::vector<Action>& out);
   void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
   void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
   void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);
