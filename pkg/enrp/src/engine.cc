@@ -771,9 +771,18 @@ void Engine::endStartup() {
   next_heartbeat_ = clock_.now() + jittered(config_.heartbeat_cycle);
 }
 
+bool Engine::mentorTransferRunning() const {
+  if (!mentor_) return false;
+  const auto it = peers_.find(*mentor_);
+  return it != peers_.end() && it->second.sync == Sync::Mentor;
+}
+
 void Engine::tick(std::vector<Action>& out) {
   const TimePoint now = clock_.now();
-  if (startup_ && now >= startup_deadline_) {
+  // The start-up ends at the mentor discovery deadline, unless the mentor's table is still arriving:
+  // then it ends with the last page (or when the transfer stalls for transfer_timeout, or the mentor
+  // dies), so that the PR does not call itself synchronised while most of the handlespace is missing.
+  if (startup_ && now >= startup_deadline_ && !mentorTransferRunning()) {
     endStartup();
     heartbeat(out);
   }
@@ -823,7 +832,9 @@ void Engine::tick(std::vector<Action>& out) {
 
 void Engine::rearm(std::vector<Action>& out) {
   if (!started_) return;
-  TimePoint next = startup_ ? startup_deadline_ : next_heartbeat_;
+  // During a mentor transfer the start-up has no deadline of its own: the transfer's sync_deadline
+  // (below) bounds it.
+  TimePoint next = !startup_ ? next_heartbeat_ : mentorTransferRunning() ? TimePoint::max() : startup_deadline_;
   for (const auto& [id, peer] : peers_) {
     if (peer.serve_ahead > 0 && peer.serve_cursor) next = std::min(next, clock_.now());
     if (peer.sync != Sync::None) next = std::min(next, peer.sync_deadline);

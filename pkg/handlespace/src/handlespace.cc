@@ -850,6 +850,10 @@ bool Handlespace::hasChanges() const { return !impl_->changes_.empty(); }
 std::vector<Change> Handlespace::takeChanges() {
   std::vector<Change> out;
   out.swap(impl_->changes_);
+  // The next batch is likely of a similar size (a table page, a takeover): room for it up front, so
+  // the journal does not grow through a dozen reallocations per batch (capped: one huge batch should
+  // not pin its size for good).
+  impl_->changes_.reserve(std::min<std::size_t>(out.size(), 4096));
   return out;
 }
 

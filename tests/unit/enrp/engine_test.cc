@@ -753,6 +753,39 @@ TEST_F(EngineTest, AStalledTransferIsGivenUpAndTheAuditRetried) {
   EXPECT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
 }
 
+// The mentor discovery deadline passes while the mentor's table is still arriving (a big handlespace):
+// the start-up goes on until the last page, so the PR does not report itself synchronised with most of
+// the handlespace missing; no timer is armed for the past deadline meanwhile.
+TEST_F(EngineTest, AMentorTransferRunningPastTheDiscoveryDeadlineEndsTheStartupWithItsLastPage) {
+  config_.transfer_timeout = 1s;
+  engine();
+  auto out = peer(5, 0x20);  // the mentor
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  PeId next = 1;
+  for (int i = 0; i < 6; ++i) {  // 6 pages, 500 ms apart: 3 s, past the 2 s deadline
+    clock_.advance(500ms);
+    out = engine().handle(Expired{Engine::kTimer});
+    EXPECT_TRUE(engine().inStartup()) << i;
+    for (const auto& arm : only<Arm>(out)) EXPECT_GT(arm.at, clock_.now()) << "a timer for the past";
+    page.pools = {{"sip", {element(next, 0x20), element(next + 1, 0x20)}}};
+    next += 2;
+    out = from(5, page);
+    ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+    EXPECT_TRUE(sent<msg::Presence>(out).empty());  // no heartbeat round yet
+  }
+  page.more = false;
+  page.pools = {{"sip", {element(next, 0x20)}}};
+  out = from(5, page);
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_FALSE(sent<msg::Presence>(out).empty());  // the first heartbeat round
+  ASSERT_TRUE(engine().stats().startup_sync.has_value());
+  EXPECT_EQ(*engine().stats().startup_sync, 3s);
+  EXPECT_EQ(hs_.size(), 13u);
+}
+
 TEST_F(EngineTest, AStalledMentorSyncEndsTheStartup) {
   config_.transfer_timeout = 500ms;
   engine();

@@ -221,7 +221,8 @@ struct Stats {
   std::uint64_t foreign_expired = 0;     // entries removed when their Registration Life ran out
   std::uint64_t malformed = 0;
   std::uint64_t ignored = 0;             // messages from unknown/own senders, unexpected responses
-  std::optional<Duration> startup_sync{};  // start to end of start-up (mentor sync or timeout)
+  std::optional<Duration> startup_sync{};  // start to end of start-up: the mentor's last page, a stalled
+                                           // transfer, or the discovery deadline with no mentor heard
 };
 
 /// The ENRP engine. Loop thread only; never throws on peer input; keeps references to `hs` and `clock`,
@@ -327,6 +328,7 @@ class Engine {
   void tableRequest(Peer& peer, const wire::enrp::HandleTableRequest& m, std::vector<Action>& out);
   void sendTablePage(Peer& peer, std::vector<Action>& out);
   void sendPagesAhead(std::vector<Action>& out);
+  bool mentorTransferRunning() const;
   void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
   void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
   void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);

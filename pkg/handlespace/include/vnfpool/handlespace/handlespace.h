@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "vnfpool/handlespace/random.h"
@@ -102,6 +103,8 @@ struct Change {
            a.previous_owner == b.previous_owner && same_removed;
   }
 };
+
+static_assert(std::is_nothrow_move_constructible_v<Change>, "the journal moves changes when it grows");
 
 /// One pool's figures, for metrics.
 struct PoolStats {
