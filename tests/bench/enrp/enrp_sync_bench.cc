@@ -5,6 +5,9 @@
 //    mentor's last page applied); the handlespace's destruction is outside the timing.
 //  * Baselines in the same run: inserting the same N PEs into an empty handlespace (what the receiver must
 //    do at least), and copying the encoded bytes of a whole ng transfer (what any transfer must touch).
+//    Counters: user_ms / sys_ms (CPU time of the process in our code and in the kernel, per sync) and
+//    mentor_ms / fresh_ms (time each side spent on its events: on two machines the larger bounds a
+//    pipelined transfer from below).
 //  * Takeover: three PRs, one dies holding 10^4 PEs; timed from the moment its peers declare it dead to
 //    the mesh being quiet: Init Takeover and acks, Takeover Server, every orphan rehomed and adopted, the
 //    Handle Updates and Takeover Suggestions out and applied by the other survivor.
@@ -12,7 +15,9 @@
 //
 //   build/enrp-release/tests/bench/enrp/vnfpool_enrp_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -44,6 +49,16 @@ constexpr std::int64_t kLargest = 1'000'000;
 #endif
 constexpr std::size_t kPoolSize = 1000;  // PEs per pool
 constexpr PrId kMentor = 1, kFresh = 2, kOtherOwner = 3;
+
+struct CpuTimes {
+  double user = 0, system = 0;  // seconds
+};
+CpuTimes cpuTimes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return {seconds(u.ru_utime), seconds(u.ru_stime)};
+}
 
 wire::Transport tcpAt(const char* v4, const char* v6, std::uint16_t port) {
   wire::Transport t;
@@ -149,6 +164,7 @@ class Mesh {
       queue_.pop_front();
       Node& n = *nodes_.at(item.node);
       if (!n.alive) continue;
+      const auto began = std::chrono::steady_clock::now();
       // One vector reused from message to message, as the daemon keeps its capacity (EnrpNode::run).
       std::vector<Action>& out = out_;
       out.clear();
@@ -161,10 +177,15 @@ class Mesh {
       }
       n.engine->publishChanges(out);
       carryOut(n, out);
+      busy[n.id] += std::chrono::steady_clock::now() - began;
     }
   }
 
   handlespace::ManualClock clock;
+  /// Wall time each node spent handling its events in run() (its engine, codec and handlespace work,
+  /// including encoding what it sends): the two sides of a transfer run on different machines, so the
+  /// larger of the two bounds a pipelined transfer from below.
+  std::map<PrId, std::chrono::steady_clock::duration> busy;
   std::uint64_t bytes_sent = 0;
 
  private:
@@ -257,6 +278,7 @@ void BM_Sync(benchmark::State& state) {
   const auto dialect = state.range(1) == 0 ? wire::Dialect::Ng : wire::Dialect::Classic;
   handlespace::Handlespace& mentor_hs = mentorHandlespace(n);
   std::uint64_t bytes = 0, pages = 0;
+  double user_s = 0, system_s = 0, mentor_s = 0, fresh_s = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto fresh_hs = std::make_unique<handlespace::Handlespace>(recording());
@@ -268,10 +290,17 @@ void BM_Sync(benchmark::State& state) {
     mesh.expire(kMentor);  // the mentor is past its own start-up
     state.ResumeTiming();
 
+    mesh.busy.clear();
+    const CpuTimes before = cpuTimes();
     mesh.start(kFresh, {kMentor});
     mesh.run();
+    const CpuTimes after = cpuTimes();
 
     state.PauseTiming();
+    user_s += after.user - before.user;
+    system_s += after.system - before.system;
+    mentor_s += std::chrono::duration<double>(mesh.busy[kMentor]).count();
+    fresh_s += std::chrono::duration<double>(mesh.busy[kFresh]).count();
     if (fresh_hs->size() != n) {
       state.SkipWithError("the fresh PR did not get every PE");
       break;
@@ -285,6 +314,14 @@ void BM_Sync(benchmark::State& state) {
   state.counters["PEs"] = static_cast<double>(n);
   state.counters["bytes"] = static_cast<double>(bytes);
   state.counters["pages"] = static_cast<double>(pages);  // = round trips with one page per request
+  // Where the time went: our code (user) and the kernel (system: on the machines we measure on mostly
+  // first touches of fresh memory, docs/BENCHMARKS.md "Fresh memory"), in ms per sync.
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["user_ms"] = iterations > 0 ? 1000 * user_s / iterations : 0;
+  state.counters["sys_ms"] = iterations > 0 ? 1000 * system_s / iterations : 0;
+  // The mentor's share (building and encoding pages) and the fresh PR's (decoding and storing them).
+  state.counters["mentor_ms"] = iterations > 0 ? 1000 * mentor_s / iterations : 0;
+  state.counters["fresh_ms"] = iterations > 0 ? 1000 * fresh_s / iterations : 0;
   state.counters["ns_per_PE"] = benchmark::Counter(static_cast<double>(n),
                                                    benchmark::Counter::kIsIterationInvariantRate |
                                                        benchmark::Counter::kInvert);
