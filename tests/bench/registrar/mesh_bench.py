@@ -13,7 +13,12 @@
                applied, so connecting and the first Presence exchange are in it). Baseline of the same
                run: the same number of bytes (`_enrp_message_bytes_total` received by the new registrar)
                sent over a loopback TCP connection from another process, written in 64 KiB pieces and
-               read into one buffer (no parsing, no inserting).
+               read into one buffer (no parsing, no inserting); and a new process writing as much fresh
+               anonymous memory as the new registrar's resident memory grew by (RssAnon after the sync
+               minus an idle registrar's), advised for huge pages as the handlespace's large arrays are:
+               on virtual machines that hand memory back to the host (free page reporting), the first
+               write to fresh memory is far dearer than on bare metal, and a new registrar must write
+               every byte of the handlespace it receives.
 
 For pr-crash and pr-silent a second, faster observer polls both survivors' /metrics
 (`complete_in_registrars_ms`): a survivor is done when it holds all N PEs, none orphaned
@@ -361,6 +366,29 @@ def loopback_copy_ms(nbytes):
     return took
 
 
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fresh_memory_ms(nbytes):
+    """Wall time for a new process to write one byte into each 4 KiB page of nbytes of fresh anonymous
+    memory advised for transparent huge pages (interpreter start-up is outside the time)."""
+    code = (
+        "import mmap,sys,time\n"
+        f"n={nbytes}\n"
+        "m=mmap.mmap(-1,n,flags=mmap.MAP_PRIVATE|mmap.MAP_ANONYMOUS)\n"
+        "m.madvise(mmap.MADV_HUGEPAGE)\n"
+        "t=time.monotonic()\n"
+        "for off in range(0,n,4096): m[off]=1\n"
+        "print(1000*(time.monotonic()-t))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def sync(n):
     """One start-up synchronisation of a fresh registrar from a mentor holding n PEs."""
     tmp = tempfile.mkdtemp(prefix="vnfpool-syncbench-")
@@ -371,6 +399,7 @@ def sync(n):
         # served until that one starts (the mentor retries every reconnect_interval meanwhile).
         mentor = Registrar(tmp, 0, ports[0], ports[2], [ports[3]])
         prs.append(mentor)
+        idle_rss_kib = rss_anon_kib(mentor.proc.pid)  # before it holds anything
         holder = subprocess.Popen([ARGS.ctl, "bench", "--mode", "hold", "-n", str(n), "-c", "4", "-t", mentor.asap,
                                    "--transport", ARGS.transport, "--pool", POOL],
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -388,7 +417,8 @@ def sync(n):
         took_ms = 1000 * wait_for(synced, timeout=120, what="the new registrar's start-up sync", poll=0.05)
         nbytes = int(fresh.metric("vnfpool_registrar_enrp_message_bytes_total", '{direction="received"}'))
         pages = fresh.metric("vnfpool_registrar_enrp_handle_table_pages_total", '{direction="received"}')
-        return took_ms, nbytes, int(pages or 0), loopback_copy_ms(nbytes)
+        grown = max(0, rss_anon_kib(fresh.proc.pid) - idle_rss_kib) * 1024
+        return took_ms, nbytes, int(pages or 0), loopback_copy_ms(nbytes), grown, fresh_memory_ms(grown)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -439,13 +469,20 @@ def main():
             runs = [sync(n) for _ in range(ARGS.runs)]
             took = [r[0] for r in runs]
             copy = [r[3] for r in runs]
+            memory = [r[5] for r in runs]
+            floor = [c + m for c, m in zip(copy, memory)]
             print(json.dumps({"case": "sync", "pes": n, "runs": len(runs),
                               "startup_sync_ms": {"p50": round(percentile(took, 50), 1), "max": round(max(took), 1),
                                                   "all": [round(t, 1) for t in took]},
                               "bytes": runs[0][1], "pages": runs[0][2],
                               "baseline_loopback_copy_ms": {"p50": round(percentile(copy, 50), 2),
                                                             "all": [round(t, 2) for t in copy]},
-                              "ratio_p50": round(percentile(took, 50) / max(percentile(copy, 50), 1e-3), 1)}),
+                              "ratio_p50": round(percentile(took, 50) / max(percentile(copy, 50), 1e-3), 1),
+                              "fresh_memory_mib": round(runs[0][4] / 2**20, 1),
+                              "baseline_fresh_memory_ms": {"p50": round(percentile(memory, 50), 2),
+                                                           "all": [round(t, 2) for t in memory]},
+                              "ratio_to_copy_plus_memory_p50": round(
+                                  percentile(took, 50) / max(percentile(floor, 50), 1e-3), 2)}),
                   flush=True)
 
 
