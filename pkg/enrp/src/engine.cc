@@ -453,6 +453,10 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   // byte bound does not read far past it.
   constexpr std::size_t kChunk = 256;
   std::unordered_map<std::string_view, std::size_t> group;
+  // Runs of one pool are common (a table pages each owner's PEs in join order): the last pool's group is
+  // kept, so most PEs need no map lookup.
+  std::string_view last_pool;
+  std::size_t last_group = 0;
   std::size_t bytes = kResponseHeaderBytes, taken = 0;
   std::optional<handlespace::TableCursor> next = *peer.serve_cursor;
   bool full = false;
@@ -461,18 +465,27 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
     std::size_t used = 0;
     for (const auto& ref : chunk.entries) {
       const auto view = hs_.view(ref);
+      const std::string_view pool = view.pool();
       wire::PoolElement pe = view.poolElement();
-      const bool fresh = !group.count(view.pool());
-      bytes += poolElementBytes(pe, peer.dialect) + (fresh ? poolHandleBytes(view.pool().size()) : 0);
+      std::optional<std::size_t> index;
+      if (!r.pools.empty() && pool == last_pool) {
+        index = last_group;
+      } else if (auto it = group.find(pool); it != group.end()) {
+        index = it->second;
+      }
+      bytes += poolElementBytes(pe, peer.dialect) + (index ? 0 : poolHandleBytes(pool.size()));
       if (bytes > config_.max_page_bytes && taken > 0) {
         full = true;
         break;
       }
-      if (fresh) {
-        group.emplace(view.pool(), r.pools.size());
-        r.pools.push_back(msg::PoolEntries{wire::PoolHandle(view.pool()), {}});
+      if (!index) {
+        index = r.pools.size();
+        group.emplace(pool, *index);
+        r.pools.push_back(msg::PoolEntries{wire::PoolHandle(pool), {}});
       }
-      r.pools[group[view.pool()]].pes.push_back(std::move(pe));
+      last_pool = pool;
+      last_group = *index;
+      r.pools[*index].pes.push_back(std::move(pe));
       ++taken;
       ++used;
     }

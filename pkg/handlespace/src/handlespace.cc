@@ -65,22 +65,22 @@ void AddressPack::assign(const wire::AddressList& user, const wire::AddressList*
 }
 
 wire::AddressList AddressPack::asap() const {
-  if (asap_count_ == kSameAsUser) return user();
-  return decode(user_count_, asap_count_);
+  wire::AddressList list;
+  asapInto(list);
+  return list;
 }
 
-wire::AddressList AddressPack::decode(std::size_t first, std::size_t count) const {
-  wire::AddressList list;
+void AddressPack::decodeInto(std::size_t first, std::size_t count, wire::AddressList& out) const {
   const std::uint8_t* p = data();
-  for (std::size_t i = 0; i < first + count; ++i) {
-    wire::IpAddress a;
+  for (std::size_t i = 0; i < first; ++i) p += 1 + (static_cast<wire::IpAddress::Family>(*p) == wire::IpAddress::Family::V4 ? 4u : 16u);
+  out.reserve(out.size() + count);
+  for (std::size_t i = 0; i < count; ++i) {
+    wire::IpAddress& a = out.emplace_back();
     a.family = static_cast<wire::IpAddress::Family>(*p++);
     const std::size_t len = a.isV4() ? 4u : 16u;
     std::memcpy(a.bytes.data(), p, len);
     p += len;
-    if (i >= first) list.push_back(a);
   }
-  return list;
 }
 
 Impl::~Impl() = default;
@@ -715,13 +715,29 @@ std::optional<wire::Transport> PeView::asapTransport() const {
 }
 
 wire::PoolElement PeView::poolElement() const {
+  // Built in place (a table page builds hundreds of these): no temporary transports or address lists.
   wire::PoolElement pe;
   pe.id = record_->id;
   pe.home_pr = record_->home_pr;
   pe.registration_life_ms = record_->life_ms;
-  pe.user_transport = userTransport();
+  wire::Transport& user = pe.user_transport;
+  user.kind = record_->user_kind;
+  user.port = record_->user_port;
+  user.use = record_->user_use;
+  user.service_code = record_->user_service_code;
+  record_->addresses.userInto(user.addresses);
   pe.policy = policy();
-  pe.asap_transport = asapTransport();
+  if (record_->has_asap) {
+    wire::Transport& asap = pe.asap_transport.emplace();
+    asap.kind = record_->asap_kind;
+    asap.port = record_->asap_port;
+    asap.use = record_->asap_use;
+    if (record_->addresses.asapSameAsUser()) {
+      asap.addresses.assign(user.addresses.begin(), user.addresses.end());
+    } else {
+      record_->addresses.asapInto(asap.addresses);
+    }
+  }
   return pe;
 }
 

@@ -40,8 +40,22 @@ class AddressPack {
   ~AddressPack() { release(); }
 
   void assign(const wire::AddressList& user, const wire::AddressList* asap);
-  wire::AddressList user() const { return decode(0, user_count_); }
+  wire::AddressList user() const {
+    wire::AddressList list;
+    decodeInto(0, user_count_, list);
+    return list;
+  }
   wire::AddressList asap() const;
+  /// The same, appended to `out` (no temporary list to move).
+  void userInto(wire::AddressList& out) const { decodeInto(0, user_count_, out); }
+  bool asapSameAsUser() const { return asap_count_ == kSameAsUser; }
+  void asapInto(wire::AddressList& out) const {
+    if (asap_count_ == kSameAsUser) {
+      userInto(out);
+    } else {
+      decodeInto(user_count_, asap_count_, out);
+    }
+  }
   std::size_t heapBytes() const { return size_ > kInline ? size_ : 0; }
   void clear() { release(); }
 
@@ -54,7 +68,7 @@ class AddressPack {
   }
   void setHeap(std::uint8_t* p) { std::memcpy(bytes_, &p, sizeof p); }
   const std::uint8_t* data() const { return size_ > kInline ? heap() : bytes_; }
-  wire::AddressList decode(std::size_t first, std::size_t count) const;
+  void decodeInto(std::size_t first, std::size_t count, wire::AddressList& out) const;
   void release() {
     if (size_ > kInline) delete[] heap();
     size_ = 0;
