@@ -437,6 +437,7 @@ std::vector<RemovedPe> Impl::removeOwner(PrId id) {
   for (const OwnerItem& item : st->items)
     if (item.slot != kNoSlot) slots.push_back(item.slot);
   removed.reserve(slots.size());
+  reserveJournal(slots.size());
   for (std::uint32_t slot : slots) removeSlot(slot, &removed);
   return removed;
 }
@@ -459,6 +460,7 @@ std::size_t Impl::rehomeOwner(PrId from, PrId to) {
   slots.reserve(st->live);
   for (const OwnerItem& item : st->items)
     if (item.slot != kNoSlot) slots.push_back(item.slot);
+  reserveJournal(slots.size());
   for (std::uint32_t slot : slots) rehome(slot, to);
   return slots.size();
 }
@@ -479,6 +481,7 @@ std::vector<RemovedPe> Impl::removeMarked(PrId id) {
   for (const OwnerItem& item : st->items)
     if (item.slot != kNoSlot && record(item.slot).marked) slots.push_back(item.slot);
   removed.reserve(slots.size());
+  reserveJournal(slots.size());
   for (std::uint32_t slot : slots) removeSlot(slot, &removed);
   return removed;
 }
@@ -543,6 +546,7 @@ std::vector<RemovedPe> Impl::removeConnection(ConnectionId connection) {
   std::vector<RemovedPe> removed;
   const auto slots = connectionSlots(connection);
   removed.reserve(slots.size());
+  reserveJournal(slots.size());
   for (std::uint32_t slot : slots) removeSlot(slot, &removed);
   return removed;
 }

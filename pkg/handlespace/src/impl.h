@@ -289,6 +289,11 @@ class Impl {
 
   void removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed);
   void dropEncoded(PeRecord& r);
+  /// Room in the change journal for a bulk operation's `count` changes at once (a takeover rehomes 10^4
+  /// PEs: growing the journal by doubling would move every change a dozen times).
+  void reserveJournal(std::size_t count) {
+    if (config_.record_changes) changes_.reserve(changes_.size() + count);
+  }
   void journal(Change::Kind kind, std::string_view pool, PeId pe, PrId owner, PrId previous,
                std::shared_ptr<const wire::PoolElement> removed = nullptr) {
     if (config_.record_changes) changes_.push_back(Change{kind, PoolHandle(pool), pe, owner, previous, std::move(removed)});
