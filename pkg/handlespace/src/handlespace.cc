@@ -64,12 +64,6 @@ void AddressPack::assign(const wire::AddressList& user, const wire::AddressList*
   asap_count_ = same ? kSameAsUser : static_cast<std::uint8_t>(asap->size());
 }
 
-wire::AddressList AddressPack::asap() const {
-  wire::AddressList list;
-  asapInto(list);
-  return list;
-}
-
 void AddressPack::decodeInto(std::size_t first, std::size_t count, wire::AddressList& out) const {
   const std::uint8_t* p = data();
   for (std::size_t i = 0; i < first; ++i) p += 1 + (static_cast<wire::IpAddress::Family>(*p) == wire::IpAddress::Family::V4 ? 4u : 16u);
@@ -698,23 +692,40 @@ wire::Policy PeView::policy() const {
   return policy;
 }
 
+namespace {
+
+void fillUserTransport(const detail::PeRecord& r, wire::Transport& t) {
+  t.kind = r.user_kind;
+  t.port = r.user_port;
+  t.use = r.user_use;
+  t.service_code = r.user_service_code;
+  r.addresses.userInto(t.addresses);
+}
+
+/// `user`: the user transport's addresses if already decoded (copied when the ASAP ones are the same).
+void fillAsapTransport(const detail::PeRecord& r, wire::Transport& t, const wire::AddressList* user) {
+  t.kind = r.asap_kind;
+  t.port = r.asap_port;
+  t.use = r.asap_use;
+  if (user != nullptr && r.addresses.asapSameAsUser()) {
+    t.addresses.assign(user->begin(), user->end());
+  } else {
+    r.addresses.asapInto(t.addresses);
+  }
+}
+
+}  // namespace
+
 wire::Transport PeView::userTransport() const {
   wire::Transport t;
-  t.kind = record_->user_kind;
-  t.port = record_->user_port;
-  t.use = record_->user_use;
-  t.service_code = record_->user_service_code;
-  t.addresses = record_->addresses.user();
+  fillUserTransport(*record_, t);
   return t;
 }
 
 std::optional<wire::Transport> PeView::asapTransport() const {
   if (!record_->has_asap) return std::nullopt;
-  wire::Transport t;
-  t.kind = record_->asap_kind;
-  t.port = record_->asap_port;
-  t.use = record_->asap_use;
-  t.addresses = record_->addresses.asap();
+  std::optional<wire::Transport> t;
+  fillAsapTransport(*record_, t.emplace(), nullptr);
   return t;
 }
 
@@ -724,24 +735,9 @@ wire::PoolElement PeView::poolElement() const {
   pe.id = record_->id;
   pe.home_pr = record_->home_pr;
   pe.registration_life_ms = record_->life_ms;
-  wire::Transport& user = pe.user_transport;
-  user.kind = record_->user_kind;
-  user.port = record_->user_port;
-  user.use = record_->user_use;
-  user.service_code = record_->user_service_code;
-  record_->addresses.userInto(user.addresses);
+  fillUserTransport(*record_, pe.user_transport);
   pe.policy = policy();
-  if (record_->has_asap) {
-    wire::Transport& asap = pe.asap_transport.emplace();
-    asap.kind = record_->asap_kind;
-    asap.port = record_->asap_port;
-    asap.use = record_->asap_use;
-    if (record_->addresses.asapSameAsUser()) {
-      asap.addresses.assign(user.addresses.begin(), user.addresses.end());
-    } else {
-      record_->addresses.asapInto(asap.addresses);
-    }
-  }
+  if (record_->has_asap) fillAsapTransport(*record_, pe.asap_transport.emplace(), &pe.user_transport.addresses);
   return pe;
 }
 

@@ -40,13 +40,7 @@ class AddressPack {
   ~AddressPack() { release(); }
 
   void assign(const wire::AddressList& user, const wire::AddressList* asap);
-  wire::AddressList user() const {
-    wire::AddressList list;
-    decodeInto(0, user_count_, list);
-    return list;
-  }
-  wire::AddressList asap() const;
-  /// The same, appended to `out` (no temporary list to move).
+  /// The user (ASAP) transport's addresses, appended to `out`.
   void userInto(wire::AddressList& out) const { decodeInto(0, user_count_, out); }
   bool asapSameAsUser() const { return asap_count_ == kSameAsUser; }
   void asapInto(wire::AddressList& out) const {

@@ -100,38 +100,46 @@ class PagingTest : public ::testing::Test {
   bool armedNow_ = false;
 };
 
+/// What a requester has received of a transfer: every PE ID, and each page's M flag in arrival order.
+struct Received {
+  std::multiset<PeId> pes;
+  std::vector<bool> more;
+  void take(const std::vector<msg::HandleTableResponse>& pages) {
+    for (const auto& r : pages) {
+      EXPECT_TRUE(more.empty() || more.back()) << "a page after the one with M=0";
+      more.push_back(r.more);
+      for (const auto& pool : r.pools)
+        for (const auto& pe : pool.pes) pes.insert(pe.id);
+    }
+  }
+  bool complete() const { return !more.empty() && !more.back(); }
+  std::size_t distinct() const { return std::set<PeId>(pes.begin(), pes.end()).size(); }
+};
+
 TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
   config_.ng_page_entries = 10;
   config_.ng_pages_ahead = 3;
   fill(95);  // 10 pages
   peer(5, wire::Dialect::Ng, true);
-  std::multiset<PeId> got;
-  std::vector<bool> more;
-  auto take = [&](const std::vector<msg::HandleTableResponse>& pages) {
-    for (const auto& r : pages) {
-      for (const auto& pool : r.pools)
-        for (const auto& pe : pool.pes) got.insert(pe.id);
-      more.push_back(r.more);
-    }
-  };
+  Received got;
   auto first = request(5);
   ASSERT_EQ(first.size(), 1u);  // the first request of a transfer: one page at once...
-  take(first);
+  got.take(first);
   ASSERT_TRUE(armedNow_);       // ...and the timer armed for now
   std::size_t turns = 0;
   auto ahead = pagesAhead(&turns);
   ASSERT_EQ(ahead.size(), 2u);  // two pages ahead, one per timer turn
   EXPECT_EQ(turns, 2u);         // and then the timer is no longer armed for now
-  take(ahead);
+  got.take(ahead);
   // One request per page with M=1 (as the requester sends them): each gets the next page.
   for (int i = 0; i < 7; ++i) {
     auto pages = request(5);
     ASSERT_EQ(pages.size(), 1u) << i;
-    take(pages);
+    got.take(pages);
   }
-  EXPECT_EQ(more, (std::vector<bool>{true, true, true, true, true, true, true, true, true, false}));
-  EXPECT_EQ(got.size(), 95u);
-  EXPECT_EQ(std::set<PeId>(got.begin(), got.end()).size(), 95u);  // each PE once
+  EXPECT_EQ(got.more, (std::vector<bool>{true, true, true, true, true, true, true, true, true, false}));
+  EXPECT_EQ(got.pes.size(), 95u);
+  EXPECT_EQ(got.distinct(), 95u);  // each PE once
   // The two requests still owed for the pages that were ahead are swallowed...
   EXPECT_TRUE(request(5).empty());
   EXPECT_TRUE(request(5).empty());
@@ -150,32 +158,21 @@ TEST_F(PagingTest, RequestsInterleavedWithPagesAheadLoseAndRepeatNothing) {
   config_.ng_pages_ahead = 4;
   fill(95);  // 10 pages
   peer(5, wire::Dialect::Ng, true);
-  std::multiset<PeId> got;
-  std::size_t pages = 0;
-  bool last = false;
-  auto take = [&](const std::vector<msg::HandleTableResponse>& rs) {
-    for (const auto& r : rs) {
-      ++pages;
-      EXPECT_FALSE(last) << "a page after the one with M=0";
-      last = !r.more;
-      for (const auto& pool : r.pools)
-        for (const auto& pe : pool.pes) got.insert(pe.id);
-    }
-  };
-  take(request(5));                // page 1, three ahead to go
-  take(request(5));                // the requester's follow-up to page 1, before any timer turn
-  ASSERT_EQ(pages, 2u);
+  Received got;
+  got.take(request(5));            // page 1, three ahead to go
+  got.take(request(5));            // the requester's follow-up to page 1, before any timer turn
+  ASSERT_EQ(got.more.size(), 2u);
   auto one = engine().handle(Expired{Engine::kTimer});
-  take(pagesIn(one));              // one page ahead
-  ASSERT_EQ(pages, 3u);
-  for (int i = 0; i < 20 && !last; ++i) {
-    take(request(5));
-    take(pagesAhead());
+  got.take(pagesIn(one));          // one page ahead
+  ASSERT_EQ(got.more.size(), 3u);
+  for (int i = 0; i < 20 && !got.complete(); ++i) {
+    got.take(request(5));
+    got.take(pagesAhead());
   }
-  EXPECT_TRUE(last);
-  EXPECT_EQ(pages, 10u);
-  EXPECT_EQ(got.size(), 95u);
-  EXPECT_EQ(std::set<PeId>(got.begin(), got.end()).size(), 95u);
+  EXPECT_TRUE(got.complete());
+  EXPECT_EQ(got.more.size(), 10u);
+  EXPECT_EQ(got.pes.size(), 95u);
+  EXPECT_EQ(got.distinct(), 95u);
 }
 
 TEST_F(PagingTest, NgPeerThatDidNotAnnounceItGetsOnePagePerRequest) {
