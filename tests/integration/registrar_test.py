@@ -299,6 +299,28 @@ class Hostile(Case):
         self.assertEqual(ready.status, 200)
 
 
+class LoadGenerator(Case):
+    """`vnfpoolctl bench` checks most answers with a walk over their parameters and decodes a few in full:
+    both must count a missing pool as errors and a served pool as answers."""
+
+    def bench(self, pool):
+        r = self.ctl("bench", "--mode", "resolve", "--pool", pool, "--target", self.registrar.asap, "--transport",
+                     ARGS.transport, "-c", "2", "-d", "4", "--duration", "1", check=False)
+        self.assertTrue(r.stdout.strip(), r.stderr)
+        return r.returncode, json.loads(r.stdout)
+
+    def test_answers_with_pool_elements_count_and_empty_answers_are_errors(self):
+        self.register("served", "--policy", "rr")
+        code, served = self.bench("served")
+        self.assertEqual(code, 0)
+        self.assertGreater(served["answers"], 100)  # more than the one-in-64 full decodes
+        self.assertEqual(served["errors"], 0)
+        code, missing = self.bench("nobody-here")
+        self.assertNotEqual(code, 0)
+        self.assertGreater(missing["answers"], 100)
+        self.assertEqual(missing["errors"], missing["answers"])
+
+
 class PoolMetrics(Case):
     """Per-pool series: the first metrics.pool_series pools by name, the rest summed as _other."""
 
