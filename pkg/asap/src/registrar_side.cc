@@ -282,24 +282,38 @@ bool RegistrarSide::encodeAnswer(const Connection& conn, const wire::asap::Handl
     parameters_.push_back(parameter);
     pes_bytes += parameter.size();
   }
-  auto& head = std::get<wire::asap::HandleResolutionResponse>(answer_head_);
-  head.pool_handle.assign(m.pool_handle);
-  if (m.ng_caps) {
-    head.ng_caps = ourCapabilities(config_.pr_id);
-  } else {
-    head.ng_caps.reset();
-  }
   // RSPLIB's PUs need the pool policy right after the handle; it is the first PE's policy parameter.
+  std::optional<wire::Policy> policy;
   if (!selected_.empty()) {
-    head.overall_policy = hs_.view(selected_.front()).policy();
+    policy = hs_.view(selected_.front()).policy();
   } else if (auto type = hs_.poolPolicy(m.pool_handle)) {
-    head.overall_policy = wire::Policy::make(static_cast<wire::PolicyType>(*type));
-  } else {
-    head.overall_policy.reset();
+    policy = wire::Policy::make(static_cast<wire::PolicyType>(*type));
   }
-  answer_.clear();
-  auto encoded = wire::encodeTo(answer_head_, dialect, answer_);
-  if (!encoded.ok() || answer_.size() < 4 || answer_.size() + pes_bytes > 0xFFFF) return false;
+  // The head depends only on these four; a run of answers from one pool (round robin, or unchanged values)
+  // reuses the last one's bytes instead of encoding them again.
+  const bool caps = m.ng_caps.has_value();
+  if (!head_.valid || head_.dialect != dialect || head_.caps != caps || head_.policy != policy ||
+      head_.pool_handle != m.pool_handle) {
+    head_.valid = false;
+    auto& head = std::get<wire::asap::HandleResolutionResponse>(answer_head_);
+    head.pool_handle.assign(m.pool_handle);
+    if (caps) {
+      head.ng_caps = ourCapabilities(config_.pr_id);
+    } else {
+      head.ng_caps.reset();
+    }
+    head.overall_policy = policy;
+    head_.bytes.clear();
+    auto encoded = wire::encodeTo(answer_head_, dialect, head_.bytes);
+    if (!encoded.ok() || head_.bytes.size() < 4) return false;
+    head_.dialect = dialect;
+    head_.caps = caps;
+    head_.policy = policy;
+    head_.pool_handle.assign(m.pool_handle);
+    head_.valid = true;
+  }
+  if (head_.bytes.size() + pes_bytes > 0xFFFF) return false;
+  answer_.assign(head_.bytes.begin(), head_.bytes.end());
   for (const auto parameter : parameters_) answer_.insert(answer_.end(), parameter.begin(), parameter.end());
   const std::size_t length = answer_.size();
   answer_[2] = static_cast<std::byte>(length >> 8);

@@ -88,8 +88,9 @@ struct AsapDecoder {
     m.ng_caps = std::move(caps);
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
-    VNFPOOL_TRY(option, params.optional(ParamType::HandleResolutionOption));
-    if (option) {
+    const Tlv* option = params.take(ParamType::HandleResolutionOption);
+    if (params.failed()) return params.error();
+    if (option != nullptr) {
       VNFPOOL_TRY(items, decodeHandleResolutionOption(*option));
       m.items = items;
     }

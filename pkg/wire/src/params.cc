@@ -338,16 +338,18 @@ Result<NgCapabilities> decodeNgCapabilities(std::span<const std::byte> message, 
 
 Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
                                                              Dialect dialect) {
-  auto tlv = params.optional(ParamType::NgCapabilities);
-  if (!tlv.ok()) return tlv.error();
-  if (!tlv.value()) return std::optional<NgCapabilities>{};
-  auto caps = decodeNgCapabilities(message, *tlv.value(), dialect);
+  // The fast form: this runs for nearly every message.
+  const Tlv* tlv = params.take(ParamType::NgCapabilities);
+  if (params.failed()) return params.error();
+  if (tlv == nullptr) return std::optional<NgCapabilities>{};
+  auto caps = decodeNgCapabilities(message, *tlv, dialect);
   if (!caps.ok()) return caps.error();
   return std::optional<NgCapabilities>{std::move(caps).value()};
 }
 
 Result<PoolHandle> expectPoolHandle(ParamReader& params) {
-  auto tlv = params.expect(ParamType::PoolHandle, "pool handle");
+  if (const Tlv* t = params.take(ParamType::PoolHandle)) return decodePoolHandle(*t);
+  auto tlv = params.expect(ParamType::PoolHandle, "pool handle");  // nothing was consumed: this says why
   if (!tlv.ok()) return tlv.error();
   return decodePoolHandle(tlv.value());
 }

@@ -484,6 +484,13 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
     wire::asap::HandleResolution rr{false, std::nullopt, "rr", items};
     if (round % 3 == 0) rr.ng_caps = wire::NgCapabilities{};
     both(Received{pu, rr});
+    // The same request again (the fast side reuses its encoded head), then with the capabilities flipped
+    // (it must not), twice.
+    both(Received{pu, rr});
+    rr.ng_caps = rr.ng_caps ? std::nullopt : std::optional<wire::NgCapabilities>(wire::NgCapabilities{});
+    both(Received{pu, rr});
+    both(Received{pu, rr});
+    both(Received{pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items}});
     both(Received{pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items}});
     // Changes between answers: a new load (re-registration), a PE leaving and coming back.
     const auto id = static_cast<wire::PeId>(1 + round % 6);
@@ -492,7 +499,7 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
     if (round % 5 == 2) both(Received{1, registration("rr", id, wire::Policy::make(wire::PolicyType::RoundRobin), "10.0.2.2")});
   }
   both(Received{3, wire::asap::HandleResolution{false, std::nullopt, "unknown", 1u}});
-  EXPECT_GT(bytes_answers, 70u);
+  EXPECT_GT(bytes_answers, 200u);
   EXPECT_GT(compared, bytes_answers);
 }
 

@@ -178,6 +178,14 @@ class RegistrarSide {
   std::vector<std::span<const std::byte>> parameters_;  // scratch: the selected PEs' encoded parameters
   wire::AsapMessage answer_head_{wire::asap::HandleResolutionResponse{}};  // scratch: an answer without PEs
   wire::Bytes answer_;  // the last SendBytes answer
+  struct EncodedHead {  // the last answer head encoded by encodeAnswer, and what it was encoded from
+    bool valid = false;
+    wire::Dialect dialect = wire::Dialect::Ng;
+    bool caps = false;
+    std::optional<wire::Policy> policy;
+    std::string pool_handle;
+    wire::Bytes bytes;
+  } head_;
 };
 
 }  // namespace vnfpool::asap
