@@ -425,7 +425,18 @@ class Connection final : public ConnectionBase {
     if (read_into_framer_ && n == last_read_size_) read_chunk_ = std::min(read_chunk_ * 2, kMaxReadChunk);
     if (state == ConnState::Open) deliverAll();
     if (state == ConnState::Open) watchPartial();
-    if (host && state != ConnState::Closed) startRead();
+    if (!host || state == ConnState::Closed) return;
+    if (n == 0 || !read_into_framer_) {
+      startRead();
+      return;
+    }
+    // The next read goes behind the handlers already queued on the loop (other connections' reads and
+    // writes). Started at once it would nearly always find the socket empty: the peer is still reading the
+    // answers just written. One turn later the peer's next requests have usually arrived, so the read
+    // takes them instead of costing a system call that returns EAGAIN.
+    boost::asio::post(timer_.get_executor(), [self = self()] {
+      if (self->host && self->state != ConnState::Closed) self->startRead();
+    });
   }
 
   void deliverAll() {
