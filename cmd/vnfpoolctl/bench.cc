@@ -14,6 +14,7 @@
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -175,7 +176,9 @@ void read(Load& load, LoadConnection& c, std::size_t index) {
                                }
                              }
                              if (answers > 0) queueRequests(load, c, index, answers);  // keep D in flight
-                             read(load, c, index);
+                             // One loop turn later, as the registrar's transport does: a read started at
+                             // once would nearly always find nothing yet (EAGAIN, a wasted system call).
+                             boost::asio::post(c.socket.get_executor(), [&load, &c, index] { read(load, c, index); });
                            });
 }
 
