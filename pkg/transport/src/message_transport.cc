@@ -325,7 +325,7 @@ class Connection final : public ConnectionBase {
     // so that several send() calls in a row share one write.
     if (!write_in_flight_ && !delivering_ && !flush_posted_) {
       flush_posted_ = true;
-      boost::asio::post(timer_.get_executor(), [self = self()] {
+      boost::asio::post(host->loop(), [self = self()] {
         self->flush_posted_ = false;
         if (self->host && (self->state == ConnState::Open || self->state == ConnState::Draining)) self->startWrite();
       });
@@ -434,7 +434,7 @@ class Connection final : public ConnectionBase {
     // writes). Started at once it would nearly always find the socket empty: the peer is still reading the
     // answers just written. One turn later the peer's next requests have usually arrived, so the read
     // takes them instead of costing a system call that returns EAGAIN.
-    boost::asio::post(timer_.get_executor(), [self = self()] {
+    boost::asio::post(host->loop(), [self = self()] {
       if (self->host && self->state != ConnState::Closed) self->startRead();
     });
   }
