@@ -100,9 +100,10 @@ Result<Tlv> ParamReader::expect(ParamType type, std::string_view what) {
 }
 
 std::optional<Error> ParamReader::expectEnd() {
-  auto next = peek();
-  if (!next.ok()) return next.error();
-  if (next.value() != nullptr) return invalid(*next.value(), "unexpected parameter " + hex16(next.value()->type));
+  // The pointer form: this runs once per decoded Pool Element, so a table page runs it thousands of times.
+  const Tlv* t = next();
+  if (failed()) return error();
+  if (t != nullptr) return invalid(*t, "unexpected parameter " + hex16(t->type));
   return std::nullopt;
 }
 
