@@ -78,25 +78,23 @@ Result<const Tlv*> ParamReader::peek() {
   return t;
 }
 
+// The Result forms read through next() directly rather than through peek(), so a call builds only the one
+// Result it returns: they run for nearly every message (pool handles, PE identifiers, optional parameters).
 Result<std::optional<Tlv>> ParamReader::optional(ParamType type) {
-  auto next = peek();
-  if (!next.ok()) return next.error();
-  if (next.value() == nullptr || next.value()->type != code(type)) return std::optional<Tlv>{};
+  const Tlv* t = next();
+  if (failed()) return error();
+  if (t == nullptr || t->type != code(type)) return std::optional<Tlv>{};
   consume();
-  return std::optional<Tlv>{next_};
+  return std::optional<Tlv>{*t};
 }
 
 Result<Tlv> ParamReader::expect(ParamType type, std::string_view what) {
-  auto next = peek();
-  if (!next.ok()) return next.error();
-  if (next.value() == nullptr) {
-    return makeError(Cause::InvalidValues, end_, {}, "missing " + std::string(what) + " parameter");
-  }
-  if (next.value()->type != code(type)) {
-    return invalid(*next.value(), "expected " + std::string(what) + " parameter, found " + hex16(next.value()->type));
-  }
+  const Tlv* t = next();
+  if (failed()) return error();
+  if (t == nullptr) return makeError(Cause::InvalidValues, end_, {}, "missing " + std::string(what) + " parameter");
+  if (t->type != code(type)) return invalid(*t, "expected " + std::string(what) + " parameter, found " + hex16(t->type));
   consume();
-  return next_;
+  return *t;
 }
 
 std::optional<Error> ParamReader::expectEnd() {
@@ -349,8 +347,7 @@ Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std
 }
 
 Result<PoolHandle> expectPoolHandle(ParamReader& params) {
-  if (const Tlv* t = params.take(ParamType::PoolHandle)) return decodePoolHandle(*t);
-  auto tlv = params.expect(ParamType::PoolHandle, "pool handle");  // nothing was consumed: this says why
+  auto tlv = params.expect(ParamType::PoolHandle, "pool handle");
   if (!tlv.ok()) return tlv.error();
   return decodePoolHandle(tlv.value());
 }
