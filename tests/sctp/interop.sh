@@ -130,7 +130,7 @@ check "case3: our PE registers again with the restarted rspregistrar (0x8001 hom
 # under which our first registrar stays the best home of 0x7001 and 0x7002 (0x5001 XOR 0x700x is the
 # largest); with the rendezvous metric the second one may be suggested 0x7001 and adopt it (it does,
 # over SCTP), and our first registrar would then have no RSPLIB PE left to be taken over.
- RSPLIB finishes a takeover only when a peer acknowledges its
+# RSPLIB finishes a takeover only when a peer acknowledges its
 # Init Takeover, and the dead PR itself never does: in a mesh of two, rspregistrar can never take over.
 # Its peer timers are long, so that rspregistrar (2 s + 2 s) starts the takeover and this one acknowledges.
 spawn registrar-b.log "$registrar" --asap.transport=sctp --asap.listen= --asap.classic_listen="$addr:3865" \
@@ -194,14 +194,26 @@ check "case3 audit: neither peer found our registrar's checksum wrong (no table 
 # A mismatch repaired: our registrar loses rspregistrar's PE behind ENRP's back (vnfpoolctl remove: no
 # Handle Update goes out for another PR's PE); the next Presence of rspregistrar does not match, our
 # registrar asks rspregistrar for its PEs (Handle Table Request W=1) and gets the PE back.
+# The PE re-registers with rspregistrar every 30 s (a third of its life), and RSPLIB sends a Handle Update
+# for every registration, which would restore the PE without any audit. So the removal follows a
+# re-registration (and its Handle Update) by a second: the next one is then ~29 s away, while
+# rspregistrar's next Presence is at most ~2.7 s away.
+# The counters are read first: each read starts a python3, which takes seconds on the VM's one vCPU.
 m0=$(metric 3880 vnfpool_registrar_enrp_audit_mismatches_total)
 r0=$(metric 3880 vnfpool_registrar_enrp_resyncs_total)
+u0=$(metric 3880 'vnfpool_registrar_enrp_handle_updates_total{direction="received"}')
+registered_lines() { grep -c 'registered EchoPool2' "$out/register.log"; }
+more_registrations() { [ "$(registered_lines)" -gt "$1" ]; }
+n0=$(registered_lines)
+wait_for 45 more_registrations "$n0" || echo "case3 audit: no re-registration of 0x8001 seen within 45 s"
+sleep 1
 check "case3 audit: vnfpoolctl remove drops rspregistrar's PE from our registrar" \
   sh -c "'$ctl' remove EchoPool2 0x8001 --admin 127.0.0.1:3870 > '$out/case3-remove.txt' 2>&1 && grep -q 'removed EchoPool2 0x00008001' '$out/case3-remove.txt'"
 check "case3 audit: rspregistrar's PE is restored by the audit (home 0x6001)" wait_for 30 hs_ours 00008001 00006001
 m1=$(metric 3880 vnfpool_registrar_enrp_audit_mismatches_total)
 r1=$(metric 3880 vnfpool_registrar_enrp_resyncs_total)
-echo "case3 audit: mismatches $m0 -> $m1, resyncs $r0 -> $r1"
+u1=$(metric 3880 'vnfpool_registrar_enrp_handle_updates_total{direction="received"}')
+echo "case3 audit: mismatches $m0 -> $m1, resyncs $r0 -> $r1, handle updates received $u0 -> $u1, re-registrations $n0 -> $(registered_lines) (one before the removal)"
 check "case3 audit: ... through a checksum mismatch and a resynchronisation from rspregistrar" \
   awk -v a="$m0" -v b="$m1" -v c="$r0" -v d="$r1" 'BEGIN { exit !(b > a && d > c) }'
 check "case3 audit: the three views agree again" wait_for 30 views_agree
