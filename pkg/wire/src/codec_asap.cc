@@ -31,8 +31,7 @@ struct AsapDecoder {
 
   Result<AsapMessage> registration() {
     asap::Registration m;
-    VNFPOOL_TRY(caps, optionalNgCapabilities(bytes, params, dialect));
-    m.ng_caps = std::move(caps);
+    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     if (auto e = expectPoolElement(bytes, params, dialect, m.pe)) return *e;
@@ -59,8 +58,7 @@ struct AsapDecoder {
   Result<AsapMessage> registrationResponse(std::uint8_t flags) {
     asap::RegistrationResponse m;
     m.reject = (flags & flags::kRegistrationReject) != 0;
-    VNFPOOL_TRY(caps, optionalNgCapabilities(bytes, params, dialect));
-    m.ng_caps = std::move(caps);
+    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     VNFPOOL_TRY(id, expectPeId(params, dialect));
@@ -81,20 +79,31 @@ struct AsapDecoder {
     return finish(std::move(m));
   }
 
-  Result<AsapMessage> handleResolution(std::uint8_t flags) {
-    asap::HandleResolution m;
+  // Both forms of a Handle Resolution come from this one reading.
+  std::optional<Error> handleResolutionView(std::uint8_t flags, asap::HandleResolutionView& m) {
     m.subscribe = (flags & flags::kHandleResolutionSubscribe) != 0;
-    VNFPOOL_TRY(caps, optionalNgCapabilities(bytes, params, dialect));
-    m.ng_caps = std::move(caps);
-    VNFPOOL_TRY(handle, expectPoolHandle(params));
-    m.pool_handle = std::move(handle);
+    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    VNFPOOL_TRY(tlv, params.expect(ParamType::PoolHandle, "pool handle"));
+    VNFPOOL_TRY(handle, decodePoolHandleView(tlv));
+    m.pool_handle = handle;
     const Tlv* option = params.take(ParamType::HandleResolutionOption);
     if (params.failed()) return params.error();
     if (option != nullptr) {
       VNFPOOL_TRY(items, decodeHandleResolutionOption(*option));
       m.items = items;
     }
-    return finish(std::move(m));
+    return params.expectEnd();
+  }
+
+  Result<AsapMessage> handleResolution(std::uint8_t flags) {
+    asap::HandleResolutionView view;
+    if (auto e = handleResolutionView(flags, view)) return *e;
+    asap::HandleResolution m;
+    m.subscribe = view.subscribe;
+    m.ng_caps = std::move(view.ng_caps);
+    m.pool_handle.assign(view.pool_handle);
+    m.items = view.items;
+    return AsapMessage{std::move(m)};
   }
 
   // Pool Elements until the end, as in Handle Resolution Response and Business Card.
@@ -112,8 +121,7 @@ struct AsapDecoder {
   Result<AsapMessage> handleResolutionResponse(std::uint8_t flags) {
     asap::HandleResolutionResponse m;
     m.accepted = (flags & flags::kHandleResolutionAccepted) != 0;
-    VNFPOOL_TRY(caps, optionalNgCapabilities(bytes, params, dialect));
-    m.ng_caps = std::move(caps);
+    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     VNFPOOL_TRY(error, optionalError());
@@ -146,8 +154,7 @@ struct AsapDecoder {
     asap::ServerAnnounce m;
     Reader r(bytes.subspan(4));
     m.server_id = *r.u32();
-    VNFPOOL_TRY(caps, optionalNgCapabilities(bytes, params, dialect));
-    m.ng_caps = std::move(caps);
+    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
     for (;;) {
       VNFPOOL_TRY(next, params.peek());
       if (next == nullptr || !isTransportType(next->type)) break;
@@ -226,6 +233,21 @@ Result<AsapMessage> decodeAsap(std::span<const std::byte> bytes, Dialect dialect
     case AsapType::Error: return d.error();
   }
   return makeError(Cause::UnrecognizedMessage, 0, bytes, "unrecognised ASAP message type");
+}
+
+Result<asap::HandleResolutionView> decodeHandleResolution(std::span<const std::byte> bytes, Dialect dialect,
+                                                          DecodeReport* report) {
+  auto header = peekHeader(bytes);
+  if (!header) return makeError(Cause::InvalidValues, 0, bytes, "shorter than a message header");
+  if (header->type != kind(AsapType::HandleResolution))
+    return makeError(Cause::InvalidValues, 0, {}, "not a Handle Resolution: type " + std::to_string(header->type));
+  auto length = checkFrame(bytes, kHeaderSize);
+  if (!length.ok()) return length.error();
+  ParamReader params(bytes, kHeaderSize, length.value(), dialect, report);
+  AsapDecoder d{bytes, dialect, params};
+  asap::HandleResolutionView view;
+  if (auto e = d.handleResolutionView(header->flags, view)) return *e;
+  return view;
 }
 
 // ------------------------------------------------------------------ encoding

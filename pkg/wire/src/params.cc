@@ -177,9 +177,15 @@ std::optional<Error> decodePolicy(const Tlv& tlv, Policy& policy) {
   return std::nullopt;
 }
 
-Result<PoolHandle> decodePoolHandle(const Tlv& tlv) {
+Result<std::string_view> decodePoolHandleView(const Tlv& tlv) {
   if (tlv.value.empty()) return invalid(tlv, "empty pool handle");
-  return PoolHandle(reinterpret_cast<const char*>(tlv.value.data()), tlv.value.size());
+  return std::string_view(reinterpret_cast<const char*>(tlv.value.data()), tlv.value.size());
+}
+
+Result<PoolHandle> decodePoolHandle(const Tlv& tlv) {
+  auto view = decodePoolHandleView(tlv);
+  if (!view.ok()) return view.error();
+  return PoolHandle(view.value());
 }
 
 std::optional<Error> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
@@ -310,40 +316,36 @@ Result<std::uint32_t> decodeHandleResolutionOption(const Tlv& tlv) {
   return *r.u32();
 }
 
-Result<NgCapabilities> decodeNgCapabilities(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect) {
+std::optional<Error> decodeNgCapabilities(std::span<const std::byte> message, const Tlv& tlv, NgCapabilities& caps) {
   Reader r(tlv.value);
   auto version = r.u8();
   auto reserved = r.u8();
   auto features = r.u16();
   auto id = r.u64();
   if (!id) return invalid(tlv, "NG capabilities too short");
-  NgCapabilities caps;
   caps.version = *version;
   caps.reserved = *reserved;
   caps.features = *features;
   caps.sender_id = *id;
+  caps.endpoints.clear();
+  if (tlv.whole.size() <= 16) return std::nullopt;  // no endpoints (a PU's, for one)
   // Endpoints may be ng transports (MPTCP) even inside a classic-format message.
   ParamReader nested(message, tlv.offset + 16, tlv.offset + tlv.whole.size(), Dialect::Ng, nullptr);
-  (void)dialect;
-  for (;;) {
-    auto next = nested.peek();
-    if (!next.ok()) return next.error();
-    if (next.value() == nullptr) break;
-    if (auto e = decodeTransport(message, *next.value(), Dialect::Ng, caps.endpoints.emplace_back())) return *e;
+  while (const Tlv* next = nested.next()) {
+    if (auto e = decodeTransport(message, *next, Dialect::Ng, caps.endpoints.emplace_back())) return e;
     nested.consume();
   }
-  return caps;
+  if (nested.failed()) return nested.error();
+  return std::nullopt;
 }
 
-Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
-                                                             Dialect dialect) {
-  // The fast form: this runs for nearly every message.
+std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params, Dialect,
+                                            std::optional<NgCapabilities>& out) {
+  out.reset();
   const Tlv* tlv = params.take(ParamType::NgCapabilities);
   if (params.failed()) return params.error();
-  if (tlv == nullptr) return std::optional<NgCapabilities>{};
-  auto caps = decodeNgCapabilities(message, *tlv, dialect);
-  if (!caps.ok()) return caps.error();
-  return std::optional<NgCapabilities>{std::move(caps).value()};
+  if (tlv == nullptr) return std::nullopt;
+  return decodeNgCapabilities(message, *tlv, out.emplace());
 }
 
 Result<PoolHandle> expectPoolHandle(ParamReader& params) {

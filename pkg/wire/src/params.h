@@ -229,6 +229,8 @@ std::optional<Error> decodeTransport(std::span<const std::byte> message, const T
                                      Transport& out);
 std::optional<Error> decodePolicy(const Tlv& tlv, Policy& out);
 Result<PoolHandle> decodePoolHandle(const Tlv& tlv);
+/// The pool handle's bytes, inside the message.
+Result<std::string_view> decodePoolHandleView(const Tlv& tlv);
 std::optional<Error> decodePoolElement(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
                                        PoolElement& out);
 /// Number of consecutive parameters of `type` starting at `begin` in message bytes [begin, end) (for
@@ -244,11 +246,12 @@ Result<Bytes> decodeCookie(const Tlv& tlv);
 Result<PeId> decodePeId(const Tlv& tlv);
 Result<std::uint32_t> decodeChecksum(const Tlv& tlv);
 Result<std::uint32_t> decodeHandleResolutionOption(const Tlv& tlv);
-Result<NgCapabilities> decodeNgCapabilities(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect);
+std::optional<Error> decodeNgCapabilities(std::span<const std::byte> message, const Tlv& tlv, NgCapabilities& out);
 
-/// Convenience: reads an optional NG Capabilities parameter at the current position.
-Result<std::optional<NgCapabilities>> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
-                                                             Dialect dialect);
+/// Reads an optional NG Capabilities parameter at the current position into `out` (left empty when there
+/// is none). In place: nearly every message has one, so it is not moved through Results.
+std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+                                            std::optional<NgCapabilities>& out);
 /// Reads the next parameter as a pool handle / PE identifier (the dialect decides which type).
 Result<PoolHandle> expectPoolHandle(ParamReader& params);
 Result<PeId> expectPeId(ParamReader& params, Dialect dialect);

@@ -228,6 +228,69 @@ TEST(BadInput, UnknownParameterFollowsItsActionBits) {
   EXPECT_EQ(toHex(r.skipped_to_report[0]), "c123000801020304");
 }
 
+// decodeHandleResolution reads a Handle Resolution in place; it must say exactly what decodeAsap says about
+// the same bytes: the same fields, the same error (cause, offset, offending bytes, detail), the same
+// report. Compared on well-formed requests (both dialects, with and without capabilities and option,
+// unknown parameters of every action) and on every truncation and many single-byte changes of them.
+TEST(InPlaceDecoding, HandleResolutionAgreesWithTheFullDecoderOnAnyBytes) {
+  std::size_t compared = 0, accepted = 0;
+  auto agree = [&](std::span<const std::byte> bytes, Dialect d) {
+    DecodeReport full_report, view_report;
+    auto full = decodeAsap(bytes, d, &full_report);
+    auto view = decodeHandleResolution(bytes, d, &view_report);
+    ++compared;
+    if (full.ok() && std::holds_alternative<asap::HandleResolution>(full.value())) {
+      ASSERT_TRUE(view.ok()) << view.error().detail << " for " << toHex(bytes);
+      const auto& m = std::get<asap::HandleResolution>(full.value());
+      EXPECT_EQ(view.value().subscribe, m.subscribe);
+      EXPECT_EQ(view.value().ng_caps, m.ng_caps);
+      EXPECT_EQ(view.value().pool_handle, m.pool_handle);
+      EXPECT_EQ(view.value().items, m.items);
+      EXPECT_EQ(view_report.skipped_to_report, full_report.skipped_to_report);
+      ++accepted;
+    } else if (!full.ok() && !bytes.empty() && bytes[0] == std::byte{0x05}) {
+      ASSERT_FALSE(view.ok()) << "accepted what decodeAsap refuses: " << toHex(bytes);
+      EXPECT_EQ(view.error(), full.error()) << toHex(bytes);
+    } else {
+      EXPECT_FALSE(view.ok()) << "not a Handle Resolution, yet accepted: " << toHex(bytes);
+    }
+  };
+  for (Dialect d : {Dialect::Classic, Dialect::Ng}) {
+    std::vector<Bytes> requests;
+    for (bool caps : {false, true}) {
+      for (std::optional<std::uint32_t> items : {std::optional<std::uint32_t>{}, std::optional<std::uint32_t>{3u},
+                                                 std::optional<std::uint32_t>{asap::kAllItems}}) {
+        asap::HandleResolution m{false, std::nullopt, "EchoPool", items};
+        if (caps) m.ng_caps = NgCapabilities{};
+        if (caps && d == Dialect::Classic) continue;  // ng only
+        requests.push_back(encode(AsapMessage{m}, d).value());
+      }
+    }
+    // Unknown parameters of each action after the handle, and the S flag.
+    for (const char* unknown : {"01230008 01020304", "41230008 01020304", "81230008 01020304", "c1230008 01020304"}) {
+      Bytes b = hex(std::string("05000018 0009000c 4563686f 506f6f6c ") + unknown);
+      requests.push_back(b);
+    }
+    requests.push_back(hex("05010010 00090009 4563686f 50000000"));
+    for (const auto& request : requests) {
+      agree(request, d);
+      for (std::size_t n = 0; n < request.size(); ++n) agree(std::span(request).first(n), d);
+      for (std::size_t at = 0; at < request.size(); ++at) {
+        for (unsigned value : {0x00u, 0x01u, 0x05u, 0x06u, 0x40u, 0x80u, 0xffu}) {
+          Bytes changed = request;
+          changed[at] = static_cast<std::byte>(value);
+          agree(changed, d);
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 20u);
+  EXPECT_GT(compared, 1000u);
+  // Another message type is refused, not misread.
+  auto registration = encode(AsapMessage{asap::Deregistration{"EchoPool", 7}}, Dialect::Ng).value();
+  EXPECT_FALSE(decodeHandleResolution(registration, Dialect::Ng).ok());
+}
+
 TEST(BadInput, EmptyPoolHandleIsInvalidValuesWithTheParameter) {
   // RSPLIB answers this with cause 0x3 carrying the parameter (errors.pcap); so do we.
   auto decoded = decodeAsap(hex("05000008 00090004"), Dialect::Classic);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -51,6 +52,19 @@ struct HandleResolution {
   friend bool operator==(const HandleResolution&, const HandleResolution&) = default;
 };
 inline constexpr std::uint32_t kAllItems = 0xFFFFFFFFu;
+
+/// A Handle Resolution read in place (decodeHandleResolution): the same fields, but the pool handle points
+/// into the message's bytes and is valid only as long as they are. A registrar answers most of its
+/// requests from this form without building a message.
+struct HandleResolutionView {
+  bool subscribe = false;
+  std::optional<NgCapabilities> ng_caps{};
+  std::string_view pool_handle{};
+  std::optional<std::uint32_t> items{};
+  HandleResolutionView() = default;
+  explicit HandleResolutionView(const HandleResolution& m)
+      : subscribe(m.subscribe), ng_caps(m.ng_caps), pool_handle(m.pool_handle), items(m.items) {}
+};
 
 /// PR -> PU: either the selected PEs (with the pool's policy first) or an Operational Error.
 struct HandleResolutionResponse {

@@ -28,6 +28,11 @@ struct DecodeReport {
 Result<AsapMessage> decodeAsap(std::span<const std::byte> bytes, Dialect dialect, DecodeReport* report = nullptr);
 Result<EnrpMessage> decodeEnrp(std::span<const std::byte> bytes, Dialect dialect, DecodeReport* report = nullptr);
 
+/// Decodes a Handle Resolution in place: the same checks, errors and report as decodeAsap gives for one,
+/// without building an AsapMessage (no copy of the pool handle). Any other message type is an error.
+Result<asap::HandleResolutionView> decodeHandleResolution(std::span<const std::byte> bytes, Dialect dialect,
+                                                          DecodeReport* report = nullptr);
+
 /// Appends the encoding of `message` to `out` (lengths include all parameter padding, as RSPLIB writes
 /// them). Fails with InvalidValues when a value cannot be represented in `dialect` (a 64-bit ID in
 /// classic, an ng-only transport in classic, a pool handle over 65535 bytes) and with LackOfResources when
