@@ -93,7 +93,7 @@ void RegistrarSide::handle(const Received& event, std::vector<Action>& out) {
         } else if constexpr (std::is_same_v<T, wire::asap::Deregistration>) {
           deregistration(conn, m, out);
         } else if constexpr (std::is_same_v<T, wire::asap::HandleResolution>) {
-          resolution(conn, m, out);
+          resolution(conn, wire::asap::HandleResolutionView(m), out);
         } else if constexpr (std::is_same_v<T, wire::asap::EndpointKeepAliveAck>) {
           keepAliveAck(conn, m, out);
         } else if constexpr (std::is_same_v<T, wire::asap::EndpointUnreachable>) {
@@ -104,6 +104,12 @@ void RegistrarSide::handle(const Received& event, std::vector<Action>& out) {
         }
       },
       event.message);
+}
+
+void RegistrarSide::handle(const ReceivedResolution& event, std::vector<Action>& out) {
+  auto it = connections_.find(event.from);
+  if (it == connections_.end()) return;  // a late message from a connection already gone
+  resolution(it->second, event.message, out);
 }
 
 void RegistrarSide::handle(const Malformed& event, std::vector<Action>& out) {
@@ -220,7 +226,7 @@ void RegistrarSide::deregistration(Connection& conn, const wire::asap::Deregistr
   rearm(out);
 }
 
-void RegistrarSide::resolution(Connection& conn, const wire::asap::HandleResolution& m, std::vector<Action>& out) {
+void RegistrarSide::resolution(Connection& conn, const wire::asap::HandleResolutionView& m, std::vector<Action>& out) {
   // The structured answer; not built at all when the answer is encoded from cached parameters.
   auto response = [&] {
     wire::asap::HandleResolutionResponse r;
@@ -268,7 +274,7 @@ void RegistrarSide::resolution(Connection& conn, const wire::asap::HandleResolut
   // A selection never changes a deadline: nothing to re-arm.
 }
 
-bool RegistrarSide::encodeAnswer(const Connection& conn, const wire::asap::HandleResolution& m) {
+bool RegistrarSide::encodeAnswer(const Connection& conn, const wire::asap::HandleResolutionView& m) {
   // The answer is encoded without its PEs by the codec, then the PEs' cached parameters are appended and the
   // header's length field (bytes 2-3, big-endian; PE parameters are the message's last parameters and keep
   // 4-byte alignment) is set to the total. A test checks these bytes against the codec's own encoding of

@@ -420,23 +420,39 @@ class Registrar::Impl {
     auto it = dialects_.find(conn);
     const wire::Dialect dialect = it == dialects_.end() ? wire::Dialect::Ng : it->second;
     wire::DecodeReport report;
-    auto decoded = wire::decodeAsap(bytes, dialect, &report);
-    if (decoded.ok()) {
-      if (!pins_.empty() && applyPins(conn, decoded.value(), dialect)) return;
-      feed(asap::Received{conn, std::move(decoded).value()});
-      for (auto& skipped : report.skipped_to_report) {
-        feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
+    if (!bytes.empty() && bytes[0] == std::byte{kHandleResolutionType}) {
+      // Most of a registrar's traffic: read in place, no AsapMessage built (same checks and errors).
+      auto decoded = wire::decodeHandleResolution(bytes, dialect, &report);
+      if (decoded.ok()) {
+        if (!pins_.empty()) applyPins(decoded.value());
+        feed(asap::ReceivedResolution{conn, decoded.value()});
+      } else {
+        malformed(conn, bytes, decoded.error());
       }
     } else {
-      const auto& e = decoded.error();
-      metrics_.counter("vnfpool_registrar_decode_errors_total", "Messages that could not be decoded, by cause",
-                       {{"cause", wire::causeName(static_cast<std::uint16_t>(e.cause))}})
-          .Increment();
-      log_.debug("malformed ASAP message", {{"conn", conn}, {"detail", e.detail}, {"offset", e.offset}});
-      auto header = wire::peekHeader(bytes);
-      feed(asap::Malformed{conn, e, header ? header->type : std::uint8_t{0}});
+      auto decoded = wire::decodeAsap(bytes, dialect, &report);
+      if (decoded.ok()) {
+        if (!pins_.empty() && applyPins(conn, decoded.value(), dialect)) return;
+        feed(asap::Received{conn, std::move(decoded).value()});
+      } else {
+        malformed(conn, bytes, decoded.error());
+      }
+    }
+    for (auto& skipped : report.skipped_to_report) {
+      feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
     }
     if (timed) m_.handling->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+
+  static constexpr auto kHandleResolutionType = static_cast<std::uint8_t>(wire::AsapType::HandleResolution);
+
+  void malformed(transport::ConnId conn, std::span<const std::byte> bytes, const wire::Error& e) {
+    metrics_.counter("vnfpool_registrar_decode_errors_total", "Messages that could not be decoded, by cause",
+                     {{"cause", wire::causeName(static_cast<std::uint16_t>(e.cause))}})
+        .Increment();
+    log_.debug("malformed ASAP message", {{"conn", conn}, {"detail", e.detail}, {"offset", e.offset}});
+    auto header = wire::peekHeader(bytes);
+    feed(asap::Malformed{conn, e, header ? header->type : std::uint8_t{0}});
   }
 
   template <typename Event>
@@ -467,11 +483,13 @@ class Registrar::Impl {
       send(conn, wire::AsapMessage{std::move(refusal)});
       return true;
     }
-    if (auto* h = std::get_if<wire::asap::HandleResolution>(&message); h != nullptr && !h->items) {
-      auto it = pins_.find(h->pool_handle);
-      if (it != pins_.end() && it->second.handle_resolution_items > 0) h->items = it->second.handle_resolution_items;
-    }
     return false;
+  }
+  /// A resolution without an item count gets its pinned pool's default.
+  void applyPins(wire::asap::HandleResolutionView& h) {
+    if (h.items) return;
+    auto it = pins_.find(h.pool_handle);
+    if (it != pins_.end() && it->second.handle_resolution_items > 0) h.items = it->second.handle_resolution_items;
   }
 
   /// ENRP wants this PR to be the home of a PE: after a takeover (the engine already made it ours in
@@ -685,7 +703,7 @@ class Registrar::Impl {
   std::unique_ptr<observe::HttpServer> http_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<EnrpNode> enrp_;
-  std::map<std::string, PoolPolicyPin> pins_;
+  std::map<std::string, PoolPolicyPin, std::less<>> pins_;
   std::uint64_t policy_refusals_ = 0;
   std::uint64_t last_policy_refusals_ = 0;
   bool flush_posted_ = false;

@@ -418,7 +418,8 @@ TEST_F(RegistrarSideTest, AdoptedPeGetsHomeKeepAlive) {
 // Two registrars fed the same events, one answering resolutions with SendBytes (cached, pre-encoded PE
 // parameters), the other with the structured Send: every answer must be the same bytes, through
 // re-registrations (new loads), deregistrations and adoption, in both dialects, with and without the ng
-// capabilities, for every item count; errors stay structured Sends in both.
+// capabilities, for every item count; errors stay structured Sends in both. Half the resolutions reach the
+// fast side read in place (ReceivedResolution, the registrar's path for them).
 TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
   handlespace::ManualClock clock;
   RegistrarConfig config;
@@ -428,11 +429,9 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
   config.encode_resolution_answers = true;
   RegistrarSide fast(config, hs_fast, clock);
   std::map<ConnId, wire::Dialect> dialects;
-  std::size_t compared = 0, bytes_answers = 0;
+  std::size_t compared = 0, bytes_answers = 0, in_place = 0;
 
-  auto both = [&](const auto& event) {
-    const auto a = plain.handle(event);
-    const auto b = fast.handle(event);
+  auto compare = [&](const std::vector<RegistrarSide::Action>& a, const std::vector<RegistrarSide::Action>& b) {
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) {
       if (const auto* s = std::get_if<Send>(&a[i])) {
@@ -457,6 +456,12 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
         ++compared;
       }
     }
+  };
+  auto both = [&](const auto& event) { compare(plain.handle(event), fast.handle(event)); };
+  // Resolutions reach the fast side as the registrar feeds them, read in place (ReceivedResolution).
+  auto resolveBoth = [&](ConnId pu, const wire::asap::HandleResolution& m) {
+    compare(plain.handle(Received{pu, m}), fast.handle(ReceivedResolution{pu, wire::asap::HandleResolutionView(m)}));
+    ++in_place;
   };
   auto connectBoth = [&](ConnId id, wire::Dialect dialect) {
     ConnectionInfo info;
@@ -486,12 +491,12 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
     both(Received{pu, rr});
     // The same request again (the fast side reuses its encoded head), then with the capabilities flipped
     // (it must not), twice.
-    both(Received{pu, rr});
+    resolveBoth(pu, rr);
     rr.ng_caps = rr.ng_caps ? std::nullopt : std::optional<wire::NgCapabilities>(wire::NgCapabilities{});
     both(Received{pu, rr});
-    both(Received{pu, rr});
+    resolveBoth(pu, rr);
     both(Received{pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items}});
-    both(Received{pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items}});
+    resolveBoth(pu, wire::asap::HandleResolution{false, std::nullopt, "lu", items});
     // Changes between answers: a new load (re-registration), a PE leaving and coming back.
     const auto id = static_cast<wire::PeId>(1 + round % 6);
     both(Received{2, registration("lu", id, lu(static_cast<std::uint32_t>((round * 7919) % 10000)), "10.0.1.1")});
@@ -499,6 +504,8 @@ TEST(RegistrarSideEncodedAnswers, AreTheBytesOfTheStructuredAnswer) {
     if (round % 5 == 2) both(Received{1, registration("rr", id, wire::Policy::make(wire::PolicyType::RoundRobin), "10.0.2.2")});
   }
   both(Received{3, wire::asap::HandleResolution{false, std::nullopt, "unknown", 1u}});
+  resolveBoth(4, wire::asap::HandleResolution{false, std::nullopt, "unknown", 1u});
+  EXPECT_EQ(in_place, 121u);
   EXPECT_GT(bytes_answers, 200u);
   EXPECT_GT(compared, bytes_answers);
 }

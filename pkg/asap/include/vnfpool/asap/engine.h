@@ -49,6 +49,12 @@ struct Received {
   ConnId from = kNoConn;
   wire::AsapMessage message{};
 };
+/// A Handle Resolution read in place; its pool handle points into the received bytes, so the event is
+/// handled before they are released. Only the registrar side takes it.
+struct ReceivedResolution {
+  ConnId from = kNoConn;
+  wire::asap::HandleResolutionView message{};
+};
 /// A message that did not decode; `type` is its header's type byte (0 if not even a header arrived).
 struct Malformed {
   ConnId from = kNoConn;

@@ -94,6 +94,9 @@ class RegistrarSide {
   void handle(const Connected& event, std::vector<Action>& out);
   void handle(const Disconnected& event, std::vector<Action>& out);
   void handle(const Received& event, std::vector<Action>& out);
+  /// A Handle Resolution decoded in place (wire::decodeHandleResolution): answered exactly as the same
+  /// request in a Received, without an AsapMessage being built for it.
+  void handle(const ReceivedResolution& event, std::vector<Action>& out);
   void handle(const Malformed& event, std::vector<Action>& out);
   void handle(const Expired& event, std::vector<Action>& out);
 
@@ -152,8 +155,8 @@ class RegistrarSide {
 
   void registration(Connection& conn, const wire::asap::Registration& m, std::vector<Action>& out);
   void deregistration(Connection& conn, const wire::asap::Deregistration& m, std::vector<Action>& out);
-  void resolution(Connection& conn, const wire::asap::HandleResolution& m, std::vector<Action>& out);
-  bool encodeAnswer(const Connection& conn, const wire::asap::HandleResolution& m);
+  void resolution(Connection& conn, const wire::asap::HandleResolutionView& m, std::vector<Action>& out);
+  bool encodeAnswer(const Connection& conn, const wire::asap::HandleResolutionView& m);
   void keepAliveAck(Connection& conn, const wire::asap::EndpointKeepAliveAck& m, std::vector<Action>& out);
   void unreachable(Connection& conn, const wire::asap::EndpointUnreachable& m, std::vector<Action>& out);
   void sendError(ConnId to, wire::Cause cause, wire::Bytes info, std::vector<Action>& out);
