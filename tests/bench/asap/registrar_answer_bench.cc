@@ -3,8 +3,10 @@
 // loop does per message. Two ways of answering, measured in the same run:
 //   structured - the engine's Send carries a HandleResolutionResponse with rebuilt PE parameters, which
 //                the adapter encodes (RegistrarConfig::encode_resolution_answers off);
-//   encoded    - the engine copies the handlespace's cached, encoded PE parameters (SendBytes).
-// Baseline: decoding the request alone. Pools of 3 (the registrar load benchmark's pool) and 1000 PEs,
+//   encoded    - the engine copies the handlespace's cached, encoded PE parameters (SendBytes);
+//   in place   - as encoded, but the request is read in place (wire::decodeHandleResolution and the
+//                engine's ReceivedResolution), the daemon's path since 2026-12-05.
+// Baselines: decoding the request alone, each way. Pools of 3 (the registrar load benchmark's pool) and 1000 PEs,
 // round robin, 3 items, both dialects. The counter allocs_per_answer counts operator new calls per
 // iteration (this binary replaces the global operator new to count them).
 //
@@ -90,10 +92,13 @@ struct Fixture {
   }
 
   /// One request in, its answer's bytes in `out`. Returns the answer's size.
-  std::size_t answerOne() {
-    auto decoded = wire::decodeAsap(request, dialect);
+  std::size_t answerOne(bool in_place = false) {
     actions.clear();
-    engine.handle(Received{kPu, std::move(decoded).value()}, actions);
+    if (in_place) {
+      engine.handle(ReceivedResolution{kPu, wire::decodeHandleResolution(request, dialect).value()}, actions);
+    } else {
+      engine.handle(Received{kPu, wire::decodeAsap(request, dialect).value()}, actions);
+    }
     std::size_t bytes = 0;
     for (const auto& action : actions) {
       if (const auto* raw = std::get_if<SendBytes>(&action)) {
@@ -112,11 +117,11 @@ wire::Dialect dialectOf(const benchmark::State& state) {
   return state.range(1) == 0 ? wire::Dialect::Classic : wire::Dialect::Ng;
 }
 
-void answerLoop(benchmark::State& state, bool encoded) {
+void answerLoop(benchmark::State& state, bool encoded, bool in_place = false) {
   Fixture f(encoded, static_cast<std::size_t>(state.range(0)), dialectOf(state));
-  f.answerOne();  // warm: caches filled, scratch buffers grown
+  f.answerOne(in_place);  // warm: caches filled, scratch buffers grown
   const std::uint64_t before = g_allocations.load(std::memory_order_relaxed);
-  for (auto _ : state) benchmark::DoNotOptimize(f.answerOne());
+  for (auto _ : state) benchmark::DoNotOptimize(f.answerOne(in_place));
   const auto allocations = static_cast<double>(g_allocations.load(std::memory_order_relaxed) - before);
   state.counters["allocs_per_answer"] = benchmark::Counter(allocations, benchmark::Counter::kAvgIterations);
   state.SetLabel(state.range(1) == 0 ? "classic" : "ng");
@@ -124,11 +129,21 @@ void answerLoop(benchmark::State& state, bool encoded) {
 
 void BM_AnswerStructured(benchmark::State& state) { answerLoop(state, false); }
 void BM_AnswerEncoded(benchmark::State& state) { answerLoop(state, true); }
+void BM_AnswerInPlace(benchmark::State& state) { answerLoop(state, true, true); }
 
 void BM_BaselineDecodeRequest(benchmark::State& state) {
   Fixture f(true, 3, dialectOf(state));
   for (auto _ : state) {
     auto decoded = wire::decodeAsap(f.request, f.dialect);
+    benchmark::DoNotOptimize(decoded);
+  }
+  state.SetLabel(state.range(1) == 0 ? "classic" : "ng");
+}
+
+void BM_BaselineDecodeInPlace(benchmark::State& state) {
+  Fixture f(true, 3, dialectOf(state));
+  for (auto _ : state) {
+    auto decoded = wire::decodeHandleResolution(f.request, f.dialect);
     benchmark::DoNotOptimize(decoded);
   }
   state.SetLabel(state.range(1) == 0 ? "classic" : "ng");
@@ -142,7 +157,9 @@ void matrix(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_BaselineDecodeRequest)->ArgNames({"pool", "ng"})->Args({3, 0})->Args({3, 1});
 BENCHMARK(BM_AnswerStructured)->Apply(matrix);
+BENCHMARK(BM_BaselineDecodeInPlace)->ArgNames({"pool", "ng"})->Args({3, 0})->Args({3, 1});
 BENCHMARK(BM_AnswerEncoded)->Apply(matrix);
+BENCHMARK(BM_AnswerInPlace)->Apply(matrix);
 
 }  // namespace
 }  // namespace vnfpool::asap
