@@ -48,8 +48,11 @@ struct LoadConnection {
   explicit LoadConnection(boost::asio::io_context& loop) : socket(loop) {}
 };
 
+enum class Mode { Resolve, Register, Echo };
+
 struct Load {
-  std::string mode;            // resolve, register, echo
+  std::string mode;            // resolve, register, echo (as given, for the report)
+  Mode kind = Mode::Resolve;   // the same, compared per answer
   std::string pool;
   wire::Dialect dialect = wire::Dialect::Ng;
   std::uint64_t answered = 0;  // during the measured window
@@ -64,7 +67,7 @@ struct Load {
 constexpr std::uint64_t kFullCheckEvery = 64;
 
 wire::Bytes request(const Load& load, LoadConnection& c, std::size_t index) {
-  if (load.mode == "register") {
+  if (load.kind == Mode::Register) {
     wire::asap::Registration m;
     m.pool_handle = load.pool;
     m.pe.id = load.id_base + (static_cast<wire::PeId>(index) << 32) + ++c.next_id;
@@ -103,8 +106,8 @@ std::size_t countPoolElements(std::span<const std::byte> m) {
 bool isAnswer(Load& load, std::span<const std::byte> m, bool& error) {
   const auto type = std::to_integer<std::uint8_t>(m[0]);
   const auto flags = std::to_integer<std::uint8_t>(m[1]);
-  if (load.mode == "echo") return type == 0x05;
-  if (load.mode == "register") {
+  if (load.kind == Mode::Echo) return type == 0x05;
+  if (load.kind == Mode::Register) {
     if (type != 0x03) return false;  // keep-alives for the registered PEs are not answers
     error = (flags & 0x01) != 0;
     return true;
@@ -329,6 +332,7 @@ int runBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (load.mode != "resolve" && load.mode != "register" && load.mode != "echo" && load.mode != "hold")
     error = "--mode: resolve, register, echo or hold";
   if (load.mode == "hold") load.mode = "register";  // the same registrations, sent once
+  load.kind = load.mode == "register" ? Mode::Register : load.mode == "echo" ? Mode::Echo : Mode::Resolve;
   const bool holding = f->get("mode") == "hold";
   if (!target) error = "--target: not address:port";
   if (!connections || !inflight || !duration || !count || !error.empty()) {
@@ -355,7 +359,7 @@ int runBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
     conns.push_back(std::move(c));
   }
   if (holding) return hold(loop, load, conns, *count, out, err);
-  if (load.mode != "register") load.resolution = request(load, *conns.front(), 0);
+  if (load.kind != Mode::Register) load.resolution = request(load, *conns.front(), 0);
   for (std::size_t i = 0; i < conns.size(); ++i) {
     read(load, *conns[i], i);
     queueRequests(load, *conns[i], i, *inflight);
