@@ -347,7 +347,8 @@ class Engine {
   void sendTo(const Peer& peer, wire::EnrpMessage message, std::vector<Action>& out);
   void heartbeat(std::vector<Action>& out);
   void endStartup();
-  void learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, std::vector<Action>& out);
+  void learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
+             std::vector<Action>& out);
   void peerDead(PrId id, std::vector<Action>& out);
   void completeTakeover(PrId target, std::vector<Action>& out);
   void removePeer(PrId id, std::vector<Action>& out);
