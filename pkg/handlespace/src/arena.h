@@ -12,7 +12,7 @@
 
 namespace vnfpool::handlespace::detail {
 
-template <typename T, unsigned kChunkBits>
+template <typename T, unsigned kChunkBits, bool kLargeRegions = true>
 class Arena {
  public:
   static constexpr std::uint32_t kChunk = 1u << kChunkBits;
@@ -42,17 +42,23 @@ class Arena {
 
   /// Slots ever handed out: every live slot is below this.
   std::uint32_t extent() const { return next_; }
+  /// Memory in use: the chunks handed out so far (each is written when it is added) and the bookkeeping.
+  /// The untouched rest of the last large region is address space only; with huge pages the kernel makes
+  /// at most one 2 MiB page of it resident ahead of use.
   std::size_t memoryBytes() const {
-    std::size_t bytes = chunks_.capacity() * sizeof(chunks_[0]) + regions_.capacity() * sizeof(Region) +
-                        free_.capacity() * sizeof(std::uint32_t);
-    for (const Region& r : regions_) bytes += r.chunks * kChunk * sizeof(T);
-    return bytes;
+    return chunks_.size() * kChunk * sizeof(T) + chunks_.capacity() * sizeof(chunks_[0]) +
+           regions_.capacity() * sizeof(Region) + free_.capacity() * sizeof(std::uint32_t);
   }
 
  private:
-  // Chunks are cut from regions that double in size up to kMaxRegionChunks chunks, so a large arena
-  // lives in a few big blocks (huge pages, backed_memory.h) while a small one stays small.
-  static constexpr std::size_t kMaxRegionChunks = 64;
+  // Until the arena holds 2 MiB, every chunk is a region of its own (below 2 MiB: from operator new), so
+  // a small arena holds only what it uses. After that, chunks are cut from regions of 10 MiB, which
+  // backed_memory.h maps for huge pages (for PE records: 64 chunks, exactly five 2 MiB pages), unless
+  // kLargeRegions is off: then every chunk stays a region of its own (an arena touched too sparsely to
+  // be worth a huge page's rounding, such as the pool records).
+  // (Regions that doubled from one chunk held up to twice what was used: 320 bytes per PE at 10^4 PEs.)
+  static constexpr std::size_t kChunkBytes = std::size_t{kChunk} * sizeof(T);
+  static constexpr std::size_t kLargeRegionChunks = std::max<std::size_t>(1, 5 * kHugePage / kChunkBytes);
   struct Region {
     T* memory = nullptr;
     std::size_t chunks = 0;
@@ -62,7 +68,7 @@ class Arena {
   void addChunk() {
     chunks_.reserve(chunks_.size() + 1);
     if (region_used_ == (regions_.empty() ? 0 : regions_.back().chunks)) {
-      const std::size_t chunks = regions_.empty() ? 1 : std::min(kMaxRegionChunks, 2 * regions_.back().chunks);
+      const std::size_t chunks = !kLargeRegions || chunks_.size() * kChunkBytes < kHugePage ? 1 : kLargeRegionChunks;
       regions_.reserve(regions_.size() + 1);
       regions_.push_back(Region{static_cast<T*>(allocateBacked(chunks * kChunk * sizeof(T))), chunks});
       region_used_ = 0;

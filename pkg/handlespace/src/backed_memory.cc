@@ -2,8 +2,13 @@
 
 #include <sys/mman.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
 
 #include "vnfpool/handlespace/handlespace.h"
 
@@ -11,11 +16,35 @@ namespace vnfpool::handlespace {
 namespace {
 std::atomic<bool> g_huge_pages{true};
 std::atomic<std::size_t> g_mapped{0};
+
+// The mapped blocks alive now (start -> length), for residentMappedBytes(). Blocks are 2 MiB and more, so
+// there are few of them and the lock is taken rarely.
+std::mutex g_blocks_mutex;
+std::map<std::uintptr_t, std::size_t>& blocks() {
+  static auto* live = new std::map<std::uintptr_t, std::size_t>();  // never destroyed: used at exit
+  return *live;
+}
 }  // namespace
 
 void setHugePages(bool on) noexcept { g_huge_pages.store(on, std::memory_order_relaxed); }
 bool hugePages() noexcept { return g_huge_pages.load(std::memory_order_relaxed); }
 std::size_t mappedBytes() noexcept { return g_mapped.load(std::memory_order_relaxed); }
+
+std::size_t residentMappedBytes() {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> pages;
+  std::size_t resident = 0;
+  const std::lock_guard<std::mutex> lock(g_blocks_mutex);
+  for (const auto& [start, length] : blocks()) {
+    pages.assign((length + page - 1) / page, 0);
+    if (::mincore(reinterpret_cast<void*>(start), length, pages.data()) != 0) {
+      resident += length;  // cannot tell: count all of it
+      continue;
+    }
+    for (unsigned char p : pages) resident += (p & 1) != 0 ? page : 0;
+  }
+  return resident;
+}
 
 namespace detail {
 namespace {
@@ -39,6 +68,14 @@ void* allocateBacked(std::size_t bytes) {
   void* block = reinterpret_cast<void*>(aligned);
   if (hugePages()) ::madvise(block, length, MADV_HUGEPAGE);  // advice: where refused, 4 KiB pages serve
   g_mapped.fetch_add(length, std::memory_order_relaxed);
+  try {
+    const std::lock_guard<std::mutex> lock(g_blocks_mutex);
+    blocks().emplace(aligned, length);
+  } catch (...) {
+    g_mapped.fetch_sub(length, std::memory_order_relaxed);
+    ::munmap(block, length);
+    throw;
+  }
   return block;
 }
 
@@ -48,6 +85,10 @@ void releaseBacked(void* block, std::size_t bytes) noexcept {
     return;
   }
   const std::size_t length = roundUp(bytes, kHugePage);
+  {
+    const std::lock_guard<std::mutex> lock(g_blocks_mutex);
+    blocks().erase(reinterpret_cast<std::uintptr_t>(block));
+  }
   ::munmap(block, length);
   g_mapped.fetch_sub(length, std::memory_order_relaxed);
 }

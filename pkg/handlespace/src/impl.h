@@ -234,7 +234,9 @@ class Impl {
   std::size_t memoryBytes() const;
 
   Config config_;
-  Arena<PoolRecord, 6> pools_{};  // a pool is live while traits != nullptr
+  // A pool is live while traits != nullptr. Chunks of 64 records (16 KiB), no huge-page regions: a
+  // pool is a tenth of a PE or less, and a 2 MiB page would round its memory up by more than it saves.
+  Arena<PoolRecord, 6, false> pools_{};
   SlotTable pool_index_{};
   std::size_t pool_count_ = 0;
   std::size_t pe_count_ = 0;

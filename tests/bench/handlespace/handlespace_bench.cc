@@ -227,11 +227,11 @@ void BM_BytesPerPe(benchmark::State& state) {
   const Setup s = setupOf(state);
   for (auto _ : state) {
     Workload work(s);
-    // Heap in use, including blocks glibc serves by mmap, plus the large arrays the handlespace maps
-    // itself (huge-page blocks, outside malloc).
+    // Heap in use, including blocks glibc serves by mmap, plus the resident part of the large arrays the
+    // handlespace maps itself (huge-page blocks, outside malloc; their untouched tails cost no memory).
     auto inUse = [] {
       const auto info = mallinfo2();
-      return info.uordblks + info.hblkhd + mappedBytes();
+      return info.uordblks + info.hblkhd + residentMappedBytes();
     };
     const auto before = inUse();
     Handlespace hs;

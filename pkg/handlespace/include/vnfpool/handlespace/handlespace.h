@@ -58,6 +58,9 @@ bool hugePages() noexcept;
 /// Bytes of those large arrays mapped now, by all handlespaces of the process (they are outside malloc's
 /// statistics).
 std::size_t mappedBytes() noexcept;
+/// The part of those blocks that is resident now (mincore): what they cost in memory. A block's untouched
+/// tail (the rest of a record region, a vector's spare capacity) is address space only.
+std::size_t residentMappedBytes();
 
 /// A stored PE. Valid until the next call that modifies the handlespace; never dereference an old one.
 struct PeRef {
