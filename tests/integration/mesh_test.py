@@ -11,13 +11,14 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 import urllib.request
+
+from ports import free_ports  # tests/integration/ports.py
 
 ARGS = None
 POOL = "mesh-pool"
@@ -31,19 +32,6 @@ def wait_for(predicate, timeout=15.0, what="condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_ports(n):
-    """Ports the OS hands out now (each registrar must know the others' ENRP ports before they start)."""
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 class Registrar:

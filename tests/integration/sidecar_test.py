@@ -19,6 +19,8 @@ import unittest
 import urllib.error
 import urllib.request
 
+from ports import free_ports  # tests/integration/ports.py
+
 ARGS = None
 
 
@@ -308,17 +310,6 @@ class Failover(Case):
         print(f"  home PR killed -> PE at the other after {1000 * (time.monotonic() - start):.0f} ms", file=sys.stderr)
         wait_for(lambda: sc.get("/readyz")[0] == 200, what="ready again")
         self.assertIn("vnfpool_sidecar_failovers_total 1", sc.get("/metrics")[1])
-
-
-def free_ports(n):
-    """Ports the OS hands out now (meshed registrars must know each other's ENRP ports before they start)."""
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 class Mesh(Case):

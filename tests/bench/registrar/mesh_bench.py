@@ -42,6 +42,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "integration"))
+from ports import free_ports  # noqa: E402 (tests/integration/ports.py)
+
 ARGS = None
 POOL = "bench-pool"
 # Sub-second failure detection: heartbeat 100 ms, probe after 300 ms of silence, dead 100 ms later
@@ -59,18 +62,6 @@ def wait_for(predicate, timeout=60.0, what="condition", poll=0.005):
             return value
         time.sleep(poll)
     raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 class Watcher:

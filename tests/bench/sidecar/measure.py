@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "integration"))
+from ports import free_ports  # noqa: E402 (tests/integration/ports.py)
+
 ARGS = None
 TMP = tempfile.mkdtemp(prefix="vnfpool-sidecar-bench-")
 
@@ -201,16 +204,6 @@ def home_pr_kill(run, kind):
         stop(vnf, signal.SIGKILL)
         a.close()
         b.close()
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def mesh_kill(run, kind):
