@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "kube"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from harness import FakeApiServer, find_helm, require_tool  # noqa: E402
+from ports import free_ports  # noqa: E402 (tests/integration/ports.py)
 
 CHART = os.path.join(REPO, "charts", "vnfpool")
 BUILTIN_FIELDS = os.path.join(REPO, "tests", "kube", "testdata", "builtin-fields.json")
@@ -54,9 +55,7 @@ def wait_for(what, fn, timeout=60.0, interval=0.1):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]  # below the ephemeral range: no outgoing connection takes it meanwhile
 
 
 def read_json(path):

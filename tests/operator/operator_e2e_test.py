@@ -36,7 +36,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "kube"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from harness import FakeApiServer, require_tool  # noqa: E402
+from ports import free_ports  # noqa: E402 (tests/integration/ports.py)
 
 BUILD = os.environ.get("VNFPOOL_BUILD_DIR", os.path.join(REPO, "build", "asan"))
 OPERATOR = os.path.join(BUILD, "cmd", "operator", "vnfpool-operator")
@@ -50,9 +52,7 @@ SERVICE = "vnfpool-operator-webhook"
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]  # below the ephemeral range: no outgoing connection takes it meanwhile
 
 
 def wait_for(what, fn, timeout=60.0, interval=0.1):
