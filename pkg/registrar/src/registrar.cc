@@ -420,10 +420,12 @@ class Registrar::Impl {
     auto it = dialects_.find(conn);
     const wire::Dialect dialect = it == dialects_.end() ? wire::Dialect::Ng : it->second;
     wire::DecodeReport report;
+    bool ok = false;  // skipped parameters are reported for a message that decoded, as before
     if (!bytes.empty() && bytes[0] == std::byte{kHandleResolutionType}) {
       // Most of a registrar's traffic: read in place, no AsapMessage built (same checks and errors).
       auto decoded = wire::decodeHandleResolution(bytes, dialect, &report);
-      if (decoded.ok()) {
+      ok = decoded.ok();
+      if (ok) {
         if (!pins_.empty()) applyPins(decoded.value());
         feed(asap::ReceivedResolution{conn, decoded.value()});
       } else {
@@ -431,15 +433,18 @@ class Registrar::Impl {
       }
     } else {
       auto decoded = wire::decodeAsap(bytes, dialect, &report);
-      if (decoded.ok()) {
+      ok = decoded.ok();
+      if (ok) {
         if (!pins_.empty() && applyPins(conn, decoded.value(), dialect)) return;
         feed(asap::Received{conn, std::move(decoded).value()});
       } else {
         malformed(conn, bytes, decoded.error());
       }
     }
-    for (auto& skipped : report.skipped_to_report) {
-      feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
+    if (ok) {
+      for (auto& skipped : report.skipped_to_report) {
+        feed(asap::Malformed{conn, wire::Error{wire::Cause::UnrecognizedParameter, 0, std::move(skipped)}, 0});
+      }
     }
     if (timed) m_.handling->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }

@@ -31,7 +31,7 @@ struct AsapDecoder {
 
   Result<AsapMessage> registration() {
     asap::Registration m;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     if (auto e = expectPoolElement(bytes, params, dialect, m.pe)) return *e;
@@ -58,7 +58,7 @@ struct AsapDecoder {
   Result<AsapMessage> registrationResponse(std::uint8_t flags) {
     asap::RegistrationResponse m;
     m.reject = (flags & flags::kRegistrationReject) != 0;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     VNFPOOL_TRY(id, expectPeId(params, dialect));
@@ -82,7 +82,7 @@ struct AsapDecoder {
   // Both forms of a Handle Resolution come from this one reading.
   std::optional<Error> handleResolutionView(std::uint8_t flags, asap::HandleResolutionView& m) {
     m.subscribe = (flags & flags::kHandleResolutionSubscribe) != 0;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     VNFPOOL_TRY(tlv, params.expect(ParamType::PoolHandle, "pool handle"));
     VNFPOOL_TRY(handle, decodePoolHandleView(tlv));
     m.pool_handle = handle;
@@ -121,7 +121,7 @@ struct AsapDecoder {
   Result<AsapMessage> handleResolutionResponse(std::uint8_t flags) {
     asap::HandleResolutionResponse m;
     m.accepted = (flags & flags::kHandleResolutionAccepted) != 0;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     VNFPOOL_TRY(handle, expectPoolHandle(params));
     m.pool_handle = std::move(handle);
     VNFPOOL_TRY(error, optionalError());
@@ -154,7 +154,7 @@ struct AsapDecoder {
     asap::ServerAnnounce m;
     Reader r(bytes.subspan(4));
     m.server_id = *r.u32();
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     for (;;) {
       VNFPOOL_TRY(next, params.peek());
       if (next == nullptr || !isTransportType(next->type)) break;

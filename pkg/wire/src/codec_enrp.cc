@@ -48,7 +48,7 @@ struct EnrpDecoder {
     enrp::Presence m;
     m.reply_required = (flags & flags::kPresenceReplyRequired) != 0;
     m.ids = ids;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     VNFPOOL_TRY(checksum_tlv, params.expect(checksumType(dialect), "PE checksum"));
     VNFPOOL_TRY(checksum, decodeChecksum(checksum_tlv));
     m.checksum = checksum;
@@ -93,7 +93,7 @@ struct EnrpDecoder {
     enrp::ListResponse m;
     m.reject = (flags & flags::kListReject) != 0;
     m.ids = ids;
-    if (auto e = optionalNgCapabilities(bytes, params, dialect, m.ng_caps)) return *e;
+    if (auto e = optionalNgCapabilities(bytes, params, m.ng_caps)) return *e;
     for (;;) {
       VNFPOOL_TRY(tlv, params.optional(serverInformationType(dialect)));
       if (!tlv) break;

@@ -339,7 +339,7 @@ std::optional<Error> decodeNgCapabilities(std::span<const std::byte> message, co
   return std::nullopt;
 }
 
-std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params, Dialect,
+std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
                                             std::optional<NgCapabilities>& out) {
   out.reset();
   const Tlv* tlv = params.take(ParamType::NgCapabilities);

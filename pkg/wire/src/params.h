@@ -250,7 +250,7 @@ std::optional<Error> decodeNgCapabilities(std::span<const std::byte> message, co
 
 /// Reads an optional NG Capabilities parameter at the current position into `out` (left empty when there
 /// is none). In place: nearly every message has one, so it is not moved through Results.
-std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params, Dialect dialect,
+std::optional<Error> optionalNgCapabilities(std::span<const std::byte> message, ParamReader& params,
                                             std::optional<NgCapabilities>& out);
 /// Reads the next parameter as a pool handle / PE identifier (the dialect decides which type).
 Result<PoolHandle> expectPoolHandle(ParamReader& params);
