@@ -160,6 +160,63 @@ Result<EnrpMessage> decodeEnrp(std::span<const std::byte> bytes, Dialect dialect
   return makeError(Cause::UnrecognizedMessage, 0, bytes, "unrecognised ENRP message type");
 }
 
+Result<enrp::HandleTableResponseView> decodeHandleTableResponse(std::span<const std::byte> bytes, Dialect dialect) {
+  auto header = peekHeader(bytes);
+  if (!header) return makeError(Cause::InvalidValues, 0, bytes, "shorter than a message header");
+  if (header->type != kind(EnrpType::HandleTableResponse))
+    return makeError(Cause::InvalidValues, 0, {},
+                     "not a Handle Table Response: type " + std::to_string(header->type));
+  auto length = checkFrame(bytes, kHeaderSize + fixedSize(header->type, dialect));
+  if (!length.ok()) return length.error();
+  Reader fixed(bytes.subspan(kHeaderSize));
+  auto id = [&] { return dialect == Dialect::Classic ? std::uint64_t{*fixed.u32()} : *fixed.u64(); };
+  enrp::HandleTableResponseView view;
+  view.reject = (header->flags & flags::kTableReject) != 0;
+  view.more = (header->flags & flags::kTableMore) != 0;
+  view.ids.sender = id();
+  view.ids.receiver = id();
+  view.dialect = dialect;
+  view.message = bytes;
+  view.entries_begin = kHeaderSize + fixedSize(header->type, dialect);
+  view.entries_end = length.value();
+  return view;
+}
+
+// The same walk as EnrpDecoder::handleTableResponse and its finish(), one entry per call: [Pool Handle,
+// Pool Element*]*, then nothing recognised. A fresh ParamReader resumes where the last call stopped.
+Result<bool> TableEntryReader::next(TableEntry& entry) {
+  if (done_) return false;
+  ParamReader params(message_, pos_, end_, dialect_, report_);
+  const ParamType pe_type = poolElementType(dialect_);
+  for (;;) {
+    if (!pool_.empty()) {  // a Pool Handle was read: its PEs follow
+      if (const Tlv* t = params.take(pe_type)) {
+        resetForDecoding(entry.pe);
+        if (auto e = decodePoolElement(message_, *t, dialect_, entry.pe)) {
+          done_ = true;
+          return *e;
+        }
+        entry.pool = pool_;
+        pos_ = params.position();
+        return true;
+      }
+      if (params.failed()) {
+        done_ = true;
+        return params.error();
+      }
+    }
+    done_ = true;  // until a next Pool Handle is read
+    VNFPOOL_TRY(handle_tlv, params.optional(ParamType::PoolHandle));
+    if (!handle_tlv) {
+      if (auto error = params.expectEnd()) return *error;
+      return false;
+    }
+    VNFPOOL_TRY(handle, decodePoolHandleView(*handle_tlv));
+    pool_ = handle;
+    done_ = false;
+  }
+}
+
 #undef VNFPOOL_TRY
 
 namespace {

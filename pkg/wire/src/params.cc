@@ -150,13 +150,35 @@ std::optional<Error> decodeTransport(std::span<const std::byte> message, const T
     t.service_code = *service;
     fixed = 8;
   }
-  ParamReader addresses(message, tlv.offset + 4 + fixed, tlv.offset + tlv.whole.size(), dialect, nullptr);
-  while (const Tlv* a = addresses.next()) {
-    if (!isAddress(a->type)) return invalid(*a, "transport parameter holds a non-address");
-    if (auto e = decodeAddress(*a, t.addresses.emplace_back())) return e;
-    addresses.consume();
+  // Well-formed IPv4 and IPv6 address parameters (nearly every one) are read straight from the bytes;
+  // from the first other one on, the parameter reader takes over and gives its usual errors.
+  std::size_t pos = tlv.offset + 4 + fixed;
+  const std::size_t end = tlv.offset + tlv.whole.size();
+  const std::byte* bytes = message.data();
+  while (end - pos >= 8) {
+    const std::uint16_t type = load16(bytes + pos);
+    const std::uint16_t length = load16(bytes + pos + 2);
+    if (type == code(ParamType::Ipv4Address) && length == 8) {
+      std::memcpy(t.addresses.emplace_back().bytes.data(), bytes + pos + 4, 4);
+      pos += 8;
+    } else if (type == code(ParamType::Ipv6Address) && length == 20 && end - pos >= 20) {
+      IpAddress& a = t.addresses.emplace_back();
+      a.family = IpAddress::Family::V6;
+      std::memcpy(a.bytes.data(), bytes + pos + 4, 16);
+      pos += 20;
+    } else {
+      break;
+    }
   }
-  if (addresses.failed()) return addresses.error();
+  if (pos < end) {
+    ParamReader addresses(message, pos, end, dialect, nullptr);
+    while (const Tlv* a = addresses.next()) {
+      if (!isAddress(a->type)) return invalid(*a, "transport parameter holds a non-address");
+      if (auto e = decodeAddress(*a, t.addresses.emplace_back())) return e;
+      addresses.consume();
+    }
+    if (addresses.failed()) return addresses.error();
+  }
   if (t.addresses.empty()) return invalid(tlv, "transport parameter without an address");
   return std::nullopt;
 }
@@ -218,6 +240,19 @@ std::optional<Error> decodePoolElement(std::span<const std::byte> message, const
     nested.consume();
   }
   return nested.expectEnd();
+}
+
+void resetForDecoding(PoolElement& pe) {
+  pe.id = 0;
+  pe.home_pr = 0;
+  pe.registration_life_ms = 0;
+  pe.user_transport.kind = TransportKind::Sctp;
+  pe.user_transport.port = 0;
+  pe.user_transport.use = 0;
+  pe.user_transport.service_code = 0;
+  pe.user_transport.addresses.clear();
+  pe.policy = Policy{};
+  pe.asap_transport.reset();
 }
 
 std::size_t countParams(std::span<const std::byte> message, std::size_t begin, std::size_t end, ParamType type) {

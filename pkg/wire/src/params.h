@@ -228,6 +228,9 @@ std::optional<Error> decodeAddress(const Tlv& tlv, IpAddress& out);
 std::optional<Error> decodeTransport(std::span<const std::byte> message, const Tlv& tlv, Dialect dialect,
                                      Transport& out);
 std::optional<Error> decodePolicy(const Tlv& tlv, Policy& out);
+/// Makes a PoolElement that held an earlier one equal to a fresh one, keeping its storage (a reader that
+/// decodes many PEs into one object: decodePoolElement only sets what the parameter has).
+void resetForDecoding(PoolElement& pe);
 Result<PoolHandle> decodePoolHandle(const Tlv& tlv);
 /// The pool handle's bytes, inside the message.
 Result<std::string_view> decodePoolHandleView(const Tlv& tlv);

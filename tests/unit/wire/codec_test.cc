@@ -291,6 +291,124 @@ TEST(InPlaceDecoding, HandleResolutionAgreesWithTheFullDecoderOnAnyBytes) {
   EXPECT_FALSE(decodeHandleResolution(registration, Dialect::Ng).ok());
 }
 
+// The table page reader against the full decoder on the same bytes: a message decodeEnrp accepts is read
+// as the same entries (pool, PE) in the same order with the same flags, IDs and report; a message it
+// refuses makes the reader (or the header decode) fail with the same error. Compared on pages with
+// several pools, PEs whose policies, transports and address counts differ from the PE before (so the
+// reused entry must not keep anything), a pool without PEs, unknown parameters of every action, and on
+// every truncation and many single-byte changes of them.
+TEST(InPlaceDecoding, TablePageReaderAgreesWithTheFullDecoderOnAnyBytes) {
+  std::size_t compared = 0, accepted = 0, failed_after_entries = 0;
+  auto agree = [&](std::span<const std::byte> bytes, Dialect d) {
+    DecodeReport full_report, view_report;
+    auto full = decodeEnrp(bytes, d, &full_report);
+    auto view = decodeHandleTableResponse(bytes, d);
+    std::vector<std::pair<std::string, PoolElement>> read;
+    std::optional<Error> read_error;
+    if (view.ok()) {
+      TableEntryReader reader(view.value(), &view_report);
+      TableEntry entry;
+      for (;;) {
+        auto more = reader.next(entry);
+        if (!more.ok()) {
+          read_error = more.error();
+          break;
+        }
+        if (!more.value()) break;
+        read.emplace_back(std::string(entry.pool), entry.pe);
+      }
+      auto after = reader.next(entry);  // an ended reader stays ended
+      EXPECT_TRUE(after.ok() && !after.value());
+    }
+    ++compared;
+    if (full.ok() && std::holds_alternative<enrp::HandleTableResponse>(full.value())) {
+      const auto& m = std::get<enrp::HandleTableResponse>(full.value());
+      ASSERT_TRUE(view.ok()) << view.error().detail << " for " << toHex(bytes);
+      ASSERT_FALSE(read_error.has_value()) << read_error->detail << " for " << toHex(bytes);
+      EXPECT_EQ(view.value().reject, m.reject);
+      EXPECT_EQ(view.value().more, m.more);
+      EXPECT_EQ(view.value().ids, m.ids);
+      std::vector<std::pair<std::string, PoolElement>> expected;
+      for (const auto& pool : m.pools)
+        for (const auto& pe : pool.pes) expected.emplace_back(pool.pool_handle, pe);
+      EXPECT_EQ(read, expected) << toHex(bytes);
+      EXPECT_EQ(view_report.skipped_to_report, full_report.skipped_to_report);
+      ++accepted;
+    } else if (!full.ok() && !bytes.empty() && bytes[0] == std::byte{0x03}) {
+      if (view.ok()) {
+        ASSERT_TRUE(read_error.has_value()) << "read what decodeEnrp refuses: " << toHex(bytes);
+        EXPECT_EQ(*read_error, full.error()) << toHex(bytes);
+        if (!read.empty()) ++failed_after_entries;
+      } else {
+        EXPECT_EQ(view.error(), full.error()) << toHex(bytes);
+      }
+    } else {
+      EXPECT_FALSE(view.ok()) << "not a Handle Table Response, yet accepted: " << toHex(bytes);
+    }
+  };
+  for (Dialect d : {Dialect::Classic, Dialect::Ng}) {
+    const PrId other = d == Dialect::Ng ? 0x1122334455667788ull : 0x11223344u;
+    auto pe = [&](PeId id, Policy policy, bool asap) {
+      PoolElement p = test::samplePoolElement(id, policy, asap);
+      p.home_pr = other;
+      return p;
+    };
+    enrp::HandleTableResponse page;
+    page.more = true;
+    page.ids = {other, 7};
+    page.pools.push_back({"EchoPool", {pe(1, Policy::make(PolicyType::WeightedRandom, {5}), true),
+                                       pe(2, Policy::make(PolicyType::RoundRobin), false)}});
+    PoolElement dccp = pe(3, Policy::make(PolicyType::PriorityLeastUsed, {1, 2}), true);
+    dccp.user_transport = Transport{TransportKind::Dccp, 9, 0, 77, {IpAddress::v4(127, 0, 0, 1)}};
+    page.pools.push_back({"B", {dccp, pe(4, Policy::make(PolicyType::LeastUsed, {3}), false)}});
+    page.pools.push_back({"Empty", {}});
+    page.pools.push_back({"Last", {pe(5, Policy::make(PolicyType::Random), true)}});
+    std::vector<Bytes> messages{encode(EnrpMessage{page}, d).value()};
+    enrp::HandleTableResponse rejected;
+    rejected.reject = true;
+    rejected.ids = {other, 7};
+    messages.push_back(encode(EnrpMessage{rejected}, d).value());
+    // Unknown parameters of each action between two PEs and after the last one.
+    for (const char* unknown : {"01230008", "41230008", "81230008", "c1230008"}) {
+      enrp::HandleTableResponse small;
+      small.ids = {other, 7};
+      small.pools.push_back({"EchoPool", {pe(1, Policy::make(PolicyType::RoundRobin), true)}});
+      Bytes head = encode(EnrpMessage{small}, d).value();
+      small.pools[0].pes.push_back(pe(2, Policy::make(PolicyType::RoundRobin), true));
+      Bytes both = encode(EnrpMessage{small}, d).value();
+      const Bytes extra = hex(std::string(unknown) + " 01020304");
+      Bytes between(both.begin(), both.begin() + static_cast<std::ptrdiff_t>(head.size()));
+      between.insert(between.end(), extra.begin(), extra.end());
+      between.insert(between.end(), both.begin() + static_cast<std::ptrdiff_t>(head.size()), both.end());
+      Bytes after = both;
+      after.insert(after.end(), extra.begin(), extra.end());
+      for (Bytes* b : {&between, &after}) {
+        const auto length = static_cast<std::uint16_t>(b->size());
+        (*b)[2] = static_cast<std::byte>(length >> 8);
+        (*b)[3] = static_cast<std::byte>(length & 0xff);
+        messages.push_back(*b);
+      }
+    }
+    for (const auto& message : messages) {
+      agree(message, d);
+      for (std::size_t n = 0; n < message.size(); ++n) agree(std::span(message).first(n), d);
+      for (std::size_t at = 0; at < message.size(); ++at) {
+        for (unsigned value : {0x00u, 0x01u, 0x03u, 0x05u, 0x0au, 0x40u, 0x80u, 0xffu}) {
+          Bytes changed = message;
+          changed[at] = static_cast<std::byte>(value);
+          agree(changed, d);
+        }
+      }
+    }
+  }
+  EXPECT_GT(accepted, 100u);
+  EXPECT_GT(compared, 5000u);
+  EXPECT_GT(failed_after_entries, 10u);  // errors past the first entries were compared too
+  // Another message type is refused, not misread.
+  auto request = encode(EnrpMessage{enrp::HandleTableRequest{false, {1, 2}}}, Dialect::Ng).value();
+  EXPECT_FALSE(decodeHandleTableResponse(request, Dialect::Ng).ok());
+}
+
 TEST(BadInput, EmptyPoolHandleIsInvalidValuesWithTheParameter) {
   // RSPLIB answers this with cause 0x3 carrying the parameter (errors.pcap); so do we.
   auto decoded = decodeAsap(hex("05000008 00090004"), Dialect::Classic);

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "vnfpool/wire/asap.h"
@@ -32,6 +33,41 @@ Result<EnrpMessage> decodeEnrp(std::span<const std::byte> bytes, Dialect dialect
 /// without building an AsapMessage (no copy of the pool handle). Any other message type is an error.
 Result<asap::HandleResolutionView> decodeHandleResolution(std::span<const std::byte> bytes, Dialect dialect,
                                                           DecodeReport* report = nullptr);
+
+/// Decodes a Handle Table Response's header in place: the same frame checks and errors decodeEnrp gives,
+/// the entries left for a TableEntryReader. Any other message type is an error.
+Result<enrp::HandleTableResponseView> decodeHandleTableResponse(std::span<const std::byte> bytes, Dialect dialect);
+
+/// One entry of a handle table page: the pool it is listed under (pointing into the message) and the PE.
+struct TableEntry {
+  std::string_view pool{};
+  PoolElement pe{};
+};
+
+/// Reads the entries of a Handle Table Response in place, one at a time into one reused TableEntry, so
+/// a page of hundreds of PEs is stored without first being built as a list of PoolElements. The same
+/// checks, in the same order, as decodeEnrp: for any bytes, the entries read before the end (or before
+/// an error) are those decodeEnrp returns (or would, up to its error), and an error is the one decodeEnrp
+/// gives for the message. The entries before a malformed one have been read by then: a caller that
+/// applies them as they come keeps those.
+class TableEntryReader {
+ public:
+  explicit TableEntryReader(const enrp::HandleTableResponseView& page, DecodeReport* report = nullptr)
+      : message_(page.message), pos_(page.entries_begin), end_(page.entries_end), dialect_(page.dialect),
+        report_(report) {}
+  /// The next entry, decoded into `entry` (its storage reused): true; false after the last; or the error.
+  /// After false or an error, every further call returns false.
+  Result<bool> next(TableEntry& entry);
+
+ private:
+  std::span<const std::byte> message_;
+  std::size_t pos_;
+  std::size_t end_;
+  Dialect dialect_;
+  DecodeReport* report_;
+  std::string_view pool_{};
+  bool done_ = false;
+};
 
 /// Appends the encoding of `message` to `out` (lengths include all parameter padding, as RSPLIB writes
 /// them). Fails with InvalidValues when a value cannot be represented in `dialect` (a 64-bit ID in

@@ -2,7 +2,9 @@
 // message carries the sender's and the receiver's PR ID (0 = receiver unknown).
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -47,6 +49,19 @@ struct HandleTableResponse {
   Ids ids{};
   std::vector<PoolEntries> pools{};
   friend bool operator==(const HandleTableResponse&, const HandleTableResponse&) = default;
+};
+
+/// A Handle Table Response read in place (decodeHandleTableResponse): its flags and IDs, with the
+/// entries left encoded in the message for a TableEntryReader (codec.h) to read one at a time. Points
+/// into the message: valid while its bytes are.
+struct HandleTableResponseView {
+  bool reject = false;
+  bool more = false;
+  Ids ids{};
+  Dialect dialect = Dialect::Ng;
+  std::span<const std::byte> message{};  // the whole message (offsets in errors refer to it)
+  std::size_t entries_begin = 0;         // where the parameters start and end in `message`
+  std::size_t entries_end = 0;
 };
 
 struct HandleUpdate {
