@@ -354,6 +354,11 @@ class Mesh {
           pr.enrp->handle(enrp::Connected{enrp::ConnectionInfo{item.conn, wire::Dialect::Ng, item.inbound, item.request}}, eout);
         else if (item.what == What::Disconnected)
           pr.enrp->handle(enrp::Disconnected{item.conn}, eout);
+        else if (!item.bytes.empty() && item.bytes[0] == std::byte{0x03})  // table pages in place, as the daemon
+          if (auto page = wire::decodeHandleTableResponse(item.bytes, wire::Dialect::Ng); page.ok())
+            pr.enrp->handle(enrp::ReceivedTablePage{item.conn, page.value()}, eout);
+          else
+            ADD_FAILURE() << "ENRP decode: " << page.error().detail;
         else if (auto m = wire::decodeEnrp(item.bytes, wire::Dialect::Ng); m.ok())
           pr.enrp->handle(enrp::Received{item.conn, std::move(m).value()}, eout);
         else

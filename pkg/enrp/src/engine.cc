@@ -5,6 +5,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "vnfpool/wire/codec.h"
+
 namespace vnfpool::enrp {
 
 namespace msg = wire::enrp;
@@ -95,21 +97,22 @@ void Engine::handle(const Event& event, std::vector<Action>& out) {
                         [&](const ConnectFailed& e) { onConnectFailed(e, out); },
                         [&](const Disconnected& e) { onDisconnected(e, out); },
                         [&](const Received& e) { onReceived(e, out); },
-                        [&](const Malformed& e) {
-                          ++stats_.malformed;
-                          if (!e.error.report) return;
-                          auto it = links_.find(e.from);
-                          if (it == links_.end()) return;
-                          out.emplace_back(Send{e.from, msg::Error{ids(it->second.peer),
-                                                                   wire::OperationalError::of(
-                                                                       e.error.cause, e.error.offending)}});
-                        },
+                        [&](const ReceivedTablePage& e) { onTablePage(e, out); },
+                        [&](const Malformed& e) { onMalformed(e.from, e.error, out); },
                         [&](const Expired&) {
                           armed_.reset();  // the adapter's timer is spent
                           tick(out);
                         }},
              event);
   rearm(out);
+}
+
+void Engine::onMalformed(ConnId from, const wire::Error& error, std::vector<Action>& out) {
+  ++stats_.malformed;
+  if (!error.report) return;
+  auto it = links_.find(from);
+  if (it == links_.end()) return;
+  out.emplace_back(Send{from, msg::Error{ids(it->second.peer), wire::OperationalError::of(error.cause, error.offending)}});
 }
 
 // ---------------------------------------------------------------- peer addresses and connections
@@ -295,14 +298,13 @@ void Engine::heartbeat(std::vector<Action>& out) {
 
 // ---------------------------------------------------------------- receiving
 
-void Engine::onReceived(const Received& e, std::vector<Action>& out) {
-  auto lit = links_.find(e.from);
+bool Engine::admit(ConnId from, const msg::Ids& mids, std::vector<Action>& out) {
+  auto lit = links_.find(from);
   if (lit == links_.end()) {
     ++stats_.ignored;
-    return;
+    return false;
   }
   Link& link = lit->second;
-  const msg::Ids& mids = wire::idsOf(e.message);
   if (mids.sender == config_.pr_id) {
     // Our own message came back: this is a connection to ourselves (our address is in the DNS answer).
     if (!link.target.empty())
@@ -315,14 +317,20 @@ void Engine::onReceived(const Received& e, std::vector<Action>& out) {
     out.emplace_back(Close{link.id});
     links_.erase(lit);
     ++stats_.ignored;
-    return;
+    return false;
   }
   if (mids.sender == 0 || (mids.receiver != 0 && mids.receiver != config_.pr_id)) {
     ++stats_.ignored;
-    return;
+    return false;
   }
+  return true;
+}
+
+void Engine::onReceived(const Received& e, std::vector<Action>& out) {
+  const msg::Ids& mids = wire::idsOf(e.message);
+  if (!admit(e.from, mids, out)) return;
   if (const auto* p = std::get_if<msg::Presence>(&e.message)) {
-    presence(link, *p, out);
+    presence(links_.at(e.from), *p, out);
     return;
   }
   if (const auto* it = std::get_if<msg::InitTakeover>(&e.message)) {
@@ -505,7 +513,7 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   sendTo(peer, std::move(r), out);
 }
 
-void Engine::learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
+void Engine::learn(std::string_view pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
                    std::vector<Action>& out) {
   // A foreign entry lives for its Registration Life unless refreshed (7.9). Entries that claim this PR
   // as their home are ignored: this PR knows its own PEs best (RSPLIB does the same).
@@ -529,6 +537,17 @@ void Engine::learn(const std::string& pool, const wire::PoolElement& pe, bool sn
   (void)hs_.registerPe(pool, pe, handlespace::EntryContext{handlespace::kNoConnection, now + life}, now);
 }
 
+void Engine::onTablePage(const ReceivedTablePage& e, std::vector<Action>& out) {
+  if (!admit(e.from, e.page.ids, out)) return;
+  Peer* peer = peerOf(e.from);
+  if (peer == nullptr) {  // only a Presence introduces a peer
+    ++stats_.ignored;
+    return;
+  }
+  peer->last_heard = clock_.now();
+  tableResponse(*peer, e.page, e.from, out);
+}
+
 void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::vector<Action>& out) {
   if (peer.sync == Sync::None) {
     ++stats_.ignored;
@@ -542,7 +561,37 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::v
     for (const auto& entries : m.pools)
       for (const auto& pe : entries.pes) learn(entries.pool_handle, pe, true, now, out);
   }
-  if (m.more && !m.reject) {
+  tablePageDone(peer, m.reject, m.more, out);
+}
+
+void Engine::tableResponse(Peer& peer, const msg::HandleTableResponseView& page, ConnId from,
+                           std::vector<Action>& out) {
+  if (peer.sync == Sync::None) {
+    ++stats_.ignored;
+    return;
+  }
+  if (!page.reject) {
+    const TimePoint now = clock_.now();
+    wire::TableEntryReader reader(page);
+    wire::TableEntry entry;  // one entry reused for the whole page
+    for (;;) {
+      auto more = reader.next(entry);
+      if (!more.ok()) {
+        // The entries before it are stored (they are the peer's); the page counts as malformed and,
+        // as for one that did not decode at all, no next page is asked for: the transfer times out.
+        onMalformed(from, more.error(), out);
+        return;
+      }
+      if (!more.value()) break;
+      learn(entry.pool, entry.pe, true, now, out);
+    }
+  }
+  ++stats_.table_pages_received;
+  tablePageDone(peer, page.reject, page.more, out);
+}
+
+void Engine::tablePageDone(Peer& peer, bool reject, bool more, std::vector<Action>& out) {
+  if (more && !reject) {
     peer.sync_deadline = clock_.now() + config_.transfer_timeout;
     sendTo(peer, msg::HandleTableRequest{peer.sync == Sync::Audit, ids(peer.id)}, out);
     return;
@@ -550,7 +599,7 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponse& m, std::v
   const Sync done = peer.sync;
   peer.sync = Sync::None;
   if (done == Sync::Audit) {
-    if (!m.reject) {
+    if (!reject) {
       stats_.purged_by_resync += hs_.removeMarked(peer.id).size();
       ++stats_.resyncs_completed;
     }

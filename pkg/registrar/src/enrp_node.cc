@@ -15,6 +15,7 @@ namespace vnfpool::registrar {
 namespace {
 
 constexpr transport::TimerKey kRefreshTimer = 1;
+constexpr auto kHandleTableResponseType = static_cast<std::uint8_t>(wire::EnrpType::HandleTableResponse);
 
 wire::IpAddress toWire(const boost::asio::ip::address& a) {
   wire::IpAddress out;
@@ -337,6 +338,18 @@ void EnrpNode::onMessage(transport::ConnId conn, std::span<const std::byte> byte
   auto it = dialects_.find(conn);
   const wire::Dialect dialect = it == dialects_.end() ? options_.dialect : it->second;
   m_.bytes_received->Increment(static_cast<double>(bytes.size()));
+  if (!bytes.empty() && bytes[0] == std::byte{kHandleTableResponseType}) {
+    // A table page (a mentor sync or an audit brings thousands): its entries are read in place and
+    // stored one by one, no list of PoolElements built first.
+    auto page = wire::decodeHandleTableResponse(bytes, dialect);
+    if (page.ok()) {
+      feed(enrp::ReceivedTablePage{conn, page.value()});
+    } else {
+      log_.debug("malformed ENRP message", {{"conn", conn}, {"detail", page.error().detail}});
+      feed(enrp::Malformed{conn, page.error()});
+    }
+    return;
+  }
   auto decoded = wire::decodeEnrp(bytes, dialect);
   if (decoded.ok()) {
     feed(enrp::Received{conn, std::move(decoded).value()});

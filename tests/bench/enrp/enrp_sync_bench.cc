@@ -168,7 +168,13 @@ class Mesh {
       // One vector reused from message to message, as the daemon keeps its capacity (EnrpNode::run).
       std::vector<Action>& out = out_;
       out.clear();
-      if (const auto* r = std::get_if<Received>(&item.event); r != nullptr && !item.bytes.empty()) {
+      const auto* r = std::get_if<Received>(&item.event);
+      if (r != nullptr && !item.bytes.empty() && item.bytes[0] == std::byte{0x03}) {
+        // Table pages are read in place, as the daemon does (EnrpNode::onMessage).
+        auto page = wire::decodeHandleTableResponse(item.bytes, dialect_);
+        if (!page.ok()) throw std::runtime_error("decode: " + page.error().detail);
+        n.engine->handle(ReceivedTablePage{r->from, page.value()}, out);
+      } else if (r != nullptr && !item.bytes.empty()) {
         auto decoded = wire::decodeEnrp(item.bytes, dialect_);
         if (!decoded.ok()) throw std::runtime_error("decode: " + decoded.error().detail);
         n.engine->handle(Received{r->from, std::move(decoded).value()}, out);

@@ -159,6 +159,74 @@ TEST_F(EngineTest, FirstPeerHeardDuringStartupIsTheMentorAndItsTableIsFetchedPag
   EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).expires(), clock_.now() + 30s);
 }
 
+// The daemon hands table pages to the engine undecoded (ReceivedTablePage); the engine reads and stores
+// them entry by entry with the same effect as a decoded page.
+TEST_F(EngineTest, TablePagesReadInPlaceAreStoredLikeDecodedOnes) {
+  auto out = peer(5, 0x20);
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}, {"media", {element(5, 0x30)}}};
+  const wire::Bytes first = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(first, wire::Dialect::Ng).value()});
+  EXPECT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  EXPECT_TRUE(engine().inStartup());
+  EXPECT_EQ(hs_.size(), 3u);
+  EXPECT_EQ(hs_.view(*hs_.find("media", 5)).poolElement(), element(5, 0x30));
+
+  page.more = false;
+  page.pools = {{"media", {element(3, 0x20), element(4, kSelf)}}};  // an entry claiming us is ignored
+  const wire::Bytes last = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(last, wire::Dialect::Ng).value()});
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
+  EXPECT_EQ(hs_.size(), 4u);
+  EXPECT_FALSE(hs_.contains("media", 4));
+  EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).expires(), clock_.now() + 30s);
+  EXPECT_EQ(engine().stats().table_pages_received, 2u);
+}
+
+TEST_F(EngineTest, APageMalformedAfterSomeEntriesKeepsThemAnswersAnErrorAndAsksForNoMore) {
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {element(1, 0x20)}}};
+  const std::size_t second_pe = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value().size();
+  page.pools[0].pes.push_back(element(2, 0x20));
+  wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  // The second PE's first user address becomes a DCCP transport parameter: not an address.
+  const std::size_t address = second_pe + 4 + 20 + 8;
+  ASSERT_EQ(bytes.at(address + 1), std::byte{0x01});
+  bytes[address + 1] = std::byte{0x03};
+  ASSERT_FALSE(wire::decodeEnrp(bytes, wire::Dialect::Ng).ok());
+
+  auto out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value()});
+  EXPECT_TRUE(hs_.contains("sip", 1));
+  EXPECT_FALSE(hs_.contains("sip", 2));
+  EXPECT_EQ(sent<msg::Error>(out).size(), 1u);
+  EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
+  EXPECT_EQ(engine().stats().malformed, 1u);
+  EXPECT_EQ(engine().stats().table_pages_received, 0u);
+  EXPECT_TRUE(engine().inStartup());  // the transfer waits for its timeout, as after any malformed page
+}
+
+TEST_F(EngineTest, TablePagesFromStrangersOrOutsideATransferAreIgnored) {
+  skipStartup();
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.pools = {{"sip", {element(1, 0x20)}}};
+  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  const auto view = wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value();
+  engine().handle(Connected{ConnectionInfo{5, wire::Dialect::Ng, true, 0}});
+  engine().handle(ReceivedTablePage{5, view});  // no Presence yet: a stranger
+  peer(5, 0x20);
+  engine().handle(ReceivedTablePage{5, view});  // a peer, but no transfer asked for
+  EXPECT_EQ(hs_.size(), 0u);
+  EXPECT_EQ(engine().stats().ignored, 2u);
+}
+
 TEST_F(EngineTest, MalformedMessageIsAnsweredWithAnErrorWhenItsBitsSaySo) {
   skipStartup();
   peer(5, 0x20);

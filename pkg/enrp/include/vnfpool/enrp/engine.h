@@ -135,6 +135,15 @@ struct Received {
   ConnId from = kNoConn;
   wire::EnrpMessage message{};
 };
+/// A Handle Table Response read in place (wire::decodeHandleTableResponse): the engine reads its entries
+/// one at a time and stores each as it comes, with no list of PoolElements built first. Same effect as
+/// a Received of the decoded message, except that a page malformed after some entries keeps those
+/// entries (they are the peer's) and then counts as a Malformed message. The bytes it points into must
+/// live until handle() returns.
+struct ReceivedTablePage {
+  ConnId from = kNoConn;
+  wire::enrp::HandleTableResponseView page{};
+};
 /// A message that did not decode.
 struct Malformed {
   ConnId from = kNoConn;
@@ -174,7 +183,8 @@ struct TakeOverPe {
   PeId pe = 0;
 };
 
-using Event = std::variant<PeerAddresses, Connected, ConnectFailed, Disconnected, Received, Malformed, Expired>;
+using Event = std::variant<PeerAddresses, Connected, ConnectFailed, Disconnected, Received, ReceivedTablePage,
+                           Malformed, Expired>;
 using Action = std::variant<Send, Connect, Close, Arm, Disarm, TakeOverPe>;
 // Vectors of actions grow by moving: a takeover emits one action per orphan, and a copying growth
 // cost a fifth of it.
@@ -322,6 +332,11 @@ class Engine {
   void onConnectFailed(const ConnectFailed& e, std::vector<Action>& out);
   void onDisconnected(const Disconnected& e, std::vector<Action>& out);
   void onReceived(const Received& e, std::vector<Action>& out);
+  void onTablePage(const ReceivedTablePage& e, std::vector<Action>& out);
+  void onMalformed(ConnId from, const wire::Error& error, std::vector<Action>& out);
+  /// The checks every received message passes (a known link, a sender that is not this PR, a receiver
+  /// that is this PR or 0); false: dropped (and counted), or the link closed as a loop to ourselves.
+  bool admit(ConnId from, const wire::enrp::Ids& ids, std::vector<Action>& out);
   void tick(std::vector<Action>& out);
 
   void presence(Link& link, const wire::enrp::Presence& m, std::vector<Action>& out);
@@ -330,6 +345,10 @@ class Engine {
   void sendPagesAhead(std::vector<Action>& out);
   bool mentorTransferRunning() const;
   void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
+  void tableResponse(Peer& peer, const wire::enrp::HandleTableResponseView& page, ConnId from,
+                     std::vector<Action>& out);
+  /// After a page's entries: asks for the next page, or ends the transfer.
+  void tablePageDone(Peer& peer, bool reject, bool more, std::vector<Action>& out);
   void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
   void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);
   void initTakeover(Peer* peer, ConnId from, const wire::enrp::InitTakeover& m, std::vector<Action>& out);
@@ -347,7 +366,7 @@ class Engine {
   void sendTo(const Peer& peer, wire::EnrpMessage message, std::vector<Action>& out);
   void heartbeat(std::vector<Action>& out);
   void endStartup();
-  void learn(const std::string& pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
+  void learn(std::string_view pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
              std::vector<Action>& out);
   void peerDead(PrId id, std::vector<Action>& out);
   void completeTakeover(PrId target, std::vector<Action>& out);
