@@ -39,6 +39,14 @@ class OrderTree {
 
   /// Adds an item; (key, seq) must not be present yet.
   void insert(const OrderItem& item) {
+    if (last_ != nullptr && last_->count > 0 && last_->count < kLeafCap &&
+        !orderLess(item, last_->items[last_->count - 1])) {
+      // After the last item with room in the last leaf (round robin's every insertion, a table sync's
+      // runs of one pool): the descent would end there, and no separator changes.
+      last_->items[last_->count++] = item;
+      ++size_;
+      return;
+    }
     if (root_ == nullptr) {
       Leaf* leaf = new Leaf;
       root_ = leaf;
