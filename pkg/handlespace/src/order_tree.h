@@ -125,6 +125,17 @@ class OrderTree {
   /// Removes the item with this (key, seq); returns false if there is none.
   bool erase(const OrderItem& item) {
     if (root_ == nullptr) return false;
+    if (first_->count > 1 && !orderLess(first_->items[first_->count - 1], item)) {
+      // At or before the first leaf's last item (a selection takes items from the front): if present, it
+      // is there, and the leaf keeps an item, so no node above changes.
+      OrderItem* end = first_->items + first_->count;
+      OrderItem* it = std::lower_bound(first_->items, end, item, orderLess);
+      if (it == end || it->key != item.key || it->seq != item.seq) return false;
+      std::copy(it + 1, end, it);
+      --first_->count;
+      --size_;
+      return true;
+    }
     Inner* path[kMaxDepth];
     int index[kMaxDepth];
     int depth = 0;
