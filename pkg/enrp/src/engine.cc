@@ -570,24 +570,37 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponseView& page,
     ++stats_.ignored;
     return;
   }
-  if (!page.reject) {
-    const TimePoint now = clock_.now();
-    wire::TableEntryReader reader(page);
-    wire::TableEntry entry;  // one entry reused for the whole page
-    for (;;) {
-      auto more = reader.next(entry);
-      if (!more.ok()) {
-        // The entries before it are stored (they are the peer's); the page counts as malformed and,
-        // as for one that did not decode at all, no next page is asked for: the transfer times out.
-        onMalformed(from, more.error(), out);
-        return;
-      }
-      if (!more.value()) break;
-      learn(entry.pool, entry.pe, true, now, out);
+  const TimePoint now = clock_.now();
+  wire::TableEntryReader reader(page);
+  wire::TableEntry entry;  // one entry reused for the whole page
+  for (;;) {
+    auto more = reader.next(entry);
+    if (!more.ok()) {
+      // The entries before it are stored (they are the peer's). The page counts as malformed, and the
+      // transfer is given up at once: with pages ahead the peer would go on to its last page without
+      // our request, and an audit ending then would purge the entries this page failed to bring.
+      onMalformed(from, more.error(), out);
+      abandonTransfer(peer, out);
+      return;
     }
+    if (!more.value()) break;
+    // A reject is read to its end all the same (it is normally empty): a malformed one is malformed.
+    if (!page.reject) learn(entry.pool, entry.pe, true, now, out);
   }
   ++stats_.table_pages_received;
   tablePageDone(peer, page.reject, page.more, out);
+}
+
+void Engine::abandonTransfer(Peer& peer, std::vector<Action>& out) {
+  // An audit is tried again on the next mismatching Presence (its marks are renewed then); a mentor sync
+  // ends the start-up, and the audits fetch what is missing.
+  const Sync stalled = peer.sync;
+  peer.sync = Sync::None;
+  ++stats_.transfers_stalled;
+  if (stalled == Sync::Mentor && startup_ && mentor_ == peer.id) {
+    endStartup();
+    heartbeat(out);
+  }
 }
 
 void Engine::tablePageDone(Peer& peer, bool reject, bool more, std::vector<Action>& out) {
@@ -873,13 +886,7 @@ void Engine::tick(std::vector<Action>& out) {
     // No page for transfer_timeout (a lost message or connection): give the transfer up. An audit is
     // tried again on the next mismatching Presence (its marks are renewed then); a mentor sync ends the
     // start-up, and the audits fetch what is missing.
-    const Sync stalled = peer.sync;
-    peer.sync = Sync::None;
-    ++stats_.transfers_stalled;
-    if (stalled == Sync::Mentor && startup_ && mentor_ == id) {
-      endStartup();
-      heartbeat(out);
-    }
+    abandonTransfer(peer, out);
   }
   std::vector<PrId> expired;
   for (const auto& [target, t] : takeovers_)

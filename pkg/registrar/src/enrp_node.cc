@@ -343,7 +343,12 @@ void EnrpNode::onMessage(transport::ConnId conn, std::span<const std::byte> byte
     // stored one by one, no list of PoolElements built first.
     auto page = wire::decodeHandleTableResponse(bytes, dialect);
     if (page.ok()) {
+      const auto malformed = engine_.stats().malformed;
       feed(enrp::ReceivedTablePage{conn, page.value()});
+      // An entry that did not decode is found by the engine while it stores the page.
+      if (engine_.stats().malformed != malformed)
+        log_.debug("malformed ENRP table page: the entries before the bad one were kept, the transfer given up",
+                   {{"conn", conn}});
     } else {
       log_.debug("malformed ENRP message", {{"conn", conn}, {"detail", page.error().detail}});
       feed(enrp::Malformed{conn, page.error()});

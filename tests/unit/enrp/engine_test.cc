@@ -209,7 +209,101 @@ TEST_F(EngineTest, APageMalformedAfterSomeEntriesKeepsThemAnswersAnErrorAndAsksF
   EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
   EXPECT_EQ(engine().stats().malformed, 1u);
   EXPECT_EQ(engine().stats().table_pages_received, 0u);
-  EXPECT_TRUE(engine().inStartup());  // the transfer waits for its timeout, as after any malformed page
+  // The transfer is given up at once, and with it the start-up (the audits fetch the rest).
+  EXPECT_EQ(engine().stats().transfers_stalled, 1u);
+  EXPECT_FALSE(engine().inStartup());
+}
+
+// With pages ahead the peer sends its last page without waiting for our request. An audit must not end
+// with that page after one of its pages broke off: the purge would remove entries that page failed to
+// bring, although the peer still has them.
+TEST_F(EngineTest, AnAuditWhosePageBreaksOffIsGivenUpWithoutPurging) {
+  skipStartup();
+  peer(5, 0x20);
+  for (PeId pe : {1u, 2u, 3u, 4u})
+    ASSERT_TRUE(hs_.registerPe("sip", element(pe, 0x20), {0, clock_.now() + 30s}, clock_.now()).ok());
+  handlespace::Handlespace truth;  // the peer lost 4
+  for (PeId pe : {1u, 2u, 3u}) ASSERT_TRUE(truth.registerPe("sip", element(pe, 0x20), {}, clock_.now()).ok());
+  auto out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {element(1, 0x20)}}};
+  const std::size_t second_pe = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value().size();
+  page.pools[0].pes.push_back(element(2, 0x20));
+  wire::Bytes broken = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  broken.at(second_pe + 4 + 20 + 8 + 1) = std::byte{0x03};  // PE 2's first address: not an address
+  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(broken, wire::Dialect::Ng).value()});
+  EXPECT_EQ(engine().stats().transfers_stalled, 1u);
+
+  page.more = false;  // the last page, sent ahead
+  page.pools = {{"sip", {element(3, 0x20)}}};
+  const wire::Bytes last = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(last, wire::Dialect::Ng).value()});
+  for (PeId pe : {1u, 2u, 3u, 4u}) EXPECT_TRUE(hs_.contains("sip", pe)) << pe;  // nothing purged
+  EXPECT_EQ(engine().stats().resyncs_completed, 0u);
+  EXPECT_EQ(engine().stats().purged_by_resync, 0u);
+
+  // The next mismatching Presence audits again, and a whole transfer repairs it.
+  out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  page.pools = {{"sip", {element(1, 0x20), element(2, 0x20), element(3, 0x20)}}};
+  const wire::Bytes whole = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(whole, wire::Dialect::Ng).value()});
+  EXPECT_FALSE(hs_.contains("sip", 4));
+  EXPECT_EQ(hs_.ownerChecksum(0x20), truth.ownerChecksum(0x20));
+  EXPECT_EQ(engine().stats().purged_by_resync, 1u);
+}
+
+TEST_F(EngineTest, ARejectPageIsReadToItsEndAndAMalformedOneIsMalformed) {
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.reject = true;
+  page.pools = {{"sip", {element(1, 0x20)}}};  // a reject carries no entries; these are not stored
+  wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  const std::size_t first_pe = wire::encode(wire::EnrpMessage{msg::HandleTableResponse{true, false, page.ids, {{"sip", {}}}}},
+                                            wire::Dialect::Ng).value().size();
+  wire::Bytes broken = bytes;
+  broken.at(first_pe + 4 + 20 + 8 + 1) = std::byte{0x03};
+  auto out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(broken, wire::Dialect::Ng).value()});
+  EXPECT_EQ(engine().stats().malformed, 1u);
+  EXPECT_EQ(sent<msg::Error>(out).size(), 1u);
+  EXPECT_EQ(engine().stats().table_pages_received, 0u);
+  EXPECT_FALSE(hs_.contains("sip", 1));
+}
+
+TEST_F(EngineTest, AWellFormedRejectPageEndsTheMentorSyncAndStoresNothing) {
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.reject = true;
+  page.pools = {{"sip", {element(1, 0x20)}}};
+  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value()});
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_EQ(engine().stats().table_pages_received, 1u);
+  EXPECT_EQ(engine().stats().malformed, 0u);
+  EXPECT_EQ(hs_.size(), 0u);
+}
+
+TEST_F(EngineTest, ClassicTablePagesAreReadInPlaceToo) {
+  engine();
+  engine().handle(Connected{ConnectionInfo{5, wire::Dialect::Classic, true, 0}});
+  auto p = presenceFrom(0x20);
+  p.checksum = hs_.ownerChecksum(0x20).internet16();
+  auto out = engine().handle(Received{5, test::throughWire(p, wire::Dialect::Classic)});
+  ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}};
+  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Classic).value();
+  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Classic).value()});
+  EXPECT_FALSE(engine().inStartup());
+  EXPECT_EQ(hs_.size(), 2u);
+  EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).homePr(), 0x30u);
 }
 
 TEST_F(EngineTest, TablePagesFromStrangersOrOutsideATransferAreIgnored) {

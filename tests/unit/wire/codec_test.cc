@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 
 #include "samples.h"
@@ -407,6 +408,56 @@ TEST(InPlaceDecoding, TablePageReaderAgreesWithTheFullDecoderOnAnyBytes) {
   // Another message type is refused, not misread.
   auto request = encode(EnrpMessage{enrp::HandleTableRequest{false, {1, 2}}}, Dialect::Ng).value();
   EXPECT_FALSE(decodeHandleTableResponse(request, Dialect::Ng).ok());
+}
+
+// Addresses inside a transport are read straight from the bytes while they are well-formed IPv4/IPv6
+// parameters; from the first other parameter on, the general reader decides. A classic Registration
+// whose user transport holds an IPv4 address (at offset 40) and then `after` (at offset 48).
+Bytes registrationWithAddressThen(std::string_view after) {
+  const Bytes rest = hex(after);
+  const std::size_t transport = 4 + 4 + 8 + rest.size();
+  const std::size_t pe = 4 + 12 + transport + 8;
+  const std::size_t message = 4 + 12 + pe;
+  auto u16 = [](std::size_t v) {
+    char text[5];
+    std::snprintf(text, sizeof text, "%04x", static_cast<unsigned>(v));
+    return std::string(text);
+  };
+  Bytes b = hex("0100" + u16(message) + " 0009000c 4563686f 506f6f6c 000a" + u16(pe) +
+                " 12345678 00000000 00015f90 0005" + u16(transport) + " 13880000 00010008 c000020a");
+  b.insert(b.end(), rest.begin(), rest.end());
+  const Bytes policy = hex("00080008 00000001");
+  b.insert(b.end(), policy.begin(), policy.end());
+  return b;
+}
+
+TEST(BadInput, AddressesAfterTheFirstOddParameterGetTheGeneralReadersChecks) {
+  // A second IPv4 and an IPv6 address: both read.
+  auto ok = decodeAsap(registrationWithAddressThen("00010008 c000020b 00020014 20010db8 00000000 00000000 00000001"),
+                       Dialect::Classic);
+  ASSERT_TRUE(ok.ok()) << ok.error().detail;
+  EXPECT_EQ(as<asap::Registration>(ok.value()).pe.user_transport.addresses.size(), 3u);
+  // An unknown parameter marked "skip" between addresses is skipped, the address after it read.
+  ok = decodeAsap(registrationWithAddressThen("81230008 01020304 00010008 c000020b"), Dialect::Classic);
+  ASSERT_TRUE(ok.ok()) << ok.error().detail;
+  EXPECT_EQ(as<asap::Registration>(ok.value()).pe.user_transport.addresses.size(), 2u);
+  // A known parameter that is not an address.
+  auto bad = decodeAsap(registrationWithAddressThen("00080008 00000001"), Dialect::Classic);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().cause, Cause::InvalidValues);
+  EXPECT_EQ(bad.error().offset, 48u);
+  EXPECT_EQ(bad.error().offending, hex("00080008 00000001"));
+  // An IPv6 address whose length runs past the end of its transport.
+  bad = decodeAsap(registrationWithAddressThen("00020014 20010db8 00000000"), Dialect::Classic);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().cause, Cause::InvalidValues);
+  EXPECT_EQ(bad.error().offset, 48u);
+  EXPECT_NE(bad.error().detail.find("past the end"), std::string::npos) << bad.error().detail;
+  // An IPv4 parameter of the wrong length.
+  bad = decodeAsap(registrationWithAddressThen("0001000c c000020b 00000000"), Dialect::Classic);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().offset, 48u);
+  EXPECT_EQ(bad.error().offending, hex("0001000c c000020b 00000000"));
 }
 
 TEST(BadInput, EmptyPoolHandleIsInvalidValuesWithTheParameter) {

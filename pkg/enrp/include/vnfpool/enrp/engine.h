@@ -137,9 +137,11 @@ struct Received {
 };
 /// A Handle Table Response read in place (wire::decodeHandleTableResponse): the engine reads its entries
 /// one at a time and stores each as it comes, with no list of PoolElements built first. Same effect as
-/// a Received of the decoded message, except that a page malformed after some entries keeps those
-/// entries (they are the peer's) and then counts as a Malformed message. The bytes it points into must
-/// live until handle() returns.
+/// a Received of the decoded message, except: the peer and transfer checks come before the entries are
+/// read (a page from a stranger or outside a transfer is ignored, whatever its entries), and a page
+/// malformed after some entries keeps those entries (they are the peer's), counts as a Malformed message
+/// and gives the transfer up (Stats::transfers_stalled). The bytes it points into must live until
+/// handle() returns.
 struct ReceivedTablePage {
   ConnId from = kNoConn;
   wire::enrp::HandleTableResponseView page{};
@@ -226,7 +228,7 @@ struct Stats {
   std::uint64_t suggestions_sent = 0;
   std::uint64_t suggestions_received = 0;
   std::uint64_t ownership_conflicts = 0;  // table entries naming another home for an own PE
-  std::uint64_t transfers_stalled = 0;    // table transfers given up after transfer_timeout
+  std::uint64_t transfers_stalled = 0;    // table transfers given up: transfer_timeout, or a malformed page
   std::uint64_t peers_failed = 0;
   std::uint64_t foreign_expired = 0;     // entries removed when their Registration Life ran out
   std::uint64_t malformed = 0;
@@ -349,6 +351,8 @@ class Engine {
                      std::vector<Action>& out);
   /// After a page's entries: asks for the next page, or ends the transfer.
   void tablePageDone(Peer& peer, bool reject, bool more, std::vector<Action>& out);
+  /// Gives a table transfer up (stalled, or a page malformed partway): no purge, no further page taken.
+  void abandonTransfer(Peer& peer, std::vector<Action>& out);
   void update(Peer& peer, const wire::enrp::HandleUpdate& m, std::vector<Action>& out);
   void listResponse(const wire::enrp::ListResponse& m, std::vector<Action>& out);
   void initTakeover(Peer* peer, ConnId from, const wire::enrp::InitTakeover& m, std::vector<Action>& out);
