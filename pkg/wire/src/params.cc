@@ -243,12 +243,21 @@ std::optional<Error> decodePoolElement(std::span<const std::byte> message, const
 }
 
 void resetForDecoding(PoolElement& pe) {
-  // A fresh PoolElement, but with the user address list's storage (a heap block once it held more than
-  // two) handed back, cleared. Whole-object assignment: a field added later cannot be left stale.
-  AddressList kept = std::move(pe.user_transport.addresses);
-  kept.clear();
-  pe = PoolElement{};
-  pe.user_transport.addresses = std::move(kept);
+  // Field by field: assigning a whole fresh PoolElement (232 bytes with its optional transport)
+  // made reading a table page a quarter slower. The size checks make a new field fail the build here
+  // instead of being left stale.
+  static_assert(sizeof(PoolElement) == 232 && sizeof(Transport) == 80 && sizeof(Policy) == 40,
+                "PoolElement, Transport or Policy changed: reset the new fields here");
+  pe.id = 0;
+  pe.home_pr = 0;
+  pe.registration_life_ms = 0;
+  pe.user_transport.kind = TransportKind::Sctp;
+  pe.user_transport.port = 0;
+  pe.user_transport.use = 0;
+  pe.user_transport.service_code = 0;
+  pe.user_transport.addresses.clear();
+  pe.policy = Policy{};
+  pe.asap_transport.reset();
 }
 
 std::size_t countParams(std::span<const std::byte> message, std::size_t begin, std::size_t end, ParamType type) {
