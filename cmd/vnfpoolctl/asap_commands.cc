@@ -3,7 +3,9 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
+#include <stdexcept>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -201,6 +203,8 @@ int runRegister(const std::vector<std::string>& args, std::ostream& out, std::os
   specs.push_back({"id", 0, true, false, "", "0", "PE ID (0: random)"});
   specs.push_back({"life", 0, true, false, "", "30000", "registration life in ms"});
   specs.push_back({"ready-file", 0, true, false, "", "", "write {\"pe_id\",\"port\"} here once registered"});
+  specs.push_back({"listen", 0, true, false, "", "",
+                   "accept registrars that take this PE over here (port 0: any), announced with each registration"});
   const char* usage =
       "usage: vnfpoolctl register POOL [flags]\n  Serves a TCP echo and registers it as a PE of POOL until "
       "interrupted (then deregisters).\n";
@@ -219,7 +223,11 @@ int runRegister(const std::vector<std::string>& args, std::ostream& out, std::os
   auto life = f->number("life", 100, 0x7FFFFFFF, error);
   auto address = wire::IpAddress::parse(f->get("address"));
   if (!address) error = "--address: not an IP address";
-  if (!options || !policy || !port || !id || !life || !address) {
+  if (options && !f->get("listen").empty()) {
+    options->listen = transport::Endpoint::parse(f->get("listen"));
+    if (!options->listen) error = "--listen: expected ADDR:PORT, e.g. 127.0.0.1:0";
+  }
+  if (!options || !policy || !port || !id || !life || !address || (!f->get("listen").empty() && !options->listen)) {
     err << "vnfpoolctl: " << error << "\n";
     return kExitUsage;
   }
@@ -264,7 +272,15 @@ int runRegister(const std::vector<std::string>& args, std::ostream& out, std::os
     loop.stop();
   };
   events.home_changed = [&](const asap::HomeChanged& h) { out << "home registrar is now " << hexId(h.home) << std::endl; };
-  asap::io::PoolElementClient client(loop, asap::PoolElementConfig{}, *options, events);
+  std::unique_ptr<asap::io::PoolElementClient> client_holder;
+  try {
+    client_holder = std::make_unique<asap::io::PoolElementClient>(loop, asap::PoolElementConfig{}, *options, events);
+  } catch (const std::runtime_error& e) {
+    err << "vnfpoolctl: " << e.what() << "\n";
+    return 3;
+  }
+  auto& client = *client_holder;
+  if (auto at = client.listening()) out << "accepting registrars on " << at->toString() << std::endl;
   client.add(pool, pe);
 
   boost::asio::signal_set signals(loop, SIGINT, SIGTERM);

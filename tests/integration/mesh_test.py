@@ -240,6 +240,64 @@ class Mesh(unittest.TestCase):
         wait_for(lambda: victim.peer_ids() == {s.pr_id for s in survivors}, what="the restarted registrar's peers")
 
 
+    def test_listening_pe_follows_the_registrar_that_takes_it_over(self):
+        # A PE that accepts registrars (--listen; the port goes out in its registrations' NG Capabilities)
+        # is moved by a registrar's Keep-Alive with H=1. First the Takeover Suggestion every ADD carries
+        # moves it to its preferred registrar; then that registrar is frozen (SIGSTOP: no reset, so the
+        # PE's own hunt does not start) and a survivor takes it over and tells it so.
+        out_path = os.path.join(self.tmp, "pe-listen.out")
+        ready = os.path.join(self.tmp, "pe-listen.json")
+        args = [ARGS.ctl, "register", POOL, "--transport", ARGS.transport, "--ready-file", ready, "--life", "5000",
+                "--listen", "127.0.0.1:0"]
+        for r in self.prs:
+            args += ["-r", r.asap]
+        with open(out_path, "w") as out:
+            p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        self.pes.append(p)
+
+        def output():
+            with open(out_path) as f:
+                return f.read()
+
+        def registered():
+            if p.poll() is not None:
+                raise AssertionError(f"vnfpoolctl register exited with {p.returncode}: {output()}")
+            try:
+                with open(ready) as f:
+                    return json.load(f)
+            except (OSError, ValueError):
+                return None
+        pe = wait_for(registered, what="the listening PE to register")["pe_id"]
+        self.assertIn("accepting registrars on 127.0.0.1:", output())
+
+        def settled_home():
+            views = [r.members().get(pe) for r in self.prs]
+            return views[0] if views[0] is not None and all(v == views[0] for v in views) else None
+        # Settled: every registrar names the same home, and it stays so for half a second.
+        home = None
+        for _ in range(50):
+            home = wait_for(settled_home, what="every registrar to know the PE at one home")
+            time.sleep(0.5)
+            if settled_home() == home:
+                break
+        moves = output().count("home registrar is now")
+        victim = next(r for r in self.prs if r.pr_id == home)
+        survivors = [r for r in self.prs if r is not victim]
+        victim.proc.send_signal(signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            wait_for(lambda: output().count("home registrar is now") > moves, timeout=15,
+                     what="a survivor's Keep-Alive with H=1 to reach the PE")
+            took = time.monotonic() - start
+            homes = {s.pr_id for s in survivors}
+            wait_for(lambda: all(s.members().get(pe) in homes for s in survivors),
+                     what="the survivors to hold the PE at one of them")
+            print(f"  frozen registrar: its listening PE followed a survivor's H=1 after {1000 * took:.0f} ms "
+                  f"({moves} suggested move(s) before)", file=sys.stderr)
+        finally:
+            victim.proc.send_signal(signal.SIGCONT)
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()

@@ -154,6 +154,7 @@ void PoolElementSide::sendRegistration(const Key& key, Entry& entry, std::vector
   if (config_.send_ng_capabilities) {
     m.ng_caps = wire::NgCapabilities{};
     m.ng_caps->sender_id = entry.pe.id;
+    if (config_.asap_endpoint) m.ng_caps->endpoints.push_back(*config_.asap_endpoint);
   }
   m.pool_handle = key.first;
   m.pe = entry.pe;

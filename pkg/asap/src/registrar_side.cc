@@ -34,6 +34,23 @@ std::optional<AddressScope> scopeOf(const wire::IpAddress& a) {
   return AddressScope::Global;
 }
 
+/// The ASAP endpoint a PE announced in its NG Capabilities (the first TCP or MPTCP transport with a
+/// port): its protocol and port, at the address(es) the registration came from. Announced addresses are
+/// not used, so that a registration cannot make this registrar connect to some other host.
+std::optional<wire::Transport> announcedEndpoint(const wire::asap::Registration& m, const wire::Transport& peer) {
+  if (!m.ng_caps || peer.addresses.empty()) return std::nullopt;
+  for (const auto& t : m.ng_caps->endpoints) {
+    if ((t.kind != wire::TransportKind::Tcp && t.kind != wire::TransportKind::Mptcp) || t.port == 0) continue;
+    wire::Transport endpoint;
+    endpoint.kind = t.kind;
+    endpoint.port = t.port;
+    endpoint.use = t.use;
+    endpoint.addresses = peer.addresses;
+    return endpoint;
+  }
+  return std::nullopt;
+}
+
 wire::NgCapabilities ourCapabilities(wire::PrId id) {
   wire::NgCapabilities caps;
   caps.features = wire::features::kMandatory | wire::features::kTcp | wire::features::kMptcp;
@@ -181,9 +198,12 @@ void RegistrarSide::registration(Connection& conn, const wire::asap::Registratio
   pe.home_pr = config_.pr_id;
   pe.registration_life_ms =
       std::clamp(pe.registration_life_ms, config_.min_registration_life_ms, config_.max_registration_life_ms);
-  // The PE's ASAP endpoint is where its registration came from (RSPLIB does the same with the
-  // association's addresses); a takeover PR contacts it there.
-  if (!conn.info.peer.addresses.empty()) {
+  // The PE's ASAP endpoint, where a takeover PR contacts it: the listening port it announced (ng), else
+  // where its registration came from (RSPLIB does the same with the association's addresses; a TCP
+  // client's port is only reachable while that connection lives).
+  if (auto announced = announcedEndpoint(m, conn.info.peer)) {
+    pe.asap_transport = std::move(*announced);
+  } else if (!conn.info.peer.addresses.empty()) {
     pe.asap_transport = conn.info.peer;
   } else {
     pe.asap_transport.reset();

@@ -98,6 +98,10 @@ config::Schema schema() {
             .help("Local gRPC API (proto/vnfpool/v1/sidecar.proto) and grpc.health.v1; empty to disable."));
   s.add(Key::string("asap.listen", "127.0.0.1:3864").metavar("ADDRESS:PORT").check(isEndpoint)
             .help("Local ASAP relay for RSerPool-aware VNFs (asap.transport and asap.dialect); empty to disable."));
+  s.add(Key::string("asap.takeover_listen", "").metavar("ADDRESS:PORT").check(isEndpoint)
+            .help("Where registrars that take this PE over (or were suggested to) connect and tell it so; the port "
+                  "goes out with each registration. Empty (default): the PE follows a takeover only by its own "
+                  "failover."));
   s.add(Key::string("http.listen", "0.0.0.0:3881").metavar("ADDRESS:PORT").check(isEndpoint)
             .help("HTTP /metrics, /healthz, /readyz and POST /drain; empty to disable."));
   s.add(Key::choice("log.level", "info", {"debug", "info", "warn", "error"}).help("Least severe log level written."));
@@ -199,6 +203,8 @@ config::Result<Settings> settingsFrom(const config::Config& c, const std::vector
   if (!c.string("http.listen").empty()) s.http = transport::Endpoint::parse(c.string("http.listen"));
   if (!c.string("grpc.listen").empty()) s.grpc = transport::Endpoint::parse(c.string("grpc.listen"));
   if (!c.string("asap.listen").empty()) s.asap_relay = transport::Endpoint::parse(c.string("asap.listen"));
+  if (!c.string("asap.takeover_listen").empty())
+    s.client.listen = transport::Endpoint::parse(c.string("asap.takeover_listen"));
   s.log_level = c.string("log.level");
   s.ready_file = c.string("ready_file");
   if (!errors.empty()) return errors;

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 
@@ -101,7 +102,16 @@ class Sidecar::Impl final : public RelayOps {
       });
     };
     settings_.client.log = [this](std::string_view line) { log_.warn(line); };
-    client_ = std::make_unique<asap::io::PoolElementClient>(loop_, settings_.pe_engine, settings_.client, events);
+    try {
+      client_ = std::make_unique<asap::io::PoolElementClient>(loop_, settings_.pe_engine, settings_.client, events);
+    } catch (const std::runtime_error& e) {
+      // The takeover listener could not be opened: start() reports it (a client without one keeps the
+      // object whole until then).
+      start_error_ = e.what();
+      auto without = settings_.client;
+      without.listen.reset();
+      client_ = std::make_unique<asap::io::PoolElementClient>(loop_, settings_.pe_engine, without, events);
+    }
     // The Pool User side of the local API; it connects to a registrar on its first resolution only.
     pu_ = std::make_unique<asap::io::PoolUserClient>(loop_, settings_.pu_engine, settings_.client);
     health_.setCondition("registered", false, "starting");
@@ -114,6 +124,7 @@ class Sidecar::Impl final : public RelayOps {
   }
 
   std::optional<std::string> start() {
+    if (start_error_) return *start_error_;
     if (settings_.http) {
       observe::HttpServerOptions o;
       o.address = settings_.http->address.to_string();
@@ -349,6 +360,7 @@ class Sidecar::Impl final : public RelayOps {
   transport::TimerSet timers_;
   Prober prober_;
   std::unique_ptr<asap::io::PoolElementClient> client_;
+  std::optional<std::string> start_error_;  // found while constructing; start() returns it
   std::unique_ptr<asap::io::PoolUserClient> pu_;
   std::map<std::pair<std::string, wire::PeId>, wire::PoolElement> extra_;  // handles added over gRPC
   bool withdrawn_ = true;   // not registered on purpose (starting, unhealthy, draining)

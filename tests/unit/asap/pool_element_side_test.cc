@@ -52,6 +52,26 @@ TEST_F(PoolElementSideTest, HuntsRegistersAndReportsIt) {
   EXPECT_EQ(pe_.homeConnection(), 1u);
 }
 
+TEST_F(PoolElementSideTest, AnnouncesItsAsapEndpointWithEachRegistration) {
+  wire::Transport listening = test::tcpAt("0.0.0.0", 7000);
+  pe_.setAsapEndpoint(listening);
+  auto registrations = sentMessages<wire::asap::Registration>(connectAndRegister());
+  ASSERT_EQ(registrations.size(), 1u);
+  ASSERT_TRUE(registrations[0].ng_caps.has_value());
+  ASSERT_EQ(registrations[0].ng_caps->endpoints.size(), 1u);
+  EXPECT_EQ(registrations[0].ng_caps->endpoints[0], listening);
+  // It survives the wire (a transport inside NG Capabilities).
+  auto back = test::throughWire(wire::asap::Registration(registrations[0]));
+  EXPECT_EQ(std::get<wire::asap::Registration>(back).ng_caps->endpoints, registrations[0].ng_caps->endpoints);
+
+  pe_.setAsapEndpoint(std::nullopt);
+  pe_.handle(Disconnected{1});
+  auto again = pe_.handle(Connected{test::outbound(2)});
+  registrations = sentMessages<wire::asap::Registration>(again);
+  ASSERT_EQ(registrations.size(), 1u);
+  EXPECT_TRUE(registrations[0].ng_caps->endpoints.empty());
+}
+
 TEST_F(PoolElementSideTest, ReregistersEveryThirdOfTheLife) {
   auto out = connectAndRegister();
   pe_.handle(Received{1, wire::asap::RegistrationResponse{false, std::nullopt, "pool", 7, std::nullopt}});

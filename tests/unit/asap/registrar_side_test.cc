@@ -107,6 +107,38 @@ TEST_F(RegistrarSideTest, RegistrationIsAcceptedAndOwned) {
   EXPECT_EQ(pr_->stats().registrations, 1u);
 }
 
+// A PE that listens for registrars announces the port in its NG Capabilities; a takeover PR connects
+// there. Only the protocol and port are taken: the address is the registration's own.
+TEST_F(RegistrarSideTest, AnAnnouncedListeningPortBecomesThePesAsapEndpointAtItsSourceAddress) {
+  connect(1);
+  auto m = registration("sip-proxy", 42);
+  m.ng_caps = wire::NgCapabilities{};
+  m.ng_caps->sender_id = 42;
+  wire::Transport listening = tcp("0.0.0.0", 7000);
+  listening.kind = wire::TransportKind::Mptcp;
+  m.ng_caps->endpoints = {tcp("10.0.0.9", 0), listening};  // a port-0 entry is no endpoint
+  EXPECT_FALSE(registerPe(1, m).reject);
+  auto at = hs_.view(*hs_.find("sip-proxy", 42)).asapTransport();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->kind, wire::TransportKind::Mptcp);
+  EXPECT_EQ(at->port, 7000);
+  ASSERT_EQ(at->addresses.size(), 1u);
+  EXPECT_EQ(at->addresses[0].toString(), "10.0.0.1");  // where the registration came from
+
+  // Another host's address in the announcement is not used.
+  m.ng_caps->endpoints = {tcp("192.0.2.9", 7001)};
+  EXPECT_FALSE(registerPe(1, m).reject);
+  at = hs_.view(*hs_.find("sip-proxy", 42)).asapTransport();
+  ASSERT_TRUE(at.has_value());
+  EXPECT_EQ(at->port, 7001);
+  EXPECT_EQ(at->addresses[0].toString(), "10.0.0.1");
+
+  // Nothing announced: the registration's own address and port, as before.
+  m.ng_caps->endpoints.clear();
+  EXPECT_FALSE(registerPe(1, m).reject);
+  EXPECT_EQ(hs_.view(*hs_.find("sip-proxy", 42)).asapTransport()->port, 40001);
+}
+
 TEST_F(RegistrarSideTest, ReregistrationUpdatesValuesInPlace) {
   connect(1);
   registerPe(1, registration("lu", 1, wire::Policy::make(wire::PolicyType::LeastUsed, {100})));

@@ -62,6 +62,20 @@ TEST(SidecarSettings, Defaults) {
   EXPECT_EQ(s.http->toString(), "0.0.0.0:3881");
   EXPECT_EQ(s.grpc->toString(), "127.0.0.1:3880");
   EXPECT_EQ(s.asap_relay->toString(), "127.0.0.1:3864");
+  EXPECT_FALSE(s.client.listen.has_value());  // no takeover listener unless asked for
+}
+
+TEST(SidecarSettings, TakeoverListenerIsAnEndpoint) {
+  const std::vector<std::string> base = {"--pool.handle", "p", "--vnf.port", "80", "--registrars", "r:3863"};
+  auto args = base;
+  args.insert(args.end(), {"--asap.takeover_listen", "0.0.0.0:3865"});
+  auto r = load(args);
+  ASSERT_TRUE(r.ok()) << errors(r);
+  ASSERT_TRUE(r.value().client.listen.has_value());
+  EXPECT_EQ(r.value().client.listen->toString(), "0.0.0.0:3865");
+  args = base;
+  args.insert(args.end(), {"--asap.takeover_listen", "pod:3865"});
+  EXPECT_NE(errors(load(args)).find("asap.takeover_listen"), std::string::npos) << errors(load(args));
 }
 
 TEST(SidecarSettings, RequiredKeysAreNamed) {

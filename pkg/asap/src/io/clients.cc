@@ -1,6 +1,8 @@
 #include "vnfpool/asap/io/clients.h"
 
+#include <algorithm>
 #include <map>
+#include <stdexcept>
 
 #include "host.h"
 
@@ -92,14 +94,42 @@ class PoolElementClient::Impl {
   Host<PoolElementSide>& host() { return host_; }
   const Host<PoolElementSide>& host() const { return host_; }
 
+  /// Opens the PE's ASAP listener and announces it; throws std::runtime_error if it cannot listen.
+  void listen(const transport::Endpoint& at) {
+    auto r = host_.listen(at);
+    if (!r.ok()) throw std::runtime_error("cannot listen for registrars on " + at.toString() + ": " + r.error().message());
+    listening_ = r.value().local;
+    wire::Transport endpoint;
+    endpoint.kind = r.value().mptcp_active ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
+    endpoint.port = r.value().local.port;
+    endpoint.use = static_cast<std::uint16_t>(wire::TransportUse::DataPlusControl);
+    const auto& a = r.value().local.address;
+    wire::IpAddress address;
+    if (a.is_v4()) {
+      const auto b = a.to_v4().to_bytes();
+      std::copy(b.begin(), b.end(), address.bytes.begin());
+    } else {
+      address.family = wire::IpAddress::Family::V6;
+      const auto b = a.to_v6().to_bytes();
+      std::copy(b.begin(), b.end(), address.bytes.begin());
+    }
+    endpoint.addresses.push_back(address);
+    host_.engine().setAsapEndpoint(endpoint);
+  }
+  std::optional<transport::Endpoint> listening() const { return listening_; }
+
  private:
   PoolElementEvents events_;
   Host<PoolElementSide> host_;
+  std::optional<transport::Endpoint> listening_;
 };
 
 PoolElementClient::PoolElementClient(boost::asio::io_context& loop, PoolElementConfig config, ClientOptions options,
-                                     PoolElementEvents events)
-    : impl_(std::make_unique<Impl>(loop, config, std::move(options), std::move(events))) {}
+                                     PoolElementEvents events) {
+  const auto listen = options.listen;
+  impl_ = std::make_unique<Impl>(loop, config, std::move(options), std::move(events));
+  if (listen) impl_->listen(*listen);
+}
 PoolElementClient::~PoolElementClient() = default;
 
 void PoolElementClient::add(const std::string& pool, const wire::PoolElement& pe) {
@@ -120,5 +150,6 @@ bool PoolElementClient::registered(const std::string& pool, wire::PeId pe) const
 wire::PrId PoolElementClient::homeRegistrar() const { return impl_->host().engine().homeRegistrar(); }
 const PoolElementStats& PoolElementClient::stats() const { return impl_->host().engine().stats(); }
 void PoolElementClient::abandon() { impl_->host().abortAll(); }
+std::optional<transport::Endpoint> PoolElementClient::listening() const { return impl_->listening(); }
 
 }  // namespace vnfpool::asap::io

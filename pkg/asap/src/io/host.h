@@ -62,6 +62,11 @@ class Host {
 
   void abortAll() { transport_.shutdown(); }
 
+  /// Listens for registrars connecting to this client (a PE's ASAP endpoint).
+  transport::Result<transport::ListenerInfo> listen(const transport::Endpoint& at) {
+    return transport_.listen(at, options_.protocol);
+  }
+
  private:
   transport::Options transportOptions() {
     transport::Options t;

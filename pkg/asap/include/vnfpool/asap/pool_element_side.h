@@ -25,6 +25,12 @@ struct PoolElementConfig {
   Duration hunt_backoff_max = std::chrono::seconds(5);
   /// Send NG Capabilities with registrations (ng registrars answer with theirs).
   bool send_ng_capabilities = true;
+  /// Where this PE accepts ASAP connections from registrars (a TCP or MPTCP listening port): announced in
+  /// the NG Capabilities of each registration, so that a registrar that takes the PE over, or one a peer
+  /// suggested, can connect and say "I am your home now" (Keep-Alive with H=1). Registrars take only the
+  /// protocol and port from it: the address is the one the registration comes from, so the announced
+  /// one may be unspecified (0.0.0.0, ::). None: the PE is reachable only on the connections it opens.
+  std::optional<wire::Transport> asap_endpoint{};
 };
 
 /// Ask the adapter for a connection to a registrar (the next one of its list: static addresses or all
@@ -88,6 +94,8 @@ class PoolElementSide {
 
   /// The connection to the home registrar, kNoConn while hunting.
   ConnId homeConnection() const { return home_; }
+  /// Sets (or clears) PoolElementConfig::asap_endpoint: the adapter knows the port only once it listens.
+  void setAsapEndpoint(std::optional<wire::Transport> endpoint) { config_.asap_endpoint = std::move(endpoint); }
   wire::PrId homeRegistrar() const { return home_pr_; }
   bool registered(const std::string& pool, wire::PeId pe) const;
   std::size_t size() const { return pes_.size(); }

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct ClientOptions {
   transport::Protocol protocol = transport::Protocol::Mptcp;
   wire::Dialect dialect = wire::Dialect::Ng;
   std::chrono::milliseconds connect_timeout{2000};
+  /// Pool Element only: listen here (protocol as above) for registrars that take the PE over or were
+  /// suggested to (they connect and send a Keep-Alive with H=1); the port, 0 for one the OS picks, is
+  /// announced with each registration (PoolElementConfig::asap_endpoint). None: no listener.
+  std::optional<transport::Endpoint> listen{};
   /// Receives the few lines worth logging (hunt failures, MPTCP fallback). Empty: stderr.
   std::function<void(std::string_view)> log{};
 };
@@ -71,6 +76,8 @@ class PoolElementClient {
   const PoolElementStats& stats() const;
   /// Closes the registrar connection without deregistering (a crash, as far as the registrar can tell).
   void abandon();
+  /// Where registrars can reach this PE (ClientOptions::listen, with the port bound); nullopt without.
+  std::optional<transport::Endpoint> listening() const;
 
  private:
   class Impl;
