@@ -226,6 +226,10 @@ int runRegister(const std::vector<std::string>& args, std::ostream& out, std::os
   if (options && !f->get("listen").empty()) {
     options->listen = transport::Endpoint::parse(f->get("listen"));
     if (!options->listen) error = "--listen: expected ADDR:PORT, e.g. 127.0.0.1:0";
+    if (options->listen && (options->dialect != wire::Dialect::Ng || options->protocol == transport::Protocol::Sctp)) {
+      error = "--listen: needs the ng dialect over tcp or mptcp (registrars adopt listening PEs that way)";
+      options->listen.reset();
+    }
   }
   if (!options || !policy || !port || !id || !life || !address || (!f->get("listen").empty() && !options->listen)) {
     err << "vnfpoolctl: " << error << "\n";

@@ -46,7 +46,16 @@ void PoolElementSide::removeAll(std::vector<Action>& out) {
 }
 
 void PoolElementSide::handle(const Connected& event, std::vector<Action>& out) {
-  if (event.info.inbound) return;  // a registrar reaching us (takeover): it becomes home with its Keep-Alive
+  if (event.info.inbound) {
+    // A registrar reaching us (takeover, suggestion): it becomes home with its Keep-Alive (H=1). A few
+    // at a time: more are closed at once.
+    if (inbound_.size() >= kMaxInbound) {
+      out.emplace_back(Close{event.info.id});
+      return;
+    }
+    inbound_.insert(event.info.id);
+    return;
+  }
   if (!hunt_.requested() || home_ != kNoConn) {
     out.emplace_back(Close{event.info.id});  // a connection we no longer need
     return;
@@ -59,6 +68,7 @@ void PoolElementSide::handle(const Connected& event, std::vector<Action>& out) {
 }
 
 void PoolElementSide::handle(const Disconnected& event, std::vector<Action>& out) {
+  if (inbound_.erase(event.conn) > 0 && event.conn != home_) return;  // no hunt attempt of ours
   if (event.conn == home_) {
     lost(out);
     return;
@@ -98,6 +108,14 @@ void PoolElementSide::handle(const Received& event, std::vector<Action>& out) {
       out.emplace_back(Disarm{kRequestTimer});
     }
   } else if (const auto* k = std::get_if<wire::asap::EndpointKeepAlive>(&event.message)) {
+    // H=1 counts only when it names a PE of ours (its pool, and its ID when the message has one).
+    const bool ours = std::any_of(pes_.begin(), pes_.end(), [&](const auto& e) {
+      return e.first.first == k->pool_handle && (!k->pe_id || *k->pe_id == e.first.second);
+    });
+    if (!ours && event.from != home_) {
+      if (inbound_.erase(event.from) > 0) out.emplace_back(Close{event.from});
+      return;
+    }
     if (k->home && event.from != home_) {
       // RFC 5352 / digest 7.3: "I am your home registrar now" on a new connection (takeover, takeover
       // suggestion): move there and let the old registrar go.
@@ -154,7 +172,10 @@ void PoolElementSide::sendRegistration(const Key& key, Entry& entry, std::vector
   if (config_.send_ng_capabilities) {
     m.ng_caps = wire::NgCapabilities{};
     m.ng_caps->sender_id = entry.pe.id;
-    if (config_.asap_endpoint) m.ng_caps->endpoints.push_back(*config_.asap_endpoint);
+    // Announced only while every PE here has one ID: a takeover or suggestion is made per PE ID, but it
+    // moves the one connection all of them share, so PEs of several IDs would be moved back and forth.
+    const bool one_id = std::all_of(pes_.begin(), pes_.end(), [&](const auto& e) { return e.first.second == entry.pe.id; });
+    if (config_.asap_endpoint && one_id) m.ng_caps->endpoints.push_back(*config_.asap_endpoint);
   }
   m.pool_handle = key.first;
   m.pe = entry.pe;

@@ -201,7 +201,8 @@ void RegistrarSide::registration(Connection& conn, const wire::asap::Registratio
   // The PE's ASAP endpoint, where a takeover PR contacts it: the listening port it announced (ng), else
   // where its registration came from (RSPLIB does the same with the association's addresses; a TCP
   // client's port is only reachable while that connection lives).
-  if (auto announced = announcedEndpoint(m, conn.info.peer)) {
+  // Announcements count in ng only: a takeover PR adopts TCP/MPTCP PEs in the ng dialect.
+  if (auto announced = conn.info.dialect == wire::Dialect::Ng ? announcedEndpoint(m, conn.info.peer) : std::nullopt) {
     pe.asap_transport = std::move(*announced);
   } else if (!conn.info.peer.addresses.empty()) {
     pe.asap_transport = conn.info.peer;

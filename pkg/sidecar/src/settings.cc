@@ -203,8 +203,11 @@ config::Result<Settings> settingsFrom(const config::Config& c, const std::vector
   if (!c.string("http.listen").empty()) s.http = transport::Endpoint::parse(c.string("http.listen"));
   if (!c.string("grpc.listen").empty()) s.grpc = transport::Endpoint::parse(c.string("grpc.listen"));
   if (!c.string("asap.listen").empty()) s.asap_relay = transport::Endpoint::parse(c.string("asap.listen"));
-  if (!c.string("asap.takeover_listen").empty())
+  if (!c.string("asap.takeover_listen").empty()) {
     s.client.listen = transport::Endpoint::parse(c.string("asap.takeover_listen"));
+    if (classic || s.client.protocol == transport::Protocol::Sctp)
+      fail("asap.takeover_listen", "asap.takeover_listen needs asap.dialect ng over tcp or mptcp");
+  }
   s.log_level = c.string("log.level");
   s.ready_file = c.string("ready_file");
   if (!errors.empty()) return errors;

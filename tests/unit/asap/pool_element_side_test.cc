@@ -72,6 +72,34 @@ TEST_F(PoolElementSideTest, AnnouncesItsAsapEndpointWithEachRegistration) {
   EXPECT_TRUE(registrations[0].ng_caps->endpoints.empty());
 }
 
+TEST_F(PoolElementSideTest, AnEndpointIsAnnouncedOnlyWhileAllPesShareOneId) {
+  pe_.setAsapEndpoint(test::tcpAt("0.0.0.0", 7000));
+  connectAndRegister();
+  std::vector<Action> out;
+  pe_.add("other", element(8), out);  // a second PE ID on the same connection
+  auto registrations = sentMessages<wire::asap::Registration>(out);
+  ASSERT_EQ(registrations.size(), 1u);
+  EXPECT_TRUE(registrations[0].ng_caps->endpoints.empty());
+}
+
+TEST_F(PoolElementSideTest, InboundConnectionsMoveTheHomeOnlyForOwnPes) {
+  connectAndRegister();
+  pe_.handle(Received{1, wire::asap::RegistrationResponse{false, std::nullopt, "pool", 7, std::nullopt}});
+  pe_.handle(Connected{test::inbound(2)});
+  // H=1 for a PE we do not hold: the connection is closed, the home stays.
+  auto out = pe_.handle(Received{2, wire::asap::EndpointKeepAlive{true, 0x22222222, "pool", 99u}});
+  EXPECT_TRUE(only<HomeChanged>(out).empty());
+  ASSERT_EQ(only<Close>(out).size(), 1u);
+  EXPECT_EQ(only<Close>(out)[0].conn, 2u);
+  EXPECT_EQ(pe_.homeConnection(), 1u);
+  // Its end is not a failed hunt attempt and starts nothing.
+  out = pe_.handle(Disconnected{2});
+  EXPECT_TRUE(out.empty());
+  // Past a few open inbound connections, more are closed at once.
+  for (ConnId c = 10; c < 18; ++c) EXPECT_TRUE(only<Close>(pe_.handle(Connected{test::inbound(c)})).empty());
+  EXPECT_EQ(only<Close>(pe_.handle(Connected{test::inbound(18)})).size(), 1u);
+}
+
 TEST_F(PoolElementSideTest, ReregistersEveryThirdOfTheLife) {
   auto out = connectAndRegister();
   pe_.handle(Received{1, wire::asap::RegistrationResponse{false, std::nullopt, "pool", 7, std::nullopt}});

@@ -76,6 +76,9 @@ TEST(SidecarSettings, TakeoverListenerIsAnEndpoint) {
   args = base;
   args.insert(args.end(), {"--asap.takeover_listen", "pod:3865"});
   EXPECT_NE(errors(load(args)).find("asap.takeover_listen"), std::string::npos) << errors(load(args));
+  args = base;
+  args.insert(args.end(), {"--asap.takeover_listen", "0.0.0.0:3865", "--asap.dialect", "classic"});
+  EXPECT_NE(errors(load(args)).find("asap.takeover_listen"), std::string::npos) << errors(load(args));
 }
 
 TEST(SidecarSettings, RequiredKeysAreNamed) {

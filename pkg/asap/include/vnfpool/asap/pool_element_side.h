@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -120,6 +121,8 @@ class PoolElementSide {
   PoolElementConfig config_;
   const Clock& clock_;
   std::map<Key, Entry> pes_;
+  static constexpr std::size_t kMaxInbound = 8;
+  std::set<ConnId> inbound_;  // connections registrars opened to us, until they close
   ConnId home_ = kNoConn;
   wire::PrId home_pr_ = 0;
   Hunt hunt_;
