@@ -128,13 +128,7 @@ class OrderTree {
     if (first_->count > 1 && !orderLess(first_->items[first_->count - 1], item)) {
       // At or before the first leaf's last item (a selection takes items from the front): if present, it
       // is there, and the leaf keeps an item, so no node above changes.
-      OrderItem* end = first_->items + first_->count;
-      OrderItem* it = std::lower_bound(first_->items, end, item, orderLess);
-      if (it == end || it->key != item.key || it->seq != item.seq) return false;
-      std::copy(it + 1, end, it);
-      --first_->count;
-      --size_;
-      return true;
+      return removeFromLeaf(first_, item);
     }
     Inner* path[kMaxDepth];
     int index[kMaxDepth];
@@ -216,13 +210,20 @@ class OrderTree {
     root_ = root;
   }
 
-  bool eraseInLeaf(Leaf* leaf, const OrderItem& item, Inner** path, int* index, int depth) {
+  /// Removes the item from this leaf (where it must be if present); false if absent. Nodes above are
+  /// left to the caller.
+  bool removeFromLeaf(Leaf* leaf, const OrderItem& item) {
     OrderItem* end = leaf->items + leaf->count;
     OrderItem* it = std::lower_bound(leaf->items, end, item, orderLess);
     if (it == end || it->key != item.key || it->seq != item.seq) return false;
     std::copy(it + 1, end, it);
     --leaf->count;
     --size_;
+    return true;
+  }
+
+  bool eraseInLeaf(Leaf* leaf, const OrderItem& item, Inner** path, int* index, int depth) {
+    if (!removeFromLeaf(leaf, item)) return false;
     if (leaf->count > 0) return true;
     // An empty leaf leaves the chain and its parent; empty inner nodes follow it up.
     if (leaf->prev != nullptr) leaf->prev->next = leaf->next; else first_ = leaf->next;

@@ -17,21 +17,6 @@ namespace {
 constexpr transport::TimerKey kRefreshTimer = 1;
 constexpr auto kHandleTableResponseType = static_cast<std::uint8_t>(wire::EnrpType::HandleTableResponse);
 
-wire::IpAddress toWire(const boost::asio::ip::address& a) {
-  wire::IpAddress out;
-  if (a.is_v4()) {
-    const auto b = a.to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  } else if (a.to_v6().is_v4_mapped()) {
-    const auto b = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  } else {
-    out.family = wire::IpAddress::Family::V6;
-    const auto b = a.to_v6().to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  }
-  return out;
-}
 
 boost::asio::ip::address fromWire(const wire::IpAddress& a) {
   if (a.isV4()) return boost::asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]});
@@ -55,7 +40,7 @@ wire::Transport transportOf(const transport::Endpoint& e, transport::Protocol p)
   t.kind = kindOf(p);
   t.port = e.port;
   t.use = static_cast<std::uint16_t>(wire::TransportUse::DataOnly);
-  t.addresses.push_back(toWire(e.address));
+  t.addresses.push_back(transport::toWireAddress(e.address));
   return t;
 }
 
@@ -225,7 +210,7 @@ std::optional<std::string> EnrpNode::start() {
   if (bound_.address.is_unspecified()) {
     wire::Transport t = transportOf(bound_, announced);
     t.addresses.clear();
-    for (const auto& a : hostAddresses(bound_.address.is_v6())) t.addresses.push_back(toWire(a));
+    for (const auto& a : hostAddresses(bound_.address.is_v6())) t.addresses.push_back(transport::toWireAddress(a));
     transports.push_back(std::move(t));
   } else {
     transports.push_back(transportOf(bound_, announced));

@@ -26,23 +26,6 @@ struct SteadyClock final : handlespace::Clock {
   }
 };
 
-wire::IpAddress toWire(const boost::asio::ip::address& a) {
-  wire::IpAddress out;
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    // IPv4-mapped addresses travel as IPv4 (what RSPLIB does too, digest 2.6).
-    const auto v4 = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_bytes();
-    std::copy(v4.begin(), v4.end(), out.bytes.begin());
-  } else if (a.is_v4()) {
-    const auto b = a.to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  } else {
-    out.family = wire::IpAddress::Family::V6;
-    const auto b = a.to_v6().to_bytes();
-    std::copy(b.begin(), b.end(), out.bytes.begin());
-  }
-  return out;
-}
-
 }  // namespace
 
 class Registrar::Impl {
@@ -385,7 +368,7 @@ class Registrar::Impl {
                     : info.mptcp_active && dialect == wire::Dialect::Ng ? wire::TransportKind::Mptcp
                                                                         : wire::TransportKind::Tcp;
       c.peer.port = info.peer.port;
-      c.peer.addresses.push_back(toWire(info.peer.address));
+      c.peer.addresses.push_back(transport::toWireAddress(info.peer.address));
       feed(asap::Connected{c});
     };
     h.connected = [this](const transport::ConnectionInfo& info) { adoptionConnected(info); };
@@ -574,7 +557,7 @@ class Registrar::Impl {
                   : info.mptcp_active ? wire::TransportKind::Mptcp
                                       : wire::TransportKind::Tcp;
     c.peer.port = info.peer.port;
-    c.peer.addresses.push_back(toWire(info.peer.address));
+    c.peer.addresses.push_back(transport::toWireAddress(info.peer.address));
     feed(asap::Connected{c});
     for (const auto& [pool, pe] : pes) {
       actions_.clear();

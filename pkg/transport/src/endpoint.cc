@@ -109,4 +109,20 @@ std::string Endpoint::toString() const {
   return address.to_string() + ":" + std::to_string(port);
 }
 
+wire::IpAddress toWireAddress(const boost::asio::ip::address& a) {
+  wire::IpAddress out;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else if (a.to_v6().is_v4_mapped()) {
+    const auto b = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  } else {
+    out.family = wire::IpAddress::Family::V6;
+    const auto b = a.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.bytes.begin());
+  }
+  return out;
+}
+
 }  // namespace vnfpool::transport

@@ -50,6 +50,13 @@ class EngineTest : public ::testing::Test {
     engine().handle(Connected{ConnectionInfo{conn, wire::Dialect::Ng, true, 0}});
     return from(conn, presenceFrom(id));
   }
+  /// A table page as the daemon hands it over: encoded, its header read in place.
+  static wire::Bytes encoded(const msg::HandleTableResponse& page, wire::Dialect d = wire::Dialect::Ng) {
+    return wire::encode(wire::EnrpMessage{page}, d).value();
+  }
+  std::vector<Action> pageFrom(ConnId conn, const wire::Bytes& bytes, wire::Dialect d = wire::Dialect::Ng) {
+    return engine().handle(ReceivedTablePage{conn, wire::decodeHandleTableResponse(bytes, d).value()});
+  }
   /// Ends start-up by the discovery timeout (no mentor).
   void skipStartup() {
     engine();
@@ -168,8 +175,8 @@ TEST_F(EngineTest, TablePagesReadInPlaceAreStoredLikeDecodedOnes) {
   page.ids = {0x20, kSelf};
   page.more = true;
   page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}, {"media", {element(5, 0x30)}}};
-  const wire::Bytes first = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
-  out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(first, wire::Dialect::Ng).value()});
+  const wire::Bytes first = encoded(page);
+  out = pageFrom(5, first);
   EXPECT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
   EXPECT_TRUE(engine().inStartup());
   EXPECT_EQ(hs_.size(), 3u);
@@ -177,8 +184,8 @@ TEST_F(EngineTest, TablePagesReadInPlaceAreStoredLikeDecodedOnes) {
 
   page.more = false;
   page.pools = {{"media", {element(3, 0x20), element(4, kSelf)}}};  // an entry claiming us is ignored
-  const wire::Bytes last = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
-  out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(last, wire::Dialect::Ng).value()});
+  const wire::Bytes last = encoded(page);
+  out = pageFrom(5, last);
   EXPECT_FALSE(engine().inStartup());
   EXPECT_TRUE(sent<msg::HandleTableRequest>(out).empty());
   EXPECT_EQ(hs_.size(), 4u);
@@ -193,16 +200,16 @@ TEST_F(EngineTest, APageMalformedAfterSomeEntriesKeepsThemAnswersAnErrorAndAsksF
   page.ids = {0x20, kSelf};
   page.more = true;
   page.pools = {{"sip", {element(1, 0x20)}}};
-  const std::size_t second_pe = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value().size();
+  const std::size_t second_pe = encoded(page).size();
   page.pools[0].pes.push_back(element(2, 0x20));
-  wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  wire::Bytes bytes = encoded(page);
   // The second PE's first user address becomes a DCCP transport parameter: not an address.
   const std::size_t address = second_pe + 4 + 20 + 8;
   ASSERT_EQ(bytes.at(address + 1), std::byte{0x01});
   bytes[address + 1] = std::byte{0x03};
   ASSERT_FALSE(wire::decodeEnrp(bytes, wire::Dialect::Ng).ok());
 
-  auto out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value()});
+  auto out = pageFrom(5, bytes);
   EXPECT_TRUE(hs_.contains("sip", 1));
   EXPECT_FALSE(hs_.contains("sip", 2));
   EXPECT_EQ(sent<msg::Error>(out).size(), 1u);
@@ -231,17 +238,17 @@ TEST_F(EngineTest, AnAuditWhosePageBreaksOffIsGivenUpWithoutPurging) {
   page.ids = {0x20, kSelf};
   page.more = true;
   page.pools = {{"sip", {element(1, 0x20)}}};
-  const std::size_t second_pe = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value().size();
+  const std::size_t second_pe = encoded(page).size();
   page.pools[0].pes.push_back(element(2, 0x20));
-  wire::Bytes broken = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  wire::Bytes broken = encoded(page);
   broken.at(second_pe + 4 + 20 + 8 + 1) = std::byte{0x03};  // PE 2's first address: not an address
-  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(broken, wire::Dialect::Ng).value()});
+  pageFrom(5, broken);
   EXPECT_EQ(engine().stats().transfers_stalled, 1u);
 
   page.more = false;  // the last page, sent ahead
   page.pools = {{"sip", {element(3, 0x20)}}};
-  const wire::Bytes last = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
-  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(last, wire::Dialect::Ng).value()});
+  const wire::Bytes last = encoded(page);
+  pageFrom(5, last);
   for (PeId pe : {1u, 2u, 3u, 4u}) EXPECT_TRUE(hs_.contains("sip", pe)) << pe;  // nothing purged
   EXPECT_EQ(engine().stats().resyncs_completed, 0u);
   EXPECT_EQ(engine().stats().purged_by_resync, 0u);
@@ -250,8 +257,8 @@ TEST_F(EngineTest, AnAuditWhosePageBreaksOffIsGivenUpWithoutPurging) {
   out = from(5, presenceFrom(0x20, false, truth.ownerChecksum(0x20).internet32()));
   ASSERT_EQ(sent<msg::HandleTableRequest>(out).size(), 1u);
   page.pools = {{"sip", {element(1, 0x20), element(2, 0x20), element(3, 0x20)}}};
-  const wire::Bytes whole = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
-  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(whole, wire::Dialect::Ng).value()});
+  const wire::Bytes whole = encoded(page);
+  pageFrom(5, whole);
   EXPECT_FALSE(hs_.contains("sip", 4));
   EXPECT_EQ(hs_.ownerChecksum(0x20), truth.ownerChecksum(0x20));
   EXPECT_EQ(engine().stats().purged_by_resync, 1u);
@@ -263,12 +270,12 @@ TEST_F(EngineTest, ARejectPageIsReadToItsEndAndAMalformedOneIsMalformed) {
   page.ids = {0x20, kSelf};
   page.reject = true;
   page.pools = {{"sip", {element(1, 0x20)}}};  // a reject carries no entries; these are not stored
-  wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  wire::Bytes bytes = encoded(page);
   const std::size_t first_pe = wire::encode(wire::EnrpMessage{msg::HandleTableResponse{true, false, page.ids, {{"sip", {}}}}},
                                             wire::Dialect::Ng).value().size();
   wire::Bytes broken = bytes;
   broken.at(first_pe + 4 + 20 + 8 + 1) = std::byte{0x03};
-  auto out = engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(broken, wire::Dialect::Ng).value()});
+  auto out = pageFrom(5, broken);
   EXPECT_EQ(engine().stats().malformed, 1u);
   EXPECT_EQ(sent<msg::Error>(out).size(), 1u);
   EXPECT_EQ(engine().stats().table_pages_received, 0u);
@@ -281,8 +288,8 @@ TEST_F(EngineTest, AWellFormedRejectPageEndsTheMentorSyncAndStoresNothing) {
   page.ids = {0x20, kSelf};
   page.reject = true;
   page.pools = {{"sip", {element(1, 0x20)}}};
-  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
-  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value()});
+  const wire::Bytes bytes = encoded(page);
+  pageFrom(5, bytes);
   EXPECT_FALSE(engine().inStartup());
   EXPECT_EQ(engine().stats().table_pages_received, 1u);
   EXPECT_EQ(engine().stats().malformed, 0u);
@@ -299,8 +306,8 @@ TEST_F(EngineTest, ClassicTablePagesAreReadInPlaceToo) {
   msg::HandleTableResponse page;
   page.ids = {0x20, kSelf};
   page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}};
-  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Classic).value();
-  engine().handle(ReceivedTablePage{5, wire::decodeHandleTableResponse(bytes, wire::Dialect::Classic).value()});
+  const wire::Bytes bytes = encoded(page, wire::Dialect::Classic);
+  pageFrom(5, bytes, wire::Dialect::Classic);
   EXPECT_FALSE(engine().inStartup());
   EXPECT_EQ(hs_.size(), 2u);
   EXPECT_EQ(hs_.view(*hs_.find("sip", 2)).homePr(), 0x30u);
@@ -311,7 +318,7 @@ TEST_F(EngineTest, TablePagesFromStrangersOrOutsideATransferAreIgnored) {
   msg::HandleTableResponse page;
   page.ids = {0x20, kSelf};
   page.pools = {{"sip", {element(1, 0x20)}}};
-  const wire::Bytes bytes = wire::encode(wire::EnrpMessage{page}, wire::Dialect::Ng).value();
+  const wire::Bytes bytes = encoded(page);
   const auto view = wire::decodeHandleTableResponse(bytes, wire::Dialect::Ng).value();
   engine().handle(Connected{ConnectionInfo{5, wire::Dialect::Ng, true, 0}});
   engine().handle(ReceivedTablePage{5, view});  // no Presence yet: a stranger

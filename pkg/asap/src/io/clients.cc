@@ -1,6 +1,5 @@
 #include "vnfpool/asap/io/clients.h"
 
-#include <algorithm>
 #include <map>
 #include <stdexcept>
 
@@ -103,17 +102,7 @@ class PoolElementClient::Impl {
     endpoint.kind = r.value().mptcp_active ? wire::TransportKind::Mptcp : wire::TransportKind::Tcp;
     endpoint.port = r.value().local.port;
     endpoint.use = static_cast<std::uint16_t>(wire::TransportUse::DataPlusControl);
-    const auto& a = r.value().local.address;
-    wire::IpAddress address;
-    if (a.is_v4()) {
-      const auto b = a.to_v4().to_bytes();
-      std::copy(b.begin(), b.end(), address.bytes.begin());
-    } else {
-      address.family = wire::IpAddress::Family::V6;
-      const auto b = a.to_v6().to_bytes();
-      std::copy(b.begin(), b.end(), address.bytes.begin());
-    }
-    endpoint.addresses.push_back(address);
+    endpoint.addresses.push_back(transport::toWireAddress(r.value().local.address));
     host_.engine().setAsapEndpoint(endpoint);
   }
   std::optional<transport::Endpoint> listening() const { return listening_; }

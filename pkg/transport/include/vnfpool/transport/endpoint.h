@@ -9,6 +9,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "vnfpool/wire/types.h"
+
 namespace vnfpool::transport {
 
 /// Which transport a listener or connector asks for. Mptcp falls back to Tcp where the kernel refuses
@@ -53,5 +55,9 @@ struct HostPort {
 
   friend bool operator==(const HostPort&, const HostPort&) = default;
 };
+
+/// An address as the wire codec carries it; IPv4-mapped IPv6 addresses become IPv4 (as RSPLIB sends
+/// them, digest 2.6).
+wire::IpAddress toWireAddress(const boost::asio::ip::address& a);
 
 }  // namespace vnfpool::transport
