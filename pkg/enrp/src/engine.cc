@@ -1,6 +1,7 @@
 #include "vnfpool/enrp/engine.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
@@ -572,21 +573,36 @@ void Engine::tableResponse(Peer& peer, const msg::HandleTableResponseView& page,
   }
   const TimePoint now = clock_.now();
   wire::TableEntryReader reader(page);
-  wire::TableEntry entry;  // one entry reused for the whole page
+  // Entries are read kReadAhead ahead of the one stored, and each is hinted to the handlespace as it is
+  // read: in a handlespace of 10^6 PEs storing an entry starts with misses into its pool and PE indexes,
+  // and this way several of them are in flight at once instead of one after another. The order in which
+  // entries are stored is the order on the wire. A reject is read to its end all the same (it is
+  // normally empty): a malformed one is malformed.
+  constexpr std::size_t kReadAhead = 8;
+  std::array<wire::TableEntry, kReadAhead> ring;  // storage reused for the whole page
+  std::size_t read = 0, stored = 0;
+  const auto storeOldest = [&] {
+    const wire::TableEntry& e = ring[stored++ % kReadAhead];
+    if (!page.reject) learn(e.pool, e.pe, true, now, out);
+  };
   for (;;) {
+    if (read - stored == kReadAhead) storeOldest();
+    wire::TableEntry& entry = ring[read % kReadAhead];
     auto more = reader.next(entry);
     if (!more.ok()) {
       // The entries before it are stored (they are the peer's). The page counts as malformed, and the
       // transfer is given up at once: with pages ahead the peer would go on to its last page without
       // our request, and an audit ending then would purge the entries this page failed to bring.
+      while (stored < read) storeOldest();
       onMalformed(from, more.error(), out);
       abandonTransfer(peer, out);
       return;
     }
     if (!more.value()) break;
-    // A reject is read to its end all the same (it is normally empty): a malformed one is malformed.
-    if (!page.reject) learn(entry.pool, entry.pe, true, now, out);
+    hs_.prefetch(entry.pool, entry.pe.id);
+    ++read;
   }
+  while (stored < read) storeOldest();
   ++stats_.table_pages_received;
   tablePageDone(peer, page.reject, page.more, out);
 }

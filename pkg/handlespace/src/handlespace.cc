@@ -101,7 +101,7 @@ std::pair<std::uint32_t, std::uint32_t> Impl::locate(std::string_view pool, std:
   // record and the candidate PE record(s) do.
   const std::uint64_t pe_hash = peHash(pool_hash, pe);
   pool_index_.prefetch(pool_hash);
-  pe_index_.forEachCandidate(pe_hash, [&](std::uint32_t s) { __builtin_prefetch(&record(s)); });
+  pe_index_.forEachCandidate(pe_hash, [&](std::uint32_t s) { hintLine(&record(s)); });
   const std::uint32_t p = pool_index_.find(pool_hash, [&](std::uint32_t s) { return pools_[s].handle == pool; });
   if (p == kNoSlot) return {kNoSlot, kNoSlot};
   const std::uint32_t slot = pe_index_.find(pe_hash, [&](std::uint32_t s) {
@@ -109,6 +109,12 @@ std::pair<std::uint32_t, std::uint32_t> Impl::locate(std::string_view pool, std:
     return r.id == pe && r.pool == p;
   });
   return {p, slot};
+}
+
+void Impl::prefetch(std::string_view pool, PeId pe) const {
+  const std::uint64_t pool_hash = hashBytes(pool);
+  pool_index_.prefetch(pool_hash);
+  pe_index_.prefetch(peHash(pool_hash, pe));
 }
 
 std::uint32_t Impl::findSlot(std::string_view pool, PeId pe) const {
@@ -187,8 +193,8 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
   if (!added) {
     // A re-registration writes the record's other two lines (values, transports): load them together.
     const auto* base = reinterpret_cast<const char*>(&record(slot));
-    __builtin_prefetch(base + 64, 1);
-    __builtin_prefetch(base + 128, 1);
+    hintLine<true>(base + 64);
+    hintLine<true>(base + 128);
   }
   if (added) {
     if (pool_slot == kNoSlot) pool_slot = createPool(pool_handle, hash, *traits, pe.user_transport);
@@ -264,13 +270,13 @@ void Impl::removeSlot(std::uint32_t slot, std::vector<RemovedPe>* removed) {
   // member entry) do not depend on each other: start loading them all now, so their misses overlap
   // instead of following one another.
   if (const OwnerState* st = owner(r.home_pr); st != nullptr && r.owner_pos < st->items.size())
-    __builtin_prefetch(&st->items[r.owner_pos], 1);
-  if (r.heap_pos != kNoSlot) __builtin_prefetch(&heap_[r.heap_pos], 1);
+    hintLine<true>(&st->items[r.owner_pos]);
+  if (r.heap_pos != kNoSlot) hintLine<true>(&heap_[r.heap_pos]);
   if (r.connection != kNoConnection) connection_index_.prefetch(mix64(r.connection));
   const std::uint32_t pool_slot = r.pool;
   PoolRecord& pool = pools_[pool_slot];
   if (pool.large && pool.traits->cls == PolicyClass::Weighted)
-    __builtin_prefetch(reinterpret_cast<const char*>(&r) + 64, 1);  // its member position
+    hintLine<true>(reinterpret_cast<const char*>(&r) + 64);  // its member position
   if (removed != nullptr) removed->push_back(RemovedPe{pool.handle, r.id, r.home_pr});
   if (config_.record_changes)
     journal(Change::Kind::Removed, pool.handle, r.id, r.home_pr, r.home_pr,
@@ -756,6 +762,8 @@ Result<Registered> Handlespace::registerPe(std::string_view pool, const wire::Po
 }
 
 bool Handlespace::deregisterPe(std::string_view pool, PeId pe) { return impl_->deregister(pool, pe); }
+
+void Handlespace::prefetch(std::string_view pool, PeId pe) const { impl_->prefetch(pool, pe); }
 
 std::optional<PeRef> Handlespace::find(std::string_view pool, PeId pe) const {
   const std::uint32_t slot = impl_->findSlot(pool, pe);

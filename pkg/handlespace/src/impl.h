@@ -193,6 +193,7 @@ class Impl {
                                 TimePoint now);
   bool deregister(std::string_view pool, PeId pe);
   std::uint32_t findSlot(std::string_view pool, PeId pe) const;
+  void prefetch(std::string_view pool, PeId pe) const;
   std::uint32_t findPool(std::string_view handle) const;
   Result<std::size_t> select(std::string_view pool, std::size_t count, Random& rng, std::vector<PeRef>& out);
 

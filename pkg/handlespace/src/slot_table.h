@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backed_memory.h"
+#include "prefetch.h"
 
 namespace vnfpool::handlespace::detail {
 
@@ -112,7 +113,7 @@ class SlotTable {
 
   /// Starts loading the line where a lookup of `hash` begins (a hint; no effect on contents).
   void prefetch(std::uint64_t hash) const {
-    if (!entries_.empty()) __builtin_prefetch(&entries_[tagOf(hash) & mask_]);
+    if (!entries_.empty()) hintLine(&entries_[tagOf(hash) & mask_]);
   }
 
   std::size_t size() const { return size_; }

@@ -223,6 +223,58 @@ void BM_Deregister(benchmark::State& state) {
   label(state, s);
 }
 
+// Registration and deregistration in a batch (the entries of an ENRP table page, docs/enrp.md): each
+// operation is hinted (Handlespace::prefetch) kAhead operations before it is made, so the first misses of
+// several operations overlap. Compare with BM_Register / BM_Deregister, which make one at a time.
+constexpr std::size_t kAhead = 8;
+
+void BM_RegisterAhead(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Workload work(s);
+  HandleBuffer ahead;
+  auto hs = std::make_unique<Handlespace>();
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if (i == s.n) {
+      state.PauseTiming();
+      hs = std::make_unique<Handlespace>();
+      i = 0;
+      state.ResumeTiming();
+    }
+    if (i + kAhead < s.n) {
+      const std::size_t a = work.order[i + kAhead];
+      hs->prefetch(ahead.of(a / s.pool_size, work.pools == 1), idOf(a));
+    }
+    const std::size_t k = work.order[i++];
+    work.registerPe(*hs, k, work.random_value[k & (Workload::kRandom - 1)], TimePoint{});
+  }
+  label(state, s);
+}
+
+void BM_DeregisterAhead(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Workload work(s);
+  HandleBuffer ahead;
+  auto hs = std::make_unique<Handlespace>();
+  std::size_t i = s.n;
+  for (auto _ : state) {
+    if (i == s.n) {
+      state.PauseTiming();
+      hs = std::make_unique<Handlespace>();
+      work.fill(*hs);
+      i = 0;
+      state.ResumeTiming();
+    }
+    if (i + kAhead < s.n) {
+      const std::size_t a = work.order[i + kAhead];
+      hs->prefetch(ahead.of(a / s.pool_size, work.pools == 1), idOf(a));
+    }
+    const std::size_t k = work.order[i++];
+    benchmark::DoNotOptimize(hs->deregisterPe(work.poolOf(k), idOf(k)));
+  }
+  label(state, s);
+}
+
 void BM_BytesPerPe(benchmark::State& state) {
   const Setup s = setupOf(state);
   for (auto _ : state) {
@@ -292,6 +344,8 @@ BENCHMARK(BM_Register)->Apply(matrix);
 BENCHMARK(BM_ReRegister)->Apply(matrix);
 BENCHMARK(BM_Resolve3)->Apply(matrix);
 BENCHMARK(BM_Deregister)->Apply(matrix);
+BENCHMARK(BM_RegisterAhead)->Apply(matrix);
+BENCHMARK(BM_DeregisterAhead)->Apply(matrix);
 BENCHMARK(BM_BytesPerPe)->Apply(matrix)->Iterations(1);
 BENCHMARK(BM_BaselineCopy3PoolElements);
 BENCHMARK(BM_BaselineUnorderedMapLookup)->Arg(10000)->Arg(100000)->Arg(1000000);

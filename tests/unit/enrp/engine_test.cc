@@ -221,6 +221,45 @@ TEST_F(EngineTest, APageMalformedAfterSomeEntriesKeepsThemAnswersAnErrorAndAsksF
   EXPECT_FALSE(engine().inStartup());
 }
 
+// The engine reads a page a few entries ahead of the one it stores (to overlap the handlespace's misses).
+// Entries are still stored in wire order, and a break after many entries keeps all of those before it.
+TEST_F(EngineTest, ALongPageIsStoredInWireOrderAndABreakLateInItKeepsEverythingBefore) {
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = true;
+  page.pools = {{"sip", {}}};
+  // PE 3 comes twice: first homed at 0x20, eleven entries later at 0x30. The later one must win.
+  for (PeId pe = 1; pe <= 16; ++pe) page.pools[0].pes.push_back(element(pe == 14 ? 3 : pe, pe == 14 ? 0x30 : 0x20));
+  const std::size_t seventeenth = encoded(page).size();
+  for (PeId pe = 17; pe <= 24; ++pe) page.pools[0].pes.push_back(element(pe, 0x20));
+  const wire::Bytes whole = encoded(page);
+  wire::Bytes broken = whole;
+  broken.at(seventeenth + 4 + 20 + 8 + 1) = std::byte{0x03};  // PE 17's first address: not an address
+  ASSERT_FALSE(wire::decodeEnrp(broken, wire::Dialect::Ng).ok());
+
+  auto out = pageFrom(5, broken);
+  for (PeId pe = 1; pe <= 16; ++pe) EXPECT_EQ(hs_.contains("sip", pe), pe != 14) << pe;
+  for (PeId pe = 17; pe <= 24; ++pe) EXPECT_FALSE(hs_.contains("sip", pe)) << pe;
+  EXPECT_EQ(hs_.view(*hs_.find("sip", 3)).homePr(), 0x30u);
+  EXPECT_EQ(engine().stats().malformed, 1u);
+  EXPECT_EQ(sent<msg::Error>(out).size(), 1u);
+}
+
+TEST_F(EngineTest, ALongWholePageIsStoredToItsLastEntry) {
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.pools = {{"sip", {}}, {"media", {}}};
+  for (PeId pe = 1; pe <= 19; ++pe) page.pools[pe % 2].pes.push_back(element(pe, 0x20));
+  const wire::Bytes bytes = encoded(page);
+  pageFrom(5, bytes);
+  EXPECT_EQ(hs_.size(), 19u);
+  for (PeId pe = 1; pe <= 19; ++pe) EXPECT_TRUE(hs_.contains(pe % 2 ? "media" : "sip", pe)) << pe;
+  EXPECT_EQ(engine().stats().table_pages_received, 1u);
+  EXPECT_FALSE(engine().inStartup());
+}
+
 // With pages ahead the peer sends its last page without waiting for our request. An audit must not end
 // with that page after one of its pages broke off: the purge would remove entries that page failed to
 // bring, although the peer still has them.
