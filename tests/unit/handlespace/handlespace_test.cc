@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 
 #include "test_util.h"
 #include "vnfpool/wire/codec.h"
@@ -164,6 +165,26 @@ TEST(HandlespaceTest, ReRegistrationUpdatesInPlace) {
   EXPECT_TRUE(hs.connectionMembers(5).empty());
   EXPECT_EQ(idSet(hs, hs.connectionMembers(6)), (std::set<PeId>{1}));
   EXPECT_EQ(hs.nextExpiry(), at(60));
+}
+
+// prefetch is a hint: on an empty handlespace, for an unknown pool or PE, or for an entry that is there,
+// it changes nothing anyone can see.
+TEST(HandlespaceTest, PrefetchIsOnlyAHint) {
+  Handlespace hs;
+  hs.prefetch("p", 1);  // empty: no index to touch yet
+  EXPECT_EQ(hs.size(), 0u);
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr), EntryContext{5, at(30)}, at(0)).ok());
+  const auto checksum = hs.ownerChecksum(1);
+  hs.prefetch("p", 1);
+  hs.prefetch("p", 2);
+  hs.prefetch("unknown", 1);
+  hs.prefetch(std::string(64, 'x'), 1);  // longer than any handle the handlespace accepts
+  EXPECT_EQ(hs.size(), 1u);
+  EXPECT_EQ(hs.poolCount(), 1u);
+  EXPECT_TRUE(hs.contains("p", 1));
+  EXPECT_FALSE(hs.contains("p", 2));
+  EXPECT_EQ(hs.ownerChecksum(1), checksum);
+  EXPECT_EQ(hs.nextExpiry(), at(30));
 }
 
 TEST(HandlespaceTest, DeregistrationRemovesThePoolWithItsLastPe) {
