@@ -1,10 +1,11 @@
 // Handlespace benchmarks: the matrix of docs/BENCHMARKS.md (10^4 / 10^5 / 10^6 PEs; one pool vs pools of
-// 10; RR, weighted random, LU; register / re-register / resolve 3 / deregister; bytes per PE), plus
-// baselines measured in the same run. Every PE has a TCP user transport with one IPv4 and one IPv6
+// 10; RR, weighted random, LU; register / re-register / resolve 3 / deregister; bytes per PE), the same
+// registrations and deregistrations hinted ahead (as a table page's entries are), the lookup of one PE
+// (`find`, where re-registration and deregistration start), plus baselines measured in the same run. Every PE has a TCP user transport with one IPv4 and one IPv6
 // address, an SCTP ASAP transport on the same addresses, a connection, a deadline in the expiry index and
 // one of three home PRs, so every index is populated.
 //
-//   build/hs-release/tests/bench/handlespace/vnfpool_handlespace_bench --benchmark_repetitions=5
+//   build/release/tests/bench/handlespace/vnfpool_handlespace_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
@@ -204,6 +205,18 @@ void BM_Resolve3(benchmark::State& state) {
   label(state, s);
 }
 
+/// The lookup every re-registration and deregistration starts with: a random PE by (pool, ID).
+void BM_Find(benchmark::State& state) {
+  const Setup s = setupOf(state);
+  Filled& f = filled(s);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::size_t k = f.work->random_pe[i++ & (Workload::kRandom - 1)];
+    benchmark::DoNotOptimize(f.hs->find(f.work->poolOf(k), idOf(k)));
+  }
+  label(state, s);
+}
+
 void BM_Deregister(benchmark::State& state) {
   const Setup s = setupOf(state);
   Workload work(s);
@@ -343,6 +356,7 @@ void matrix(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Register)->Apply(matrix);
 BENCHMARK(BM_ReRegister)->Apply(matrix);
 BENCHMARK(BM_Resolve3)->Apply(matrix);
+BENCHMARK(BM_Find)->Apply(matrix);
 BENCHMARK(BM_Deregister)->Apply(matrix);
 BENCHMARK(BM_RegisterAhead)->Apply(matrix);
 BENCHMARK(BM_DeregisterAhead)->Apply(matrix);
