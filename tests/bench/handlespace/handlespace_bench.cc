@@ -159,24 +159,6 @@ void label(benchmark::State& state, const Setup& s) {
                  std::string(wire::policyInfo(static_cast<std::uint32_t>(s.policy))->name));
 }
 
-void BM_Register(benchmark::State& state) {
-  const Setup s = setupOf(state);
-  Workload work(s);
-  auto hs = std::make_unique<Handlespace>();
-  std::size_t i = 0;
-  for (auto _ : state) {
-    if (i == s.n) {
-      state.PauseTiming();
-      hs = std::make_unique<Handlespace>();
-      i = 0;
-      state.ResumeTiming();
-    }
-    const std::size_t k = work.order[i++];
-    work.registerPe(*hs, k, work.random_value[k & (Workload::kRandom - 1)], TimePoint{});
-  }
-  label(state, s);
-}
-
 void BM_ReRegister(benchmark::State& state) {
   const Setup s = setupOf(state);
   Filled& f = filled(s);
@@ -217,31 +199,22 @@ void BM_Find(benchmark::State& state) {
   label(state, s);
 }
 
-void BM_Deregister(benchmark::State& state) {
-  const Setup s = setupOf(state);
-  Workload work(s);
-  auto hs = std::make_unique<Handlespace>();
-  std::size_t i = s.n;
-  for (auto _ : state) {
-    if (i == s.n) {
-      state.PauseTiming();
-      hs = std::make_unique<Handlespace>();
-      work.fill(*hs);
-      i = 0;
-      state.ResumeTiming();
+// Registration and deregistration, one at a time (Ahead 0) or in a batch, as the entries of an ENRP table
+// page are stored (docs/enrp.md): then each operation is hinted (Handlespace::prefetch) Ahead operations
+// before it is made, so the first misses of several operations overlap.
+template <std::size_t Ahead>
+void hintAhead(Handlespace& hs, Workload& work, HandleBuffer& buffer, std::size_t i) {
+  if constexpr (Ahead > 0) {
+    if (i + Ahead < work.setup.n) {
+      const std::size_t a = work.order[i + Ahead];
+      hs.prefetch(buffer.of(a / work.setup.pool_size, work.pools == 1), idOf(a));
     }
-    const std::size_t k = work.order[i++];
-    benchmark::DoNotOptimize(hs->deregisterPe(work.poolOf(k), idOf(k)));
   }
-  label(state, s);
 }
 
-// Registration and deregistration in a batch (the entries of an ENRP table page, docs/enrp.md): each
-// operation is hinted (Handlespace::prefetch) kAhead operations before it is made, so the first misses of
-// several operations overlap. Compare with BM_Register / BM_Deregister, which make one at a time.
-constexpr std::size_t kAhead = 8;
-
-void BM_RegisterAhead(benchmark::State& state) {
+/// PEs in random order into an empty handlespace, a new one every N registrations.
+template <std::size_t Ahead>
+void registrations(benchmark::State& state) {
   const Setup s = setupOf(state);
   Workload work(s);
   HandleBuffer ahead;
@@ -254,17 +227,16 @@ void BM_RegisterAhead(benchmark::State& state) {
       i = 0;
       state.ResumeTiming();
     }
-    if (i + kAhead < s.n) {
-      const std::size_t a = work.order[i + kAhead];
-      hs->prefetch(ahead.of(a / s.pool_size, work.pools == 1), idOf(a));
-    }
+    hintAhead<Ahead>(*hs, work, ahead, i);
     const std::size_t k = work.order[i++];
     work.registerPe(*hs, k, work.random_value[k & (Workload::kRandom - 1)], TimePoint{});
   }
   label(state, s);
 }
 
-void BM_DeregisterAhead(benchmark::State& state) {
+/// Every PE in random order out of a full handlespace, refilled every N deregistrations.
+template <std::size_t Ahead>
+void deregistrations(benchmark::State& state) {
   const Setup s = setupOf(state);
   Workload work(s);
   HandleBuffer ahead;
@@ -278,15 +250,17 @@ void BM_DeregisterAhead(benchmark::State& state) {
       i = 0;
       state.ResumeTiming();
     }
-    if (i + kAhead < s.n) {
-      const std::size_t a = work.order[i + kAhead];
-      hs->prefetch(ahead.of(a / s.pool_size, work.pools == 1), idOf(a));
-    }
+    hintAhead<Ahead>(*hs, work, ahead, i);
     const std::size_t k = work.order[i++];
     benchmark::DoNotOptimize(hs->deregisterPe(work.poolOf(k), idOf(k)));
   }
   label(state, s);
 }
+
+void BM_Register(benchmark::State& state) { registrations<0>(state); }
+void BM_Deregister(benchmark::State& state) { deregistrations<0>(state); }
+void BM_RegisterAhead(benchmark::State& state) { registrations<8>(state); }
+void BM_DeregisterAhead(benchmark::State& state) { deregistrations<8>(state); }
 
 void BM_BytesPerPe(benchmark::State& state) {
   const Setup s = setupOf(state);

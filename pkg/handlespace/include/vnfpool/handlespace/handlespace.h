@@ -187,12 +187,12 @@ class Handlespace {
   bool deregisterPe(std::string_view pool, PeId pe);
 
   std::optional<PeRef> find(std::string_view pool, PeId pe) const;
+  bool contains(std::string_view pool, PeId pe) const { return find(pool, pe).has_value(); }
   /// A hint, no effect on contents: starts loading the index lines that a registration, lookup or
   /// deregistration of (pool, pe) reads first. A caller with a batch of operations (the entries of a
   /// table page) hints a few entries ahead of the one it applies, so the misses into big indexes overlap
   /// instead of following one another.
   void prefetch(std::string_view pool, PeId pe) const;
-  bool contains(std::string_view pool, PeId pe) const { return find(pool, pe).has_value(); }
   PeView view(PeRef ref) const;
   /// The PE parameter a handle resolution answer carries for `ref` (the entry without its ASAP transport,
   /// digest 6.6), encoded in `dialect`: built on first use and kept with the entry until the entry
