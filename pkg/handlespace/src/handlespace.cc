@@ -666,7 +666,7 @@ std::size_t Impl::memoryBytes() const {
   for (std::uint32_t p = 0; p < pools_.extent(); ++p) {
     const PoolRecord& pool = pools_[p];
     if (pool.large)
-      bytes += sizeof(LargeSelection) + pool.large->members.capacity() * sizeof(std::uint32_t) +
+      bytes += sizeof(LargeSelection) +
                pool.large->weights.memoryBytes() + pool.large->ordered.memoryBytes();
     if (pool.handle.capacity() > 15) bytes += pool.handle.capacity() + 1;
   }

@@ -134,8 +134,7 @@ inline constexpr std::uint32_t kBackToSmall = 6;
 /// Selection structures of a pool past kSmallPool PEs.
 struct LargeSelection {
   OrderTree ordered{};                    // Ordered policies: (key, seq, slot) in selection order
-  std::vector<std::uint32_t> members{};   // Weighted policies: slots, dense
-  WeightTree weights{};                   // Weighted policies: weights by member index
+  WeightTree weights{};                   // Weighted policies: members (slot, weight), dense
 };
 
 /// One pool, four cache lines: a resolution of a small pool reads the first two (handle, policy, the

@@ -98,11 +98,9 @@ void Impl::toLarge(PoolRecord& pool) {
       large.ordered.insert(itemOf(r));
     }
   } else {
-    for (std::uint32_t i = 0; i < pool.small_count; ++i) {
-      record(pool.small[i].slot).position = i;
-      large.members.push_back(pool.small[i].slot);
-    }
-    large.weights.rebuild(large.members.size(), [&](std::size_t i) { return std::uint64_t{pool.small[i].key}; });
+    for (std::uint32_t i = 0; i < pool.small_count; ++i)
+      record(pool.small[i].slot).position =
+          static_cast<std::uint32_t>(large.weights.push(pool.small[i].slot, pool.small[i].key));
   }
   pool.small_count = 0;
 }
@@ -125,7 +123,8 @@ void Impl::toSmall(PoolRecord& pool) {
     large.ordered.clear();
     pool.seq = n;
   } else {
-    for (std::uint32_t slot : large.members) pool.small[n++] = SmallEntry{slot, record(slot).key, 0};
+    for (std::size_t i = 0; i < large.weights.size(); ++i)
+      pool.small[n++] = SmallEntry{large.weights.slot(i), large.weights.weight(i), 0};
   }
   pool.small_count = n;
   pool.large.reset();
@@ -136,7 +135,7 @@ void Impl::setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight) {
   if (old == weight) return;
   r.key = weight;
   if (pool.large)
-    pool.large->weights.add(r.position, std::uint64_t{weight} - old);  // wrap-around delta
+    pool.large->weights.set(r.position, weight);
   else
     pool.small[smallFind(pool, r.slot)].key = weight;
   if (old == 0) ++pool.eligible;
@@ -169,12 +168,7 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
     return;
   }
   LargeSelection& large = *pool.large;
-  r.position = static_cast<std::uint32_t>(large.members.size());
-  large.members.push_back(slot);
-  if (large.members.size() > large.weights.capacity())
-    large.weights.rebuild(large.members.size(), [&](std::size_t i) { return std::uint64_t{record(large.members[i]).key}; });
-  else
-    large.weights.add(r.position, r.key);
+  r.position = static_cast<std::uint32_t>(large.weights.push(slot, r.key));
 }
 
 void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
@@ -192,23 +186,13 @@ void Impl::removeFromPool(PoolRecord& pool, std::uint32_t slot) {
     large.ordered.erase(itemOf(r));
     remaining = large.ordered.size();
   } else {
+    // The last member moves into the hole: its weight travels in the tree's leaf, so its record is
+    // only written (its new position), never read.
     const std::size_t pos = r.position;
-    const std::size_t last = large.members.size() - 1;
-    large.weights.add(pos, 0 - std::uint64_t{r.key});
-    if (pos != last) {
-      PeRecord& moved = record(large.members[last]);
-      large.weights.add(last, 0 - std::uint64_t{moved.key});
-      large.weights.add(pos, moved.key);
-      large.members[pos] = moved.slot;
-      moved.position = static_cast<std::uint32_t>(pos);
-    }
-    large.members.pop_back();
+    const std::uint32_t moved = large.weights.removeAt(pos);
+    if (moved != WeightTree::kNone) record(moved).position = static_cast<std::uint32_t>(pos);
     r.position = kNoSlot;
-    remaining = large.members.size();
-    if (large.weights.capacity() > 64 && remaining < large.weights.capacity() / 4) {
-      large.members.shrink_to_fit();
-      large.weights.rebuild(remaining, [&](std::size_t i) { return std::uint64_t{record(large.members[i]).key}; });
-    }
+    remaining = large.weights.size();
   }
   if (remaining <= kBackToSmall) toSmall(pool);
 }
@@ -352,16 +336,16 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
   // order: the same thing as drawing one by one and redrawing repeats), so their tree descents overlap.
   {
     const std::size_t k = std::min(n, WeightTree::kBatch);
-    std::uint64_t r[WeightTree::kBatch];
+    std::uint64_t r[WeightTree::kBatch]{};
     std::size_t pos[WeightTree::kBatch];
-    for (std::size_t q = 0; q < k; ++q) r[q] = rng.below(uniform ? large.members.size() : large.weights.total());
+    for (std::size_t q = 0; q < k; ++q) r[q] = rng.below(uniform ? large.weights.size() : large.weights.total());
     if (uniform) {
       for (std::size_t q = 0; q < k; ++q) pos[q] = static_cast<std::size_t>(r[q]);
     } else {
       large.weights.findMany(r, pos, k);
     }
     for (std::size_t q = 0; q < k; ++q) {
-      const std::uint32_t slot = large.members[pos[q]];
+      const std::uint32_t slot = large.weights.slot(pos[q]);
       if (!chosen(slot)) out.push_back(PeRef{slot});
     }
   }
@@ -370,9 +354,9 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
     if (!excluded) {
       bool accepted = false;
       for (int attempt = 0; attempt < 4 && !accepted; ++attempt) {
-        const std::size_t pos = uniform ? static_cast<std::size_t>(rng.below(large.members.size()))
+        const std::size_t pos = uniform ? static_cast<std::size_t>(rng.below(large.weights.size()))
                                         : large.weights.find(rng.below(large.weights.total()));
-        const std::uint32_t slot = large.members[pos];
+        const std::uint32_t slot = large.weights.slot(pos);
         if (!chosen(slot)) {
           out.push_back(PeRef{slot});
           accepted = true;
@@ -382,19 +366,18 @@ std::size_t Impl::selectWeighted(PoolRecord& pool, std::size_t n, Random& rng, s
       excluded = true;
       for (PeRef ref : out) {
         const PeRecord& r = record(ref.slot);
-        large.weights.add(r.position, 0 - std::uint64_t{r.key});
+        large.weights.set(r.position, 0);
       }
     }
     if (large.weights.total() == 0) break;
     const std::size_t pos = large.weights.find(rng.below(large.weights.total()));
-    const PeRecord& r = record(large.members[pos]);
-    out.push_back(PeRef{r.slot});
-    large.weights.add(pos, 0 - std::uint64_t{r.key});
+    out.push_back(PeRef{large.weights.slot(pos)});
+    large.weights.set(pos, 0);
   }
   if (excluded)
     for (PeRef ref : out) {
       const PeRecord& r = record(ref.slot);
-      large.weights.add(r.position, r.key);
+      large.weights.set(r.position, r.key);
     }
   return out.size();
 }
@@ -410,7 +393,7 @@ std::vector<std::uint32_t> Impl::memberSlots(const PoolRecord& pool) const {
       return true;
     });
   } else {
-    slots = pool.large->members;
+    for (std::size_t i = 0; i < pool.large->weights.size(); ++i) slots.push_back(pool.large->weights.slot(i));
   }
   return slots;
 }

@@ -8,6 +8,7 @@
 //   build/release/tests/bench/handlespace/vnfpool_handlespace_bench --benchmark_repetitions=5
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -312,6 +313,64 @@ void BM_BaselineUnorderedMapLookup(benchmark::State& state) {
   }
 }
 
+/// Random lines of a region of `MiB:` mebibytes, mapped and advised for huge pages as the handlespace's own
+/// large arrays are, visited along one random cycle. Each line holds the number of the next one, so every
+/// load depends on the one before it: the time per iteration is what one cache miss into memory of that
+/// size costs on this machine (TLB miss and page walk included), the unit in which docs/BENCHMARKS.md
+/// counts the handlespace's operations at 10^6 PEs. `chains:4` follows four points of the cycle at once
+/// (four independent loads per iteration): how far the machine overlaps misses that do not depend on
+/// each other.
+class Chase {
+ public:
+  explicit Chase(std::size_t mib) : bytes_(mib << 20) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    base_ = static_cast<std::byte*>(p);
+    const char* v = std::getenv("VNFPOOL_HUGE_PAGES");
+    if (v == nullptr || std::string_view(v) != "0") madvise(base_, bytes_, MADV_HUGEPAGE);
+    lines_ = bytes_ / 64;
+    std::vector<std::uint32_t> order(lines_);
+    for (std::size_t i = 0; i < lines_; ++i) order[i] = static_cast<std::uint32_t>(i);
+    Random rng(11);
+    for (std::size_t i = lines_ - 1; i > 0; --i) std::swap(order[i], order[rng.below(i)]);  // one cycle
+    for (std::size_t i = 0; i < lines_; ++i) store(order[i], order[(i + 1) % lines_]);
+  }
+  Chase(const Chase&) = delete;
+  Chase& operator=(const Chase&) = delete;
+  ~Chase() { munmap(base_, bytes_); }
+
+  std::uint64_t next(std::uint64_t line) const {
+    std::uint64_t n;
+    std::memcpy(&n, base_ + line * 64, sizeof n);
+    return n;
+  }
+  std::size_t lines() const { return lines_; }
+
+ private:
+  void store(std::uint64_t line, std::uint64_t next) { std::memcpy(base_ + line * 64, &next, sizeof next); }
+  std::size_t bytes_;
+  std::size_t lines_ = 0;
+  std::byte* base_ = nullptr;
+};
+
+void BM_BaselineMemoryLoad(benchmark::State& state) {
+  const Chase chase(static_cast<std::size_t>(state.range(0)));
+  const auto chains = static_cast<std::size_t>(state.range(1));
+  std::uint64_t at[4] = {0, chase.lines() / 4, chase.lines() / 2, 3 * chase.lines() / 4};
+  for (std::size_t i = 0; i < chains; ++i) at[i] = chase.next(at[i]);  // start on the cycle
+  if (chains == 1) {
+    for (auto _ : state) at[0] = chase.next(at[0]);
+  } else {
+    for (auto _ : state) {
+      at[0] = chase.next(at[0]);
+      at[1] = chase.next(at[1]);
+      at[2] = chase.next(at[2]);
+      at[3] = chase.next(at[3]);
+    }
+  }
+  benchmark::DoNotOptimize(at);
+}
+
 // Sanitized builds only smoke-test (ctest runs every benchmark briefly under ASan): their timings mean
 // nothing, and 10^6-PE setups would take minutes there.
 #if defined(__SANITIZE_ADDRESS__)
@@ -337,6 +396,9 @@ BENCHMARK(BM_DeregisterAhead)->Apply(matrix);
 BENCHMARK(BM_BytesPerPe)->Apply(matrix)->Iterations(1);
 BENCHMARK(BM_BaselineCopy3PoolElements);
 BENCHMARK(BM_BaselineUnorderedMapLookup)->Arg(10000)->Arg(100000)->Arg(1000000);
+#if !defined(__SANITIZE_ADDRESS__)
+BENCHMARK(BM_BaselineMemoryLoad)->ArgsProduct({{8, 256}, {1, 4}})->ArgNames({"MiB", "chains"});
+#endif
 
 }  // namespace
 }  // namespace vnfpool::handlespace
