@@ -40,6 +40,11 @@ class Arena {
   }
   void release(std::uint32_t slot) { free_.push_back(slot); }
 
+  /// Chunks for at least `n` objects in all, added (and so written) now rather than as slots are handed out.
+  void reserve(std::size_t n) {
+    while (chunks_.size() * std::size_t{kChunk} < n) addChunk();
+  }
+
   /// Slots ever handed out: every live slot is below this.
   std::uint32_t extent() const { return next_; }
   /// Memory in use: the chunks handed out so far (each is written when it is added) and the bookkeeping.

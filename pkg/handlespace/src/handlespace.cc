@@ -657,6 +657,17 @@ std::vector<RemovedPe> Impl::expire(TimePoint now) {
   return removed;
 }
 
+void Impl::reserve(std::size_t pes) {
+  records_.reserve(pes);
+  pe_index_.reserve(pes);
+  if (pes > heap_.capacity()) {
+    // Written once now (a vector cannot write capacity it does not hold), then emptied: the capacity stays.
+    const std::size_t held = heap_.size();
+    heap_.resize(pes);
+    heap_.resize(held);
+  }
+}
+
 std::size_t Impl::memoryBytes() const {
   std::size_t bytes = records_.memoryBytes() + pools_.memoryBytes();
   bytes += pe_index_.memoryBytes() + pool_index_.memoryBytes() + connection_index_.memoryBytes();
@@ -882,5 +893,6 @@ std::vector<Change> Handlespace::takeChanges() {
 }
 
 std::size_t Handlespace::memoryBytes() const { return impl_->memoryBytes(); }
+void Handlespace::reserve(std::size_t pes) { impl_->reserve(pes); }
 
 }  // namespace vnfpool::handlespace

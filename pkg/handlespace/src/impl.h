@@ -232,6 +232,7 @@ class Impl {
   std::vector<RemovedPe> expire(TimePoint now);
 
   std::size_t memoryBytes() const;
+  void reserve(std::size_t pes);
 
   Config config_;
   // A pool is live while traits != nullptr. Chunks of 64 records (16 KiB), no huge-page regions: a

@@ -78,6 +78,11 @@ class SlotTable {
     ++size_;
   }
 
+  /// Room for `n` entries without growing (the table is written now, so its pages are in memory).
+  void reserve(std::size_t n) {
+    while (n * 8 > entries_.size() * 7) grow();
+  }
+
   /// Removes the entry of `slot` (which must be present under `hash`).
   void erase(std::uint64_t hash, std::uint32_t slot) {
     std::size_t i = locate(hash, slot);

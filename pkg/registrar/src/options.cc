@@ -92,6 +92,10 @@ config::Schema schema() {
             .help("Keep the handlespace's large arrays in transparent huge pages (where the kernel's "
                   "transparent_hugepage setting is madvise or always): several times faster growth on "
                   "virtual machines; false keeps 4 KiB pages."));
+  s.add(Key::integer("handlespace.reserve_pes", 0).range(0, 100000000)
+            .help("PEs to make room for at start-up (records, PE index, expiry heap written ahead, about 190 "
+                  "bytes each): a registrar joining a mesh of that size then syncs without growing; 0 = grow "
+                  "as needed."));
   s.add(Key::duration("registration.min_life", 1s).range(1ms, 24h).help("Shortest registration life granted."));
   s.add(Key::duration("registration.max_life", 1h).range(1ms, 24h).help("Longest registration life granted."));
   s.add(Key::choice("address.min_scope", "loopback", {"loopback", "sitelocal", "global"})
@@ -178,6 +182,7 @@ config::Result<Settings> settingsFrom(const config::Config& c) {
   h.max_increment = c.integerAs<std::uint32_t>("resolution.max_increment");
   h.max_pool_handle = c.integerAs<std::size_t>("pool.max_handle_length");
   o.huge_pages = c.boolean("handlespace.huge_pages");
+  o.reserve_pes = c.integerAs<std::size_t>("handlespace.reserve_pes");
   if (h.default_items > h.max_items) {
     errors.push_back({"resolution.default_items", config::Source::Default, "resolution.default_items is above resolution.max_items"});
   }

@@ -43,6 +43,9 @@ class Registrar::Impl {
         transport_(loop, handlers(), transportOptions()),
         timers_(loop, [this](transport::TimerKey key) { feed(asap::Expired{key}); }) {
     declareMetrics();
+    // Before anything is served: the fresh memory of a big handlespace is written now, not during the
+    // ENRP start-up sync that fills it.
+    if (options_.reserve_pes > 0) hs_.reserve(options_.reserve_pes);
   }
 
   std::optional<std::string> start() {

@@ -18,7 +18,9 @@
                minus an idle registrar's), advised for huge pages as the handlespace's large arrays are:
                on virtual machines that hand memory back to the host (free page reporting), the first
                write to fresh memory is far dearer than on bare metal, and a new registrar must write
-               every byte of the handlespace it receives.
+               every byte of the handlespace it receives. With --sync-reserve the new registrar starts
+               with `--handlespace.reserve-pes N`: it writes that memory before its ENRP starts, so the
+               sync itself faults in no fresh memory for the records, the PE index and the expiry heap.
 
 For pr-crash and pr-silent a second, faster observer polls both survivors' /metrics
 (`complete_in_registrars_ms`): a survivor is done when it holds all N PEs, none orphaned
@@ -28,6 +30,7 @@ when the watcher line arrived here, so they include the gRPC stream and this scr
 
 usage: mesh_bench.py --registrar BIN --ctl BIN [--transport tcp|mptcp] [--pe-kills 40] [--orphans 10000]
                      [--runs 5] [--cases pe-crash,pr-crash,pr-silent,sync] [--sync-sizes 10000,100000]
+                     [--sync-reserve]
 """
 import argparse
 import json
@@ -118,7 +121,7 @@ class Watcher:
 
 
 class Registrar:
-    def __init__(self, tmp, index, asap_port, enrp_port, peers):
+    def __init__(self, tmp, index, asap_port, enrp_port, peers, extra=()):
         self.ready = os.path.join(tmp, f"registrar-{index}.json")
         self.log = open(os.path.join(tmp, f"registrar-{index}.log"), "ab")
         args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{asap_port}", "--asap.transport", ARGS.transport,
@@ -127,6 +130,7 @@ class Registrar:
                 "--enrp.listen", f"127.0.0.1:{enrp_port}", "--enrp.transport", ARGS.transport, *ENRP_TIMERS]
         for p in peers:
             args += ["--enrp.peers", f"127.0.0.1:{p}"]
+        args += list(extra)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         info = wait_for(self._read_ready, what="a registrar's ready file")
         self.admin, self.pr_id, self.http = info["admin"], info["pr_id"], info["http_port"]
@@ -399,7 +403,8 @@ def sync(n):
         if registered["registered"] != n:
             raise RuntimeError(f"hold registered {registered}")
         wait_for(lambda: mentor.gauges()["pes"] == n, what="the PEs at the mentor")
-        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]])
+        reserve = ["--handlespace.reserve-pes", str(n)] if ARGS.sync_reserve else []
+        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]], reserve)
         prs.append(fresh)
 
         def synced():
@@ -430,6 +435,8 @@ def main():
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--cases", default="pe-crash,pr-crash,pr-silent")
     p.add_argument("--sync-sizes", default="10000,100000", help="sync: PE counts, comma-separated")
+    p.add_argument("--sync-reserve", action="store_true",
+                   help="sync: start the new registrar with handlespace.reserve_pes = the sync's size")
     p.add_argument("--metrics-only", action="store_true",
                    help="pr-crash/pr-silent: no watch streams, only the /metrics observer (the registrars do not "
                         "stream 10^4 events per watcher while taking over)")

@@ -456,6 +456,38 @@ TEST(HandlespaceTest, MemoryGrowsWithUseNotAhead) {
   EXPECT_LE(residentMappedBytes(), mappedBytes());
 }
 
+TEST(HandlespaceTest, ReserveMakesRoomAheadAndChangesNothing) {
+  // 60,000 PEs of foreign owners (no connection), each with a deadline: records, PE index and expiry
+  // heap all pass 2 MiB, so without a reservation each maps new blocks as it grows.
+  constexpr PeId kCount = 60000;
+  auto fill = [](Handlespace& hs) {
+    for (PeId id = 1; id <= kCount; ++id)
+      ASSERT_TRUE(hs.registerPe("pool", pe(id, kRr, 7), EntryContext{kNoConnection, at(int(id % 97) + 1)}, {}).ok());
+  };
+  {
+    Handlespace growing;
+    const std::size_t before = mappedBytes();
+    fill(growing);
+    EXPECT_GT(mappedBytes(), before);  // the check below can fail
+  }
+  Handlespace hs;
+  ASSERT_TRUE(hs.registerPe("pool", pe(kCount + 1, kRr, 7), {}, {}).ok());
+  hs.reserve(kCount + 1);
+  EXPECT_EQ(hs.size(), 1u);
+  EXPECT_TRUE(hs.contains("pool", kCount + 1));
+  EXPECT_GE(hs.memoryBytes(), 160 * kCount);
+  const std::size_t reserved = mappedBytes();
+  const std::size_t bytes = hs.memoryBytes();
+  fill(hs);
+  EXPECT_EQ(mappedBytes(), reserved);  // nothing mapped while filling up to the reservation
+  EXPECT_EQ(hs.size(), kCount + 1);
+  EXPECT_TRUE(hs.contains("pool", kCount / 2));
+  EXPECT_LT(hs.memoryBytes(), bytes + 40 * kCount);  // the rest (owner index, tree) grew as before
+  hs.reserve(10);  // below what is held: no change
+  EXPECT_EQ(hs.size(), kCount + 1);
+  EXPECT_EQ(hs.nextExpiry(), at(1));
+}
+
 TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   Config config;
   config.record_changes = true;

@@ -28,6 +28,7 @@ TEST(RegistrarOptions, DefaultsServeNgOnMptcp) {
   EXPECT_EQ(o.asap_engine.max_bad_pe_reports, 3u);
   EXPECT_EQ(o.handlespace.max_pool_handle, 32u);
   EXPECT_TRUE(o.huge_pages);
+  EXPECT_EQ(o.reserve_pes, 0u);
   EXPECT_EQ(o.pr_id, 0u);
 }
 
@@ -52,6 +53,13 @@ TEST(RegistrarOptions, FlagsAndEnvironment) {
   ASSERT_TRUE(small_pages.ok()) << config::describe(small_pages.errors());
   EXPECT_FALSE(small_pages.value().options.huge_pages);
   EXPECT_FALSE(load({"--handlespace.huge-pages=sometimes"}).ok());
+  auto reserved = load({"--handlespace.reserve-pes", "250000"});
+  ASSERT_TRUE(reserved.ok()) << config::describe(reserved.errors());
+  EXPECT_EQ(reserved.value().options.reserve_pes, 250000u);
+  auto negative = load({"--handlespace.reserve-pes", "-1"});
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(config::describe(negative.errors()).find("reserve-pes"), std::string::npos)
+      << config::describe(negative.errors());
 }
 
 TEST(RegistrarOptions, BadValuesNameTheKey) {

@@ -71,6 +71,8 @@ struct Options {
   handlespace::Config handlespace{};
   /// Large handlespace arrays in transparent huge pages (handlespace::setHugePages; process-wide).
   bool huge_pages = true;
+  /// PEs the handlespace makes room for at start-up (handlespace::Handlespace::reserve); 0: none.
+  std::size_t reserve_pes = 0;
   transport::Limits limits{};
   /// ENRP; nullopt: a single registrar without a mesh.
   std::optional<EnrpOptions> enrp{};
