@@ -12,8 +12,6 @@
 #include <cstdint>
 #include <utility>
 
-#include "prefetch.h"
-
 namespace vnfpool::handlespace::detail {
 
 struct OrderItem {
@@ -23,37 +21,7 @@ struct OrderItem {
 };
 
 inline bool orderLess(const OrderItem& a, const OrderItem& b) {
-  // Bitwise, not short-circuit: no branch on the items (searches below stay branch-free).
-  return (a.key < b.key) | ((a.key == b.key) & (a.seq < b.seq));
-}
-
-/// The number of items of the sorted a[0..n) that are <= x (std::upper_bound's index), found without a
-/// branch on the items: the loop runs log2(n) times whatever they hold, and each step is a conditional
-/// move. A node that is not in cache then costs its misses, but no mispredicted step that would issue
-/// the next load only after the previous one arrived.
-inline int upperIndex(const OrderItem* a, int n, const OrderItem& x) {
-  if (n == 0) return 0;
-  const OrderItem* base = a;
-  int len = n;
-  while (len > 1) {
-    const int half = len / 2;
-    base = orderLess(x, base[half]) ? base : base + half;
-    len -= half;
-  }
-  return static_cast<int>(base - a) + (orderLess(x, *base) ? 0 : 1);
-}
-
-/// The number of items of the sorted a[0..n) that are < x (std::lower_bound's index), branch-free.
-inline int lowerIndex(const OrderItem* a, int n, const OrderItem& x) {
-  if (n == 0) return 0;
-  const OrderItem* base = a;
-  int len = n;
-  while (len > 1) {
-    const int half = len / 2;
-    base = orderLess(base[half - 1], x) ? base + half : base;
-    len -= half;
-  }
-  return static_cast<int>(base - a) + (orderLess(*base, x) ? 1 : 0);
+  return a.key != b.key ? a.key < b.key : a.seq < b.seq;
 }
 
 class OrderTree {
@@ -95,7 +63,6 @@ class OrderTree {
       path[depth] = inner;
       index[depth++] = i;
       node = inner->child[i];
-      hintNode(node);
     }
     Leaf* leaf = static_cast<Leaf*>(node);
     ++size_;
@@ -173,7 +140,6 @@ class OrderTree {
       path[depth] = inner;
       index[depth++] = i;
       node = inner->child[i];
-      hintNode(node);
     }
     return eraseInLeaf(static_cast<Leaf*>(node), item, path, index, depth);
   }
@@ -248,7 +214,7 @@ class OrderTree {
   /// left to the caller.
   bool removeFromLeaf(Leaf* leaf, const OrderItem& item) {
     OrderItem* end = leaf->items + leaf->count;
-    OrderItem* it = leaf->items + lowerIndex(leaf->items, leaf->count, item);
+    OrderItem* it = std::lower_bound(leaf->items, end, item, orderLess);
     if (it == end || it->key != item.key || it->seq != item.seq) return false;
     std::copy(it + 1, end, it);
     --leaf->count;
@@ -287,22 +253,15 @@ class OrderTree {
   }
 
  
-  /// Requests every line of a node (a search in it then waits for one miss, not one per step).
-  static void hintNode(const Node* node) {
-    const auto* p = reinterpret_cast<const char*>(node);
-    constexpr std::size_t size = sizeof(Leaf) > sizeof(Inner) ? sizeof(Leaf) : sizeof(Inner);
-    for (std::size_t off = 0; off < size; off += 64) hintLine(p + off);
-  }
-
   static int childFor(const Inner* inner, const OrderItem& item) {
     // The number of separators <= item.
     const OrderItem* end = inner->sep + inner->count - 1;
-    return upperIndex(inner->sep, static_cast<int>(end - inner->sep), item);
+    return static_cast<int>(std::upper_bound(inner->sep, end, item, orderLess) - inner->sep);
   }
 
   static void insertInLeaf(Leaf* leaf, const OrderItem& item) {
     OrderItem* end = leaf->items + leaf->count;
-    OrderItem* at = leaf->items + upperIndex(leaf->items, leaf->count, item);
+    OrderItem* at = std::upper_bound(leaf->items, end, item, orderLess);
     std::copy_backward(at, end, end + 1);
     *at = item;
     ++leaf->count;
