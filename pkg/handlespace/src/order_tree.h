@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "prefetch.h"
+
 namespace vnfpool::handlespace::detail {
 
 struct OrderItem {
@@ -140,6 +142,9 @@ class OrderTree {
       path[depth] = inner;
       index[depth++] = i;
       node = inner->child[i];
+      // A removal lands anywhere in the tree (a deregistration), so the next node is often not in
+      // cache: request all of its lines at once rather than meeting them one per binary-search step.
+      hintNode(node);
     }
     return eraseInLeaf(static_cast<Leaf*>(node), item, path, index, depth);
   }
@@ -253,6 +258,14 @@ class OrderTree {
   }
 
  
+  /// Requests every line a node can span (the larger of the two node sizes, so the node's own kind need
+  /// not be read first).
+  static void hintNode(const Node* node) {
+    constexpr std::size_t kSize = sizeof(Leaf) > sizeof(Inner) ? sizeof(Leaf) : sizeof(Inner);
+    const auto* p = reinterpret_cast<const char*>(node);
+    for (std::size_t off = 0; off < kSize; off += 64) hintLine(p + off);
+  }
+
   static int childFor(const Inner* inner, const OrderItem& item) {
     // The number of separators <= item.
     const OrderItem* end = inner->sep + inner->count - 1;
