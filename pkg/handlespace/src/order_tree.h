@@ -39,8 +39,10 @@ class OrderTree {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  /// Adds an item; (key, seq) must not be present yet.
-  void insert(const OrderItem& item) {
+  /// Adds an item; (key, seq) must not be present yet. `far`: the item's place is likely anywhere in the
+  /// tree (a registration, a changed load), so the descent requests each node's lines as it reaches it;
+  /// not for a selection's re-insertion near the front, whose path is in cache.
+  void insert(const OrderItem& item, bool far = false) {
     if (last_ != nullptr && last_->count > 0 && last_->count < kLeafCap &&
         !orderLess(item, last_->items[last_->count - 1])) {
       // After the last item with room in the last leaf (round robin's every insertion, a table sync's
@@ -65,6 +67,7 @@ class OrderTree {
       path[depth] = inner;
       index[depth++] = i;
       node = inner->child[i];
+      if (far) hintNode(node);
     }
     Leaf* leaf = static_cast<Leaf*>(node);
     ++size_;

@@ -156,7 +156,7 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
       r.key = orderedKey(traits, r.policyWords(), r.degradation);
     }
     if (pool.large)
-      pool.large->ordered.insert(itemOf(r));
+      pool.large->ordered.insert(itemOf(r), true);
     else
       smallInsertSorted(pool, SmallEntry{slot, r.key, static_cast<std::uint32_t>(r.seq)});
     return;
@@ -231,7 +231,7 @@ void Impl::rekey(PoolRecord& pool, std::uint32_t slot, std::uint32_t old_round_w
   if (new_key == kNeverKey - 1 && traits.round_based) new_key = currentRound(pool);
   r.key = new_key;
   if (pool.large)
-    pool.large->ordered.insert(itemOf(r));
+    pool.large->ordered.insert(itemOf(r), true);
   else
     smallInsertSorted(pool, SmallEntry{slot, new_key, seq32});
 }
