@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <new>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -43,13 +44,24 @@ class Registrar::Impl {
         transport_(loop, handlers(), transportOptions()),
         timers_(loop, [this](transport::TimerKey key) { feed(asap::Expired{key}); }) {
     declareMetrics();
-    // Before anything is served: the fresh memory of a big handlespace is written now, not during the
-    // ENRP start-up sync that fills it.
-    if (options_.reserve_pes > 0) hs_.reserve(options_.reserve_pes);
   }
 
   std::optional<std::string> start() {
     health_.setCondition("listening", false, "starting");
+    // Before anything is served: the fresh memory of a big handlespace is written now, not during the
+    // ENRP start-up sync that fills it.
+    if (options_.reserve_pes > 0) {
+      const auto began = std::chrono::steady_clock::now();
+      try {
+        hs_.reserve(options_.reserve_pes);
+      } catch (const std::bad_alloc&) {
+        return "cannot reserve memory for " + std::to_string(options_.reserve_pes) +
+               " PEs (handlespace.reserve_pes): out of memory";
+      }
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+      log_.info("reserved handlespace memory",
+                {{"pes", options_.reserve_pes}, {"mib", hs_.memoryBytes() >> 20}, {"ms", took.count()}});
+    }
     for (const auto& l : options_.asap) {
       transport::ListenOptions lo;
       lo.sctp_ppid = l.dialect == wire::Dialect::Ng ? wire::kPpidNgAsap : wire::kPpidAsap;
