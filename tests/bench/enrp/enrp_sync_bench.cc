@@ -2,7 +2,9 @@
 //  * Sync: the initial handle table synchronisation of a fresh PR from a mentor holding N PEs (10^4, 10^5,
 //    10^6), ng and classic, through the real codec: every message both engines send is encoded and the
 //    receiver decodes it. Timed from the fresh PR's first Presence to the end of its start-up (the
-//    mentor's last page applied); the handlespace's destruction is outside the timing.
+//    mentor's last page applied); the handlespace's destruction is outside the timing. `reserved:1`: the
+//    fresh PR's handlespace has room for N PEs made before the sync (the registrar's
+//    handlespace.reserve_pes), outside the timing.
 //  * Baselines in the same run: inserting the same N PEs into an empty handlespace (what the receiver must
 //    do at least), and copying the encoded bytes of a whole ng transfer (what any transfer must touch).
 //    Counters: user_ms / sys_ms (CPU time of the process in our code and in the kernel, per sync) and
@@ -288,6 +290,7 @@ void BM_Sync(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     auto fresh_hs = std::make_unique<handlespace::Handlespace>(recording());
+    if (state.range(2) != 0) fresh_hs->reserve(n);  // the registrar's handlespace.reserve_pes = n
     Mesh mesh(dialect);
     mesh.add(kMentor, mentor_hs);
     mesh.add(kFresh, *fresh_hs);
@@ -481,8 +484,9 @@ void BM_Takeover(benchmark::State& state) {
 }
 
 void syncSizes(benchmark::internal::Benchmark* b) {
-  for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Args({n, 0});
-  for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Args({n, 1});
+  for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Args({n, 0, 0});
+  for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Args({n, 1, 0});
+  for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Args({n, 0, 1});  // room reserved ahead
 }
 void sizes(benchmark::internal::Benchmark* b) {
   for (std::int64_t n = 10'000; n <= kLargest; n *= 10) b->Arg(n);
@@ -495,7 +499,7 @@ BENCHMARK(BM_BaselineInsert)
     })
     ->ArgNames({"PEs", "ahead"})
     ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Sync)->Apply(syncSizes)->ArgNames({"PEs", "classic"})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Sync)->Apply(syncSizes)->ArgNames({"PEs", "classic", "reserved"})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Takeover)->Args({10'000, 0})->Args({10'000, 1})->ArgNames({"orphans", "rendezvous"})
     ->Unit(benchmark::kMillisecond);
 
