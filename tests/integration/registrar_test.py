@@ -108,9 +108,11 @@ class Registrar:
 
 
 class Case(unittest.TestCase):
+    registrar_args = ()  # extra flags of the registrar under test
+
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="vnfpool-it-")
-        self.registrar = Registrar(self.tmp)
+        self.registrar = Registrar(self.tmp, *self.registrar_args)
         self.pes = []
 
     def tearDown(self):
@@ -382,10 +384,7 @@ class Reservation(Case):
     """handlespace.reserve_pes: the memory for that many PEs is written before the registrar serves, the
     registrar serves as usual, and a reservation the process cannot have is a clear start-up error."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="vnfpool-it-")
-        self.registrar = Registrar(self.tmp, "--handlespace.reserve-pes", "60000")
-        self.pes = []
+    registrar_args = ("--handlespace.reserve-pes", "60000")
 
     def test_reserved_memory_is_resident_before_any_registration(self):
         plain = Registrar(self.tmp)

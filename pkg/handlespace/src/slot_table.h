@@ -80,7 +80,9 @@ class SlotTable {
 
   /// Room for `n` entries without growing (the table is written now, so its pages are in memory).
   void reserve(std::size_t n) {
-    while (n * 8 > entries_.size() * 7) grow();
+    std::size_t capacity = entries_.empty() ? 16 : entries_.size();
+    while (n * 8 > capacity * 7) capacity *= 2;
+    if (capacity > entries_.size()) rehash(capacity);
   }
 
   /// Removes the entry of `slot` (which must be present under `hash`).
@@ -145,10 +147,12 @@ class SlotTable {
     entries_[i] = Entry{tag, slot_plus_one};
   }
 
-  void grow() {
+  void grow() { rehash(entries_.empty() ? 16 : entries_.size() * 2); }
+
+  void rehash(std::size_t capacity) {
     std::vector<Entry, BackedAllocator<Entry>> old;
     old.swap(entries_);
-    entries_.assign(old.empty() ? 16 : old.size() * 2, Entry{});
+    entries_.assign(capacity, Entry{});
     mask_ = entries_.size() - 1;
     for (const Entry& e : old)
       if (e.slot_plus_one != 0) place(e.tag, e.slot_plus_one);

@@ -51,16 +51,15 @@ class WeightTree {
   /// (now at i), or kNone when i was the last. May shrink the storage (a quarter full: halve or more).
   std::uint32_t removeAt(std::size_t i) {
     const std::size_t last = size_ - 1;
+    const Leaf tail = leaves_[last];
+    set(last, 0);
+    leaves_[last].slot = kNone;
     std::uint32_t moved = kNone;
-    add(i, 0 - std::uint64_t{leaves_[i].weight});
     if (i != last) {
-      const Leaf tail = leaves_[last];
-      add(last, 0 - std::uint64_t{tail.weight});
+      set(i, tail.weight);
       leaves_[i].slot = tail.slot;
-      add(i, tail.weight);
       moved = tail.slot;
     }
-    leaves_[last].slot = kNone;
     size_ = last;
     if (leaves_.size() > 64 && size_ < leaves_.size() / 4) {
       resize(size_);
