@@ -677,13 +677,25 @@ void Engine::listResponse(const msg::ListResponse& m, std::vector<Action>& out) 
 // ---------------------------------------------------------------- Handle Updates
 
 void Engine::publishChanges(std::vector<Action>& out) {
-  const auto changes = hs_.takeChanges();
+  // The journal's buffer and ours trade places each turn (a nested call, which cannot happen today,
+  // would find ours empty and take a fresh one).
+  std::vector<handlespace::Change> changes;
+  changes.swap(taken_);
+  hs_.takeChanges(changes);
   if (!changes.empty() && observer_) observer_(changes);
   publishChanges(changes, out);
+  taken_.swap(changes);
 }
 
 void Engine::publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out) {
-  if (changes.empty()) return;
+  // Only this PR's own PEs are announced: a batch of foreign changes alone (a table page being stored,
+  // a peer's updates) ends here, before anything is allocated for it.
+  const auto announced = [this](const Change& c) {
+    return c.owner == config_.pr_id || (c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id);
+  };
+  const auto first = std::find_if(changes.begin(), changes.end(), announced);
+  if (first == changes.end()) return;
+  changes = changes.subspan(static_cast<std::size_t>(first - changes.begin()));
   // Several changes of one PE in a batch collapse into one update reflecting its state now. The
   // pending entries view the changes, which outlive this call.
   struct Pending {
@@ -696,8 +708,8 @@ void Engine::publishChanges(std::span<const handlespace::Change> changes, std::v
   std::unordered_map<PeKeyView, std::size_t, PeKeyHash> index;
   index.reserve(changes.size());
   for (const auto& c : changes) {
+    if (!announced(c)) continue;
     const bool own = c.owner == config_.pr_id;
-    if (!own && !(c.kind == Change::Kind::Rehomed && c.previous_owner == config_.pr_id)) continue;
     auto [it, fresh] = index.try_emplace(PeKeyView{c.pool, c.pe}, order.size());
     if (fresh) order.push_back(Pending{it->first, c.kind == Change::Kind::Added, nullptr});
     order[it->second].removed_own = c.kind == Change::Kind::Removed && own ? c.removed.get() : nullptr;

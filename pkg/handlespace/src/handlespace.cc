@@ -892,6 +892,12 @@ std::vector<Change> Handlespace::takeChanges() {
   return out;
 }
 
+void Handlespace::takeChanges(std::vector<Change>& into) {
+  into.clear();
+  if (into.capacity() > kKeptChanges) std::vector<Change>().swap(into);  // one huge batch does not pin its size
+  into.swap(impl_->changes_);
+}
+
 std::size_t Handlespace::memoryBytes() const { return impl_->memoryBytes(); }
 void Handlespace::reserve(std::size_t pes) { impl_->reserve(pes); }
 

@@ -594,10 +594,16 @@ class Registrar::Impl {
   }
 
   void flush() {
-    const auto changes = hs_.takeChanges();
-    if (changes.empty()) return;
-    deliver(changes);
-    if (enrp_) enrp_->publish(changes);
+    // The journal's buffer and ours trade places each turn: a sync stores a thousand entries a page,
+    // and a fresh buffer per page would be fresh memory per page.
+    std::vector<handlespace::Change> changes;
+    changes.swap(flushed_);
+    hs_.takeChanges(changes);
+    if (!changes.empty()) {
+      deliver(changes);
+      if (enrp_) enrp_->publish(changes);
+    }
+    flushed_.swap(changes);
   }
 
   void run() {
@@ -710,6 +716,7 @@ class Registrar::Impl {
   std::uint64_t policy_refusals_ = 0;
   std::uint64_t last_policy_refusals_ = 0;
   bool flush_posted_ = false;
+  std::vector<handlespace::Change> flushed_{};  // the journal's previous buffer, reused (flush)
   std::unordered_map<transport::ConnId, std::vector<std::pair<std::string, wire::PeId>>> adopting_;
   std::unordered_map<std::string, transport::ConnId> adopting_by_endpoint_;
   std::unordered_map<transport::ConnId, std::string> adopting_endpoint_of_;

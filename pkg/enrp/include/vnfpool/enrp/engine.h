@@ -401,6 +401,7 @@ class Engine {
   RequestId next_request_ = 1;
   std::optional<TimePoint> armed_{};
   std::function<void(std::span<const handlespace::Change>)> observer_{};
+  std::vector<handlespace::Change> taken_{};  // the journal's previous buffer, reused (publishChanges)
 };
 
 /// The score of `pr` for `pe` under `metric`: the suggestion goes to the PR with the largest score.

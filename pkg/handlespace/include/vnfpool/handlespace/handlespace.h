@@ -263,6 +263,12 @@ class Handlespace {
 
   /// The changes since the last call, oldest first (empty unless Config::record_changes).
   std::vector<Change> takeChanges();
+  /// The same into `into`, whose previous contents are dropped: the journal and `into` trade buffers,
+  /// so a caller that keeps `into` from batch to batch allocates nothing once both have grown to a
+  /// batch's size (a table page brings about a thousand changes; a fresh buffer per page is fresh memory
+  /// per page). Buffers beyond kKeptChanges changes are given up rather than kept for the next batch.
+  void takeChanges(std::vector<Change>& into);
+  static constexpr std::size_t kKeptChanges = 16384;
   /// Whether takeChanges() would return anything (cheap: lets a caller skip scheduling a flush).
   bool hasChanges() const;
 
