@@ -71,10 +71,11 @@ class Arena {
 
   static_assert(alignof(T) <= kBackedAlign);
   void addChunk() {
-    chunks_.reserve(chunks_.size() + 1);
+    // Room in both lists first (doubling), so that nothing can throw once the memory is taken.
+    growForOneMore(chunks_);
     if (region_used_ == (regions_.empty() ? 0 : regions_.back().chunks)) {
       const std::size_t chunks = !kLargeRegions || chunks_.size() * kChunkBytes < kHugePage ? 1 : kLargeRegionChunks;
-      regions_.reserve(regions_.size() + 1);
+      growForOneMore(regions_);
       regions_.push_back(Region{static_cast<T*>(allocateBacked(chunks * kChunk * sizeof(T))), chunks});
       region_used_ = 0;
     }
@@ -82,6 +83,11 @@ class Arena {
     std::uninitialized_value_construct_n(chunk, kChunk);
     ++region_used_;
     chunks_.push_back(chunk);
+  }
+
+  template <typename V>
+  static void growForOneMore(V& v) {
+    if (v.size() == v.capacity()) v.reserve(std::max<std::size_t>(16, 2 * v.size()));
   }
 
   std::vector<T*> chunks_{};
