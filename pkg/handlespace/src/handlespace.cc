@@ -345,6 +345,7 @@ OwnerState& Impl::ownerOrCreate(PrId id) {
   if (it != owners_.end() && it->id == id) return *it;
   OwnerState state;
   state.id = id;
+  state.items = OwnerItems(owner_blocks_);
   return *owners_.insert(it, std::move(state));
 }
 
@@ -370,7 +371,7 @@ void Impl::renumberOwner(OwnerState& st) {
     record(item.slot).owner_pos = static_cast<std::uint32_t>(w);
     st.items[w++] = OwnerItem{++serial, item.slot};
   }
-  st.items.resize(w);
+  st.items.truncate(w);
   st.next_serial = serial + 1;
 }
 
@@ -387,12 +388,13 @@ void Impl::removeFromOwner(std::uint32_t slot, std::string_view handle) {
   } else if (st->items.size() >= 64 && st->live * 2 < st->items.size()) {
     // Compact away the removed items (amortised O(1) per removal); serials keep their order.
     std::size_t w = 0;
-    for (const OwnerItem& item : st->items) {
+    for (std::size_t i = 0; i < st->items.size(); ++i) {
+      const OwnerItem item = st->items[i];
       if (item.slot == kNoSlot) continue;
       record(item.slot).owner_pos = static_cast<std::uint32_t>(w);
       st->items[w++] = item;
     }
-    st->items.resize(w);
+    st->items.truncate(w);
   }
 }
 
@@ -413,16 +415,15 @@ TablePage Impl::handleTable(std::optional<PrId> only, TableCursor from, std::siz
   TableCursor at = from;
   for (auto st = first; st != last; ++st) {
     const std::uint64_t after = st->id == from.owner ? from.after : 0;
-    auto item = std::upper_bound(st->items.begin(), st->items.end(), after,
-                                 [](std::uint64_t v, const OwnerItem& i) { return v < std::uint64_t{i.serial}; });
-    for (; item != st->items.end(); ++item) {
-      if (item->slot == kNoSlot) continue;
+    for (std::size_t i = st->items.upperBound(after); i < st->items.size(); ++i) {
+      const OwnerItem& item = st->items[i];
+      if (item.slot == kNoSlot) continue;
       if (page.entries.size() == max) {
         page.next = at;  // there is at least one more entry
         return page;
       }
-      page.entries.push_back(PeRef{item->slot});
-      at = TableCursor{st->id, item->serial};
+      page.entries.push_back(PeRef{item.slot});
+      at = TableCursor{st->id, item.serial};
     }
   }
   return page;
@@ -660,6 +661,8 @@ std::vector<RemovedPe> Impl::expire(TimePoint now) {
 void Impl::reserve(std::size_t pes) {
   records_.reserve(pes);
   pe_index_.reserve(pes);
+  order_slabs_.reserve(pes);  // as if every PE were in a large pool with an ordered policy
+  owner_blocks_.reserve(pes / OwnerItems::kPerBlock + 1);
   if (pes > heap_.capacity()) {
     // Written once now (a vector cannot write capacity it does not hold), then emptied: the capacity stays.
     const std::size_t held = heap_.size();
@@ -669,16 +672,16 @@ void Impl::reserve(std::size_t pes) {
 }
 
 std::size_t Impl::memoryBytes() const {
-  std::size_t bytes = records_.memoryBytes() + pools_.memoryBytes();
+  std::size_t bytes = records_.memoryBytes() + pools_.memoryBytes() + order_slabs_.memoryBytes();
   bytes += pe_index_.memoryBytes() + pool_index_.memoryBytes() + connection_index_.memoryBytes();
   bytes += heap_.capacity() * sizeof(HeapItem) + scratch_.capacity() * sizeof(std::uint32_t);
   bytes += owners_.capacity() * sizeof(OwnerState);
-  for (const auto& st : owners_) bytes += st.items.capacity() * sizeof(OwnerItem);
+  bytes += owner_blocks_.memoryBytes();
+  for (const auto& st : owners_) bytes += st.items.memoryBytes();
   for (std::uint32_t p = 0; p < pools_.extent(); ++p) {
     const PoolRecord& pool = pools_[p];
     if (pool.large)
-      bytes += sizeof(LargeSelection) +
-               pool.large->weights.memoryBytes() + pool.large->ordered.memoryBytes();
+      bytes += sizeof(LargeSelection) + pool.large->weights.memoryBytes();  // order-tree nodes: the slabs
     if (pool.handle.capacity() > 15) bytes += pool.handle.capacity() + 1;
   }
   for (std::uint32_t slot = 0; slot < records_.extent(); ++slot) bytes += record(slot).addresses.heapBytes();

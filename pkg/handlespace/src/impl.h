@@ -13,13 +13,13 @@
 #include "weight_tree.h"
 #include "arena.h"
 #include "order_tree.h"
+#include "owner_items.h"
 #include "slot_table.h"
 #include "vnfpool/handlespace/handlespace.h"
 #include "vnfpool/handlespace/policy.h"
 
 namespace vnfpool::handlespace::detail {
 
-inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
 /// Policy value words kept per PE: the most any selectable policy defines.
 inline constexpr std::size_t kPolicyWords = 4;
 /// WRR key of an entry whose weight is 0: it sorts last and is never returned.
@@ -133,7 +133,8 @@ inline constexpr std::uint32_t kBackToSmall = 6;
 
 /// Selection structures of a pool past kSmallPool PEs.
 struct LargeSelection {
-  OrderTree ordered{};                    // Ordered policies: (key, seq, slot) in selection order
+  explicit LargeSelection(OrderTree::Slabs& slabs) : ordered(slabs) {}
+  OrderTree ordered;                      // Ordered policies: (key, seq, slot) in selection order
   WeightTree weights{};                   // Weighted policies: members (slot, weight), dense
 };
 
@@ -163,15 +164,10 @@ struct EncodedPe {
   std::uint32_t next_free = kNoSlot;
 };
 
-struct OwnerItem {
-  std::uint32_t serial = 0;
-  std::uint32_t slot = kNoSlot;  // kNoSlot: removed (compacted away later)
-};
-
 struct OwnerState {
   PrId id = 0;
   wire::OwnerChecksum checksum{};
-  std::vector<OwnerItem, BackedAllocator<OwnerItem>> items{};  // ascending serial
+  OwnerItems items{};  // ascending serial
   std::size_t live = 0;
   std::uint32_t next_serial = 1;  // renumbered before it wraps
 };
@@ -235,6 +231,9 @@ class Impl {
   void reserve(std::size_t pes);
 
   Config config_;
+  // Before the pools: their order trees give their nodes back to these when they go.
+  OrderTree::Slabs order_slabs_{};
+  BlockSlab owner_blocks_{OwnerItems::kBlockBytes};  // before owners_, whose items live there
   // A pool is live while traits != nullptr. Chunks of 64 records (16 KiB), no huge-page regions: a
   // pool is a tenth of a PE or less, and a 2 MiB page would round its memory up by more than it saves.
   Arena<PoolRecord, 6, false> pools_{};

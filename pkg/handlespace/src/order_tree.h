@@ -6,12 +6,17 @@
 //
 // Removal frees a leaf when it empties (and an inner node when it has no children left) but does not
 // merge half-empty nodes; under random insertions and removals B+ trees settle near 70 % occupancy.
+// Nodes come from slabs shared by all trees of a handlespace (block_slab.h), not one heap allocation
+// each.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <new>
+#include <type_traits>
 #include <utility>
 
+#include "block_slab.h"
 #include "prefetch.h"
 
 namespace vnfpool::handlespace::detail {
@@ -31,7 +36,9 @@ class OrderTree {
   static constexpr int kLeafCap = 31;
   static constexpr int kInnerCap = 32;  // children
 
-  OrderTree() = default;
+  struct Slabs;
+  /// A tree whose nodes come from `slabs`, which must outlive it.
+  explicit OrderTree(Slabs& slabs) : slabs_(&slabs) {}
   OrderTree(const OrderTree&) = delete;
   OrderTree& operator=(const OrderTree&) = delete;
   ~OrderTree() { clear(); }
@@ -52,7 +59,7 @@ class OrderTree {
       return;
     }
     if (root_ == nullptr) {
-      Leaf* leaf = new Leaf;
+      Leaf* leaf = newLeaf();
       root_ = leaf;
       first_ = last_ = leaf;
     }
@@ -78,7 +85,7 @@ class OrderTree {
     if (leaf->next == nullptr && !orderLess(item, leaf->items[kLeafCap - 1])) {
       // Appending past the last item (round robin always does): start a new leaf instead of halving
       // this one, so that sequential insertion leaves full leaves behind.
-      Leaf* right = new Leaf;
+      Leaf* right = newLeaf();
       right->items[0] = item;
       right->count = 1;
       right->prev = leaf;
@@ -88,7 +95,7 @@ class OrderTree {
       return;
     }
     // Split the full leaf: the upper half moves to a new right sibling.
-    Leaf* right = new Leaf;
+    Leaf* right = newLeaf();
     const int keep = (kLeafCap + 1) / 2;
     right->count = static_cast<std::uint16_t>(kLeafCap - keep);
     std::copy(leaf->items + keep, leaf->items + kLeafCap, right->items);
@@ -125,6 +132,7 @@ class OrderTree {
     size_ = 0;
   }
 
+  /// Memory of the nodes in use (the slabs hold them).
   std::size_t memoryBytes() const { return bytes(root_); }
 
   /// Removes the item with this (key, seq); returns false if there is none.
@@ -168,6 +176,8 @@ class OrderTree {
     OrderItem sep[kInnerCap - 1];  // sep[i - 1] <= everything in child[i] ; child[i - 1] < sep[i - 1]
     Node* child[kInnerCap];
   };
+  // Nodes go back to their slab without a destructor call.
+  static_assert(std::is_trivially_destructible_v<Leaf> && std::is_trivially_destructible_v<Inner>);
 
   /// Inserts `new_child` (whose lowest item is `sep`) right after the child the path went through,
   /// splitting full inner nodes up to the root.
@@ -182,7 +192,7 @@ class OrderTree {
       if (at == kInnerCap) {
         // Appending to a full node: the new child alone starts the sibling (sequential insertion
         // keeps inner nodes full too); its separator moves up unchanged.
-        Inner* sibling = new Inner;
+        Inner* sibling = newInner();
         sibling->count = 1;
         sibling->child[0] = new_child;
         new_child = sibling;
@@ -199,7 +209,7 @@ class OrderTree {
       std::copy(parent->child + at, parent->child + kInnerCap, children + at + 1);
       const int left_children = (kInnerCap + 1) / 2;
       const int right_children = kInnerCap + 1 - left_children;
-      Inner* sibling = new Inner;
+      Inner* sibling = newInner();
       parent->count = static_cast<std::uint16_t>(left_children);
       std::copy(children, children + left_children, parent->child);
       std::copy(seps, seps + left_children - 1, parent->sep);
@@ -210,7 +220,7 @@ class OrderTree {
       new_child = sibling;
     }
     // The root split: a new root above the two halves.
-    Inner* root = new Inner;
+    Inner* root = newInner();
     root->count = 2;
     root->child[0] = root_;
     root->child[1] = new_child;
@@ -236,7 +246,7 @@ class OrderTree {
     // An empty leaf leaves the chain and its parent; empty inner nodes follow it up.
     if (leaf->prev != nullptr) leaf->prev->next = leaf->next; else first_ = leaf->next;
     if (leaf->next != nullptr) leaf->next->prev = leaf->prev; else last_ = leaf->prev;
-    delete leaf;
+    freeNode(leaf);
     if (depth == 0) {  // the leaf was the root
       root_ = nullptr;
       return true;
@@ -245,7 +255,7 @@ class OrderTree {
       Inner* parent = path[--depth];
       removeChild(parent, index[depth]);
       if (parent->count > 0) break;
-      delete parent;
+      freeNode(parent);
       if (depth == 0) {
         root_ = nullptr;
         return true;
@@ -255,7 +265,7 @@ class OrderTree {
     while (root_ != nullptr && !root_->leaf && root_->count == 1) {
       Inner* old = static_cast<Inner*>(root_);
       root_ = old->child[0];
-      delete old;
+      freeNode(old);
     }
     return true;
   }
@@ -314,16 +324,21 @@ class OrderTree {
     for (int i = 0; i < inner->count; ++i) rewrite(inner->child[i], f);
   }
 
-  static void destroy(Node* node) {
+  void destroy(Node* node) {
     if (node == nullptr) return;
     if (node->leaf) {
-      delete static_cast<Leaf*>(node);
+      freeNode(static_cast<Leaf*>(node));
       return;
     }
     Inner* inner = static_cast<Inner*>(node);
     for (int i = 0; i < inner->count; ++i) destroy(inner->child[i]);
-    delete inner;
+    freeNode(inner);
   }
+
+  Leaf* newLeaf() { return new (slabs_->leaves.allocate()) Leaf; }
+  Inner* newInner() { return new (slabs_->inners.allocate()) Inner; }
+  void freeNode(Leaf* leaf) noexcept { slabs_->leaves.release(leaf); }
+  void freeNode(Inner* inner) noexcept { slabs_->inners.release(inner); }
 
   static std::size_t bytes(const Node* node) {
     if (node == nullptr) return 0;
@@ -334,10 +349,26 @@ class OrderTree {
     return n;
   }
 
+  Slabs* slabs_;
   Node* root_ = nullptr;
   Leaf* first_ = nullptr;
   Leaf* last_ = nullptr;
   std::size_t size_ = 0;
+
+ public:
+  /// The node slabs of all trees of one handlespace.
+  struct Slabs {
+    BlockSlab leaves{sizeof(Leaf)};
+    BlockSlab inners{sizeof(Inner)};
+    /// Writes room ahead for trees of `items` items in all (leaves about 70 % full, as under random
+    /// insertions and removals; appends fill them).
+    void reserve(std::size_t items) {
+      const std::size_t leaves_needed = items / (kLeafCap * 7 / 10) + 1;
+      leaves.reserve(leaves_needed);
+      inners.reserve(leaves_needed / (kInnerCap * 7 / 10) + 1);
+    }
+    std::size_t memoryBytes() const { return leaves.memoryBytes() + inners.memoryBytes(); }
+  };
 };
 
 }  // namespace vnfpool::handlespace::detail

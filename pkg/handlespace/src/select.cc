@@ -88,7 +88,7 @@ void Impl::renumberRounds(PoolRecord& pool) {
 }
 
 void Impl::toLarge(PoolRecord& pool) {
-  pool.large = std::make_unique<LargeSelection>();
+  pool.large = std::make_unique<LargeSelection>(order_slabs_);
   LargeSelection& large = *pool.large;
   if (pool.traits->cls == PolicyClass::Ordered) {
     for (std::uint32_t i = 0; i < pool.small_count; ++i) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -304,6 +305,75 @@ TEST(HandlespaceTest, HandleTableCursorSurvivesChanges) {
     }
 }
 
+// Paging one owner or all owners: every entry once, in join order per owner.
+std::vector<PeId> pageAll(const Handlespace& hs, std::optional<PrId> owner, std::size_t page_size) {
+  std::vector<PeId> out;
+  TableCursor cursor;
+  for (;;) {
+    auto page = hs.handleTable(owner, cursor, page_size);
+    for (PeRef r : page.entries) out.push_back(hs.view(r).id());
+    if (!page.next) return out;
+    cursor = *page.next;
+  }
+}
+
+TEST(HandlespaceTest, OwnerIndexSpansManyBlocksThroughRemovalsAndCompaction) {
+  // An owner's index is kept in blocks of 512 items: 1,500 PEs per owner span three, and removing most
+  // of them compacts the index (and gives blocks back) while a cursor pages it.
+  Handlespace hs;
+  constexpr PeId kPerOwner = 1500;
+  for (PeId id = 1; id <= 3 * kPerOwner; ++id)
+    ASSERT_TRUE(hs.registerPe("p" + std::to_string(id % 5), pe(id, kRr, PrId(1 + id % 3)), {}, {}).ok());
+  std::vector<PeId> owner2;
+  for (PeId id = 1; id <= 3 * kPerOwner; ++id)
+    if (1 + id % 3 == 2) owner2.push_back(id);
+  EXPECT_EQ(pageAll(hs, PrId{2}, 100), owner2);  // join order
+
+  // Remove four of every five of owner 2's PEs, half of them while paging it.
+  std::vector<PeId> kept;
+  std::vector<PeId> seen;
+  TableCursor cursor;
+  std::size_t next_removal = 0;
+  for (;;) {
+    auto page = hs.handleTable(PrId{2}, cursor, 64);
+    for (PeRef r : page.entries) seen.push_back(hs.view(r).id());
+    for (int k = 0; k < 80 && next_removal < owner2.size(); ++k, ++next_removal) {
+      const PeId id = owner2[next_removal];
+      if (next_removal % 5 != 0) {
+        ASSERT_TRUE(hs.deregisterPe("p" + std::to_string(id % 5), id));
+      }
+    }
+    if (!page.next) break;
+    cursor = *page.next;
+  }
+  for (; next_removal < owner2.size(); ++next_removal) {
+    const PeId id = owner2[next_removal];
+    if (next_removal % 5 != 0) {
+      ASSERT_TRUE(hs.deregisterPe("p" + std::to_string(id % 5), id));
+    }
+  }
+  for (std::size_t i = 0; i < owner2.size(); i += 5) kept.push_back(owner2[i]);
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end(), std::greater_equal<PeId>()), seen.end());  // none twice or out of order
+  for (PeId id : kept) EXPECT_TRUE(std::binary_search(seen.begin(), seen.end(), id)) << id;
+  EXPECT_EQ(hs.ownerSize(2), kept.size());
+  EXPECT_EQ(pageAll(hs, PrId{2}, 7), kept);
+  EXPECT_EQ(hs.recomputeOwnerChecksum(2), hs.ownerChecksum(2));
+
+  // Bulk moves through the blocks: owner 3's PEs join owner 2 after its own, owner 1's all go.
+  EXPECT_EQ(hs.rehomeOwner(3, 2), kPerOwner);
+  const auto all2 = pageAll(hs, PrId{2}, 333);
+  ASSERT_EQ(all2.size(), kept.size() + kPerOwner);
+  EXPECT_TRUE(std::equal(kept.begin(), kept.end(), all2.begin()));
+  EXPECT_EQ(hs.recomputeOwnerChecksum(2), hs.ownerChecksum(2));
+  EXPECT_EQ(hs.removeOwner(1).size(), kPerOwner);
+  EXPECT_EQ(hs.ownerSize(1), 0u);
+  EXPECT_TRUE(pageAll(hs, PrId{1}, 10).empty());
+  // The emptied owner starts again from a clean index.
+  ASSERT_TRUE(hs.registerPe("p0", pe(100000, kRr, 1), {}, {}).ok());
+  EXPECT_EQ(pageAll(hs, PrId{1}, 10), (std::vector<PeId>{100000}));
+  EXPECT_EQ(pageAll(hs, std::nullopt, 1000).size(), hs.size());
+}
+
 TEST(HandlespaceTest, TakeoverRehomesAndMovesChecksums) {
   Handlespace hs;
   for (PeId id = 1; id <= 10; ++id) ASSERT_TRUE(hs.registerPe("p", pe(id, kRr, id <= 6 ? 7 : 8), {}, {}).ok());
@@ -482,7 +552,7 @@ TEST(HandlespaceTest, ReserveMakesRoomAheadAndChangesNothing) {
   EXPECT_EQ(mappedBytes(), reserved);  // nothing mapped while filling up to the reservation
   EXPECT_EQ(hs.size(), kCount + 1);
   EXPECT_TRUE(hs.contains("pool", kCount / 2));
-  EXPECT_LT(hs.memoryBytes(), bytes + 40 * kCount);  // the rest (owner index, tree) grew as before
+  EXPECT_LT(hs.memoryBytes(), bytes + 40 * kCount);  // what grew is the part of the reservation used
   hs.reserve(10);  // below what is held: no change
   EXPECT_EQ(hs.size(), kCount + 1);
   EXPECT_EQ(hs.nextExpiry(), at(1));
@@ -511,6 +581,33 @@ TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   Handlespace quiet;
   ASSERT_TRUE(quiet.registerPe("p", pe(1, kRr), {}, {}).ok());
   EXPECT_TRUE(quiet.takeChanges().empty());
+}
+
+TEST(HandlespaceTest, ChangesTakenIntoAKeptBufferTradeBuffersWithTheJournal) {
+  Config config;
+  config.record_changes = true;
+  Handlespace hs(config);
+  using K = Change::Kind;
+  std::vector<Change> kept = {{K::Removed, "stale", 9, 9, 9}};  // whatever was there is dropped
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr, 5), {}, {}).ok());
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr, 5), {}, {}).ok());
+  hs.takeChanges(kept);
+  EXPECT_EQ(kept, (std::vector<Change>{{K::Added, "p", 1, 5, 5}, {K::Added, "p", 2, 5, 5}}));
+  EXPECT_FALSE(hs.hasChanges());
+  hs.takeChanges(kept);
+  EXPECT_TRUE(kept.empty());
+  ASSERT_TRUE(hs.deregisterPe("p", 1));
+  hs.takeChanges(kept);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].kind, K::Removed);
+  // A buffer grown past kKeptChanges (one huge batch) is not handed to the journal to keep.
+  std::vector<Change> huge;
+  huge.reserve(Handlespace::kKeptChanges + 1);
+  hs.takeChanges(huge);
+  std::vector<Change> next;
+  hs.takeChanges(next);  // receives the journal's buffer: not the huge one
+  EXPECT_LE(next.capacity(), Handlespace::kKeptChanges);
+  EXPECT_TRUE(next.empty());
 }
 
 // What a handle resolution answer must carry for `e`: its PE parameter without the ASAP transport.
