@@ -434,7 +434,7 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
   }
   if (!peer.conns.empty()) peer.serve_conn = peer.conns.front();
   const bool ahead = peer.dialect == wire::Dialect::Ng && peer.pages_ahead && config_.ng_pages_ahead > 1;
-  sendTablePage(peer, out);
+  sendTablePage(peer, out, !continuation && ahead ? config_.ng_first_page_entries : 0);
   if (!continuation && ahead && peer.serve_cursor) peer.serve_ahead = config_.ng_pages_ahead - 1;
 }
 
@@ -450,10 +450,12 @@ void Engine::sendPagesAhead(std::vector<Action>& out) {
   }
 }
 
-void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
+void Engine::sendTablePage(Peer& peer, std::vector<Action>& out, std::size_t limit) {
   const std::optional<PrId> owner = peer.serve_own_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
   const bool classic = peer.dialect == wire::Dialect::Classic;
-  const std::size_t max = std::max<std::size_t>(1, classic ? config_.classic_page_entries : config_.ng_page_entries);
+  std::size_t max = classic ? config_.classic_page_entries : config_.ng_page_entries;
+  if (limit > 0) max = std::min(max, limit);
+  max = std::max<std::size_t>(1, max);
   msg::HandleTableResponse r;
   r.ids = ids(peer.id);
   // One Pool Handle parameter per pool in the page: the table is paged in join order, where pools

@@ -151,6 +151,46 @@ TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
   EXPECT_EQ(engine().stats().table_pages_sent, 13u);
 }
 
+// With pages ahead, a transfer's first page is small (the requester starts storing while the rest of a
+// cold table is read); the pages after it are full, and every PE still goes exactly once.
+TEST_F(PagingTest, FirstPageOfATransferWithPagesAheadIsSmall) {
+  config_.ng_page_entries = 10;
+  config_.ng_pages_ahead = 3;
+  config_.ng_first_page_entries = 4;
+  fill(95);  // a first page of 4, then 10 pages of at most 10
+  peer(5, wire::Dialect::Ng, true);
+  std::vector<std::size_t> sizes;
+  Received got;
+  auto count = [&](const std::vector<msg::HandleTableResponse>& pages) {
+    for (const auto& r : pages) {
+      std::size_t n = 0;
+      for (const auto& pool : r.pools) n += pool.pes.size();
+      sizes.push_back(n);
+    }
+    got.take(pages);
+  };
+  count(request(5));
+  count(pagesAhead());
+  for (int i = 0; i < 20 && !got.complete(); ++i) count(request(5));
+  EXPECT_TRUE(got.complete());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 10, 10, 10, 10, 10, 10, 10, 10, 10, 1}));
+  EXPECT_EQ(got.distinct(), 95u);
+}
+
+// A peer that did not announce pages ahead gets a full first page: it waits a round trip for each page,
+// and a small first one would only add one.
+TEST_F(PagingTest, FirstPageIsFullWithoutPagesAhead) {
+  config_.ng_page_entries = 10;
+  config_.ng_first_page_entries = 4;
+  fill(25);
+  peer(5, wire::Dialect::Ng, false);
+  auto first = request(5);
+  ASSERT_EQ(first.size(), 1u);
+  std::size_t n = 0;
+  for (const auto& pool : first[0].pools) n += pool.pes.size();
+  EXPECT_EQ(n, 10u);
+}
+
 // Requests that arrive while pages ahead are still to be sent each get their page at once; the pages
 // ahead follow on the timer; every PE goes exactly once, and the transfer ends with M=0.
 TEST_F(PagingTest, RequestsInterleavedWithPagesAheadLoseAndRepeatNothing) {
