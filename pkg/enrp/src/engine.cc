@@ -686,6 +686,9 @@ void Engine::publishChanges(std::vector<Action>& out) {
   hs_.takeChanges(changes);
   if (!changes.empty() && observer_) observer_(changes);
   publishChanges(changes, out);
+  // Kept empty: the changes hold removed PEs and pool handles, which should not outlive the turn.
+  changes.clear();
+  if (changes.capacity() > handlespace::Handlespace::kKeptChanges) changes = {};
   taken_.swap(changes);
 }
 

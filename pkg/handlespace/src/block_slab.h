@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -25,7 +26,9 @@ namespace vnfpool::handlespace::detail {
 class BlockSlab {
  public:
   /// Blocks of `bytes` (a multiple of 8, at least a pointer), aligned to 8.
-  explicit BlockSlab(std::size_t bytes) : block_(bytes) {}
+  explicit BlockSlab(std::size_t bytes) : block_(bytes) {
+    assert(bytes >= sizeof(void*) && bytes % 8 == 0);  // a free block holds a pointer; blocks stay 8-aligned
+  }
   BlockSlab(const BlockSlab&) = delete;
   BlockSlab& operator=(const BlockSlab&) = delete;
   ~BlockSlab() {
@@ -67,17 +70,22 @@ class BlockSlab {
     ++free_count_;
   }
 
-  /// Makes `blocks` blocks available without a new region, writing the region that holds them now.
+  /// Makes room for `blocks` blocks in all (those in use count): up to that many, allocate() takes no new
+  /// region. The region that holds the rest is written now. A reservation below what is held changes
+  /// nothing.
   void reserve(std::size_t blocks) {
+    const std::size_t in_use = cut_ - free_count_;
+    if (blocks <= in_use) return;
+    const std::size_t wanted = blocks - in_use;
     const std::size_t available = free_count_ + static_cast<std::size_t>(end_ - next_) / block_;
-    if (available >= blocks) return;
+    if (available >= wanted) return;
     // The rest of the current region goes on the free list, so the new region starts clean.
     while (next_ != end_) {
       release(next_);
       next_ += block_;
       ++cut_;
     }
-    addRegion(blocks - free_count_, true);
+    addRegion(wanted - free_count_, true);
     std::memset(next_, 0, static_cast<std::size_t>(end_ - next_));
     written_ = true;
   }

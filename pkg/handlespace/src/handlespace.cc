@@ -353,10 +353,12 @@ void Impl::addToOwner(std::uint32_t slot, PrId owner_id, std::string_view handle
   PeRecord& r = record(slot);
   OwnerState& st = ownerOrCreate(owner_id);
   if (st.next_serial == 0xFFFFFFFFu) renumberOwner(st);
+  const auto pos = static_cast<std::uint32_t>(st.items.size());
+  st.items.push_back(OwnerItem{st.next_serial, slot});  // first: it may throw (a new block)
+  ++st.next_serial;
   r.home_pr = owner_id;
   dropEncoded(r);  // the home PR is part of the encoded parameter
-  r.owner_pos = static_cast<std::uint32_t>(st.items.size());
-  st.items.push_back(OwnerItem{st.next_serial++, slot});
+  r.owner_pos = pos;
   ++st.live;
   st.checksum.add(handle, r.id);
 }

@@ -178,6 +178,7 @@ class OrderTree {
   };
   // Nodes go back to their slab without a destructor call.
   static_assert(std::is_trivially_destructible_v<Leaf> && std::is_trivially_destructible_v<Inner>);
+  static_assert(alignof(Leaf) <= 8 && alignof(Inner) <= 8, "slab blocks are 8-aligned");
 
   /// Inserts `new_child` (whose lowest item is `sep`) right after the child the path went through,
   /// splitting full inner nodes up to the root.

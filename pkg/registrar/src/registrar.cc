@@ -603,6 +603,9 @@ class Registrar::Impl {
       deliver(changes);
       if (enrp_) enrp_->publish(changes);
     }
+    // Kept empty: the changes hold removed PEs and pool handles, which should not outlive the turn.
+    changes.clear();
+    if (changes.capacity() > handlespace::Handlespace::kKeptChanges) changes = {};
     flushed_.swap(changes);
   }
 

@@ -372,6 +372,23 @@ TEST(HandlespaceTest, OwnerIndexSpansManyBlocksThroughRemovalsAndCompaction) {
   ASSERT_TRUE(hs.registerPe("p0", pe(100000, kRr, 1), {}, {}).ok());
   EXPECT_EQ(pageAll(hs, PrId{1}, 10), (std::vector<PeId>{100000}));
   EXPECT_EQ(pageAll(hs, std::nullopt, 1000).size(), hs.size());
+
+  // Blocks go back to their slab and serve again: once an owner's PEs have been removed and as many
+  // added anew, doing it again takes no more memory (one PE of owner 1 in each pool keeps the pools; the
+  // first round grows the record arena's free list, the second must not grow anything).
+  for (PeId id = 300000; id < 300005; ++id)
+    ASSERT_TRUE(hs.registerPe("p" + std::to_string(id % 5), pe(id, kRr, 1), {}, {}).ok());
+  const std::size_t count = hs.ownerSize(2);
+  auto renew = [&](PeId first) {
+    EXPECT_EQ(hs.removeOwner(2).size(), count);
+    for (PeId id = first; id < first + count; ++id)
+      ASSERT_TRUE(hs.registerPe("p" + std::to_string(id % 5), pe(id, kRr, 2), {}, {}).ok());
+    EXPECT_EQ(hs.ownerSize(2), count);
+  };
+  renew(200000);
+  const std::size_t held = hs.memoryBytes();
+  renew(400000);
+  EXPECT_EQ(hs.memoryBytes(), held);
 }
 
 TEST(HandlespaceTest, TakeoverRehomesAndMovesChecksums) {
@@ -553,6 +570,10 @@ TEST(HandlespaceTest, ReserveMakesRoomAheadAndChangesNothing) {
   EXPECT_EQ(hs.size(), kCount + 1);
   EXPECT_TRUE(hs.contains("pool", kCount / 2));
   EXPECT_LT(hs.memoryBytes(), bytes + 40 * kCount);  // what grew is the part of the reservation used
+  const std::size_t held = hs.memoryBytes();
+  hs.reserve(kCount + 1);  // what is held already: no change
+  EXPECT_EQ(hs.memoryBytes(), held);
+  EXPECT_EQ(mappedBytes(), reserved);
   hs.reserve(10);  // below what is held: no change
   EXPECT_EQ(hs.size(), kCount + 1);
   EXPECT_EQ(hs.nextExpiry(), at(1));
@@ -600,6 +621,16 @@ TEST(HandlespaceTest, ChangesTakenIntoAKeptBufferTradeBuffersWithTheJournal) {
   hs.takeChanges(kept);
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].kind, K::Removed);
+  // The buffers really trade places: the one handed in comes back with the next batch.
+  std::vector<Change> mine;
+  mine.reserve(64);
+  const Change* const buffer = mine.data();
+  hs.takeChanges(mine);  // the journal keeps `buffer` now
+  ASSERT_TRUE(hs.registerPe("p", pe(3, kRr, 5), {}, {}).ok());
+  std::vector<Change> back;
+  hs.takeChanges(back);
+  EXPECT_EQ(back.data(), buffer);
+  EXPECT_EQ(back.size(), 1u);
   // A buffer grown past kKeptChanges (one huge batch) is not handed to the journal to keep.
   std::vector<Change> huge;
   huge.reserve(Handlespace::kKeptChanges + 1);

@@ -89,6 +89,7 @@ struct Config {
   /// With pages ahead, the first page of a transfer holds at most this many PEs: the responder's table
   /// is cold after a quiet spell (its first full page of 10^5 took 1.5 ms to build where later ones take
   /// 0.1-0.6 ms), and the requester can store a small page while the responder builds the next ones.
+  /// 0: no cap (the first page is as large as the others).
   std::size_t ng_first_page_entries = 128;
   /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
   bool classic_takeover_suggestion = true;
