@@ -1,5 +1,6 @@
-// Memory for the handlespace's large arrays (record regions, index tables, the expiry heap, owner item
-// arrays): blocks of 2 MiB and more are mapped on a 2 MiB boundary and advised for transparent huge pages.
+// Memory for the handlespace's large arrays (record regions, index tables, the expiry heap, the large
+// regions of the node and owner-item slabs): blocks of 2 MiB and more are mapped on a 2 MiB boundary and
+// advised for transparent huge pages.
 //
 // Why: a handlespace that grows by N PEs touches about 200 bytes of fresh memory per PE. On the
 // paravirtualised machines we measure on, the first write to each fresh 4 KiB page costs 3-5 us (the
