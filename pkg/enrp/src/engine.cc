@@ -686,9 +686,7 @@ void Engine::publishChanges(std::vector<Action>& out) {
   hs_.takeChanges(changes);
   if (!changes.empty() && observer_) observer_(changes);
   publishChanges(changes, out);
-  // Kept empty: the changes hold removed PEs and pool handles, which should not outlive the turn.
-  changes.clear();
-  if (changes.capacity() > handlespace::Handlespace::kKeptChanges) changes = {};
+  handlespace::Handlespace::emptyForReuse(changes);  // removed PEs should not outlive the turn
   taken_.swap(changes);
 }
 

@@ -898,9 +898,13 @@ std::vector<Change> Handlespace::takeChanges() {
 }
 
 void Handlespace::takeChanges(std::vector<Change>& into) {
-  into.clear();
-  if (into.capacity() > kKeptChanges) std::vector<Change>().swap(into);  // one huge batch does not pin its size
+  emptyForReuse(into);
   into.swap(impl_->changes_);
+}
+
+void Handlespace::emptyForReuse(std::vector<Change>& buffer) {
+  buffer.clear();
+  if (buffer.capacity() > kKeptChanges) std::vector<Change>().swap(buffer);  // one huge batch does not pin its size
 }
 
 std::size_t Handlespace::memoryBytes() const { return impl_->memoryBytes(); }

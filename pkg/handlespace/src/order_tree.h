@@ -132,9 +132,6 @@ class OrderTree {
     size_ = 0;
   }
 
-  /// Memory of the nodes in use (the slabs hold them).
-  std::size_t memoryBytes() const { return bytes(root_); }
-
   /// Removes the item with this (key, seq); returns false if there is none.
   bool erase(const OrderItem& item) {
     if (root_ == nullptr) return false;
@@ -340,15 +337,6 @@ class OrderTree {
   Inner* newInner() { return new (slabs_->inners.allocate()) Inner; }
   void freeNode(Leaf* leaf) noexcept { slabs_->leaves.release(leaf); }
   void freeNode(Inner* inner) noexcept { slabs_->inners.release(inner); }
-
-  static std::size_t bytes(const Node* node) {
-    if (node == nullptr) return 0;
-    if (node->leaf) return sizeof(Leaf);
-    const Inner* inner = static_cast<const Inner*>(node);
-    std::size_t n = sizeof(Inner);
-    for (int i = 0; i < inner->count; ++i) n += bytes(inner->child[i]);
-    return n;
-  }
 
   Slabs* slabs_;
   Node* root_ = nullptr;

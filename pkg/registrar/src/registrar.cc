@@ -603,9 +603,7 @@ class Registrar::Impl {
       deliver(changes);
       if (enrp_) enrp_->publish(changes);
     }
-    // Kept empty: the changes hold removed PEs and pool handles, which should not outlive the turn.
-    changes.clear();
-    if (changes.capacity() > handlespace::Handlespace::kKeptChanges) changes = {};
+    handlespace::Handlespace::emptyForReuse(changes);  // removed PEs should not outlive the turn
     flushed_.swap(changes);
   }
 

@@ -49,6 +49,12 @@ class PagingTest : public ::testing::Test {
     p.ng_caps = caps;
     engine().handle(Received{conn, test::throughWire(p, dialect)});
   }
+  /// PEs in one page, over all its pools.
+  static std::size_t entries(const msg::HandleTableResponse& page) {
+    std::size_t n = 0;
+    for (const auto& pool : page.pools) n += pool.pes.size();
+    return n;
+  }
   /// A Handle Table Request on `conn`; the responses it gets, through the codec.
   std::vector<msg::HandleTableResponse> request(ConnId conn, bool own_only = false) {
     auto out = engine().handle(Received{conn, test::throughWire(msg::HandleTableRequest{own_only, {kPeer, kSelf}}, dialect_)});
@@ -162,11 +168,7 @@ TEST_F(PagingTest, FirstPageOfATransferWithPagesAheadIsSmall) {
   std::vector<std::size_t> sizes;
   Received got;
   auto count = [&](const std::vector<msg::HandleTableResponse>& pages) {
-    for (const auto& r : pages) {
-      std::size_t n = 0;
-      for (const auto& pool : r.pools) n += pool.pes.size();
-      sizes.push_back(n);
-    }
+    for (const auto& r : pages) sizes.push_back(entries(r));
     got.take(pages);
   };
   count(request(5));
@@ -186,9 +188,7 @@ TEST_F(PagingTest, FirstPageIsFullWithoutPagesAhead) {
   peer(5, wire::Dialect::Ng, false);
   auto first = request(5);
   ASSERT_EQ(first.size(), 1u);
-  std::size_t n = 0;
-  for (const auto& pool : first[0].pools) n += pool.pes.size();
-  EXPECT_EQ(n, 10u);
+  EXPECT_EQ(entries(first[0]), 10u);
 }
 
 // Requests that arrive while pages ahead are still to be sent each get their page at once; the pages

@@ -269,6 +269,9 @@ class Handlespace {
   /// per page). Buffers beyond kKeptChanges changes are given up rather than kept for the next batch.
   void takeChanges(std::vector<Change>& into);
   static constexpr std::size_t kKeptChanges = 16384;
+  /// Empties a buffer of used changes for keeping until the next takeChanges(into): its contents (removed
+  /// PEs, pool handles) go now, and a buffer beyond kKeptChanges is given up.
+  static void emptyForReuse(std::vector<Change>& buffer);
   /// Whether takeChanges() would return anything (cheap: lets a caller skip scheduling a flush).
   bool hasChanges() const;
 
