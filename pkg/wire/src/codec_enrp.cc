@@ -307,6 +307,36 @@ Result<std::size_t> encodeTo(const EnrpMessage& message, Dialect dialect, Bytes&
   return std::visit(EnrpEncoder{out, dialect}, message);
 }
 
+void appendPoolHandleParameter(std::string_view handle, Bytes& body) {
+  Writer w(body);
+  encodePoolHandle(w, handle);
+  w.finish();
+}
+
+Result<std::size_t> appendPoolElementParameter(const PoolElement& pe, Dialect dialect, Bytes& body) {
+  const std::size_t start = body.size();
+  Writer w(body);
+  if (auto e = encodePoolElement(w, pe, dialect)) {
+    body.resize(start);
+    return *e;
+  }
+  w.finish();
+  if (w.overflowed()) {
+    body.resize(start);
+    return makeError(Cause::LackOfResources, 0, {}, "parameter longer than 65535 bytes");
+  }
+  return body.size() - start;
+}
+
+Result<std::size_t> encodeHandleTableResponseTo(bool reject, bool more, const enrp::Ids& ids,
+                                                std::span<const std::byte> body, Dialect dialect, Bytes& out) {
+  const std::uint8_t f = static_cast<std::uint8_t>((reject ? flags::kTableReject : 0) | (more ? flags::kTableMore : 0));
+  return EnrpEncoder{out, dialect}.message(EnrpType::HandleTableResponse, f, ids, [&](Writer& w) -> std::optional<Error> {
+    w.raw(body);
+    return std::nullopt;
+  });
+}
+
 Result<Bytes> encode(const EnrpMessage& message, Dialect dialect) {
   Bytes out;
   out.reserve(256);

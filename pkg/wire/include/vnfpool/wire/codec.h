@@ -76,6 +76,17 @@ class TableEntryReader {
 Result<std::size_t> encodeTo(const AsapMessage& message, Dialect dialect, Bytes& out);
 Result<std::size_t> encodeTo(const EnrpMessage& message, Dialect dialect, Bytes& out);
 
+/// A Handle Table Response written piece by piece, for a responder that encodes each entry as it reads it
+/// from its handlespace (no list of PoolElements built first). appendPoolHandleParameter and
+/// appendPoolElementParameter append one parameter to `body`; encodeHandleTableResponseTo appends the whole
+/// message, header and IDs, then `body` as it is (a Pool Handle, its Pool Elements, the next Pool
+/// Handle...). The bytes are those encodeTo writes for the same message.
+void appendPoolHandleParameter(std::string_view handle, Bytes& body);
+/// The error of encodeTo for this PE (e.g. a 64-bit ID in classic); `body` is then unchanged.
+Result<std::size_t> appendPoolElementParameter(const PoolElement& pe, Dialect dialect, Bytes& body);
+Result<std::size_t> encodeHandleTableResponseTo(bool reject, bool more, const enrp::Ids& ids,
+                                                std::span<const std::byte> body, Dialect dialect, Bytes& out);
+
 /// Convenience forms of encodeTo that return a new buffer.
 Result<Bytes> encode(const AsapMessage& message, Dialect dialect);
 Result<Bytes> encode(const EnrpMessage& message, Dialect dialect);
