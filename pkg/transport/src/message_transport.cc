@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <string>
 #include <unordered_map>
@@ -58,6 +59,8 @@ constexpr std::size_t kMaxReadChunk = 64 * 1024;
 // A drained write buffer keeps at most this much capacity, so an idle connection does not hold a burst's memory.
 constexpr std::size_t kKeepCapacity = 64 * 1024;
 constexpr std::size_t kDiscardChunk = 4 * 1024;
+// sendOwned: smaller messages are copied into the shared write buffer all the same (many per write).
+constexpr std::size_t kOwnedMinimum = 16 * 1024;
 constexpr std::chrono::milliseconds kAcceptRetry{100};
 
 // A peer on a dual-stack listener shows up as ::ffff:a.b.c.d; the protocol compares addresses, so say a.b.c.d.
@@ -96,6 +99,7 @@ class ConnectionBase : public std::enable_shared_from_this<ConnectionBase> {
  public:
   virtual ~ConnectionBase() = default;
   virtual bool send(std::span<const std::byte> message) = 0;
+  virtual bool sendOwned(std::vector<std::byte>&& message) = 0;
   virtual bool append(bool (*encode)(const void*, std::vector<std::byte>&), const void* context) = 0;
   virtual void close() = 0;
   virtual void abort(CloseReason reason, std::error_code error) = 0;
@@ -295,6 +299,26 @@ class Connection final : public ConnectionBase {
     return true;
   }
 
+  bool sendOwned(std::vector<std::byte>&& message) override {
+    if (state != ConnState::Open) return false;
+    if (message.size() < kOwnedMinimum) return send(message);
+    if (queuedOut() + message.size() > max_out_) {
+      ++host->stats().too_much_buffered;
+      finish(CloseReason::TooMuchBuffered, {});
+      return false;
+    }
+    // Behind everything queued so far: what pending_ holds goes first, as a buffer of its own.
+    if (!pending_.empty()) {
+      ready_bytes_ += pending_.size();
+      ready_.push_back(std::move(pending_));
+      pending_ = {};
+    }
+    ready_bytes_ += message.size();
+    ready_.push_back(std::move(message));
+    queued();
+    return true;
+  }
+
   bool append(bool (*encode)(const void*, std::vector<std::byte>&), const void* context) override {
     if (state != ConnState::Open) return false;
     const std::size_t before = pending_.size();
@@ -308,7 +332,7 @@ class Connection final : public ConnectionBase {
       pending_.resize(before);
       return false;
     }
-    if (writing_.size() + pending_.size() > max_out_) {
+    if (queuedOut() > max_out_) {
       pending_.resize(before);
       ++host->stats().too_much_buffered;
       finish(CloseReason::TooMuchBuffered, {});
@@ -349,7 +373,7 @@ class Connection final : public ConnectionBase {
         self->finish(CloseReason::LocalClose, std::make_error_code(std::errc::timed_out));
       }
     });
-    if (!write_in_flight_ && pending_.empty()) {
+    if (!write_in_flight_ && pending_.empty() && ready_.empty()) {
       beginLinger();
     } else {
       startWrite();
@@ -364,7 +388,7 @@ class Connection final : public ConnectionBase {
     closeSocket();
   }
 
-  std::size_t queuedOut() const override { return pending_.size() + writing_.size(); }
+  std::size_t queuedOut() const override { return ready_bytes_ + pending_.size() + writing_.size(); }
 
  private:
   std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
@@ -380,6 +404,8 @@ class Connection final : public ConnectionBase {
     state = ConnState::Closed;
     closeSocket();
     std::vector<std::byte>().swap(pending_);  // writing_ stays until its (aborted) write completes
+    ready_.clear();
+    ready_bytes_ = 0;
     host->gone(*this, reason, error, std::move(framing));
   }
 
@@ -484,8 +510,16 @@ class Connection final : public ConnectionBase {
   }
 
   void startWrite() {
-    if (write_in_flight_ || pending_.empty()) return;
-    std::swap(pending_, writing_);  // writing_ is empty here: cleared when the last write completed
+    if (write_in_flight_) return;
+    if (!ready_.empty()) {
+      writing_ = std::move(ready_.front());  // its buffer, written as it is: no copy, no growth
+      ready_.pop_front();
+      ready_bytes_ -= writing_.size();
+    } else if (!pending_.empty()) {
+      std::swap(pending_, writing_);  // writing_ is empty here: cleared when the last write completed
+    } else {
+      return;
+    }
     write_in_flight_ = true;
     stream_.asyncWrite(boost::asio::buffer(writing_.data(), writing_.size()),
                        [self = self()](const boost::system::error_code& ec, std::size_t n) { self->onWrite(ec, n); });
@@ -502,7 +536,7 @@ class Connection final : public ConnectionBase {
       finish(state == ConnState::Open ? CloseReason::Reset : CloseReason::LocalClose, toStd(ec));
       return;
     }
-    if (!pending_.empty()) {
+    if (!ready_.empty() || !pending_.empty()) {
       startWrite();
     } else if (state == ConnState::Draining) {
       beginLinger();
@@ -531,6 +565,12 @@ class Connection final : public ConnectionBase {
   bool watching_partial_ = false;         // the timer guards an incomplete message (Open state only)
   std::uint64_t messages_at_watch_ = 0;   // messages_in when it was armed: no progress since means stalled
   wire::StreamFramer framer_;
+  // Messages handed over whole (sendOwned), and what pending_ held before them, in order; all of them go
+  // before pending_. Each is written from its own buffer: a bulk sender (a registrar paging its table,
+  // 64 KB a message, several queued while a write is in flight) never makes pending_ grow, and growing
+  // it meant fresh memory, a page fault per 4 KiB, on every such burst.
+  std::deque<std::vector<std::byte>> ready_;
+  std::size_t ready_bytes_ = 0;
   std::vector<std::byte> pending_;  // queued by send(), not yet handed to a write
   std::vector<std::byte> writing_;  // the bytes of the write in flight
   std::vector<std::byte> discard_;  // reads after close()
@@ -797,6 +837,11 @@ ConnId MessageTransport::connect(const Endpoint& to, Protocol p, std::chrono::mi
 bool MessageTransport::send(ConnId id, std::span<const std::byte> message) {
   auto* conn = core_->find(id);
   return conn != nullptr && conn->send(message);
+}
+
+bool MessageTransport::send(ConnId id, std::vector<std::byte>&& message) {
+  auto* conn = core_->find(id);
+  return conn != nullptr && conn->sendOwned(std::move(message));
 }
 
 bool MessageTransport::appendMessage(ConnId id, bool (*encode)(const void*, std::vector<std::byte>&),

@@ -295,6 +295,46 @@ TEST_F(MessageTransportTest, OversizeMessageCloses) {
   EXPECT_TRUE(peer.readsEndOfStream());
 }
 
+// Messages handed over with their buffers (send(id, Bytes&&)) keep their place among copied ones: a large
+// one is written from its own buffer after what was queued before it; a small one is copied as by send().
+TEST_F(MessageTransportTest, OwnedMessagesKeepTheirPlaceAmongCopiedOnes) {
+  Limits limits;
+  limits.max_buffered_out = 256 * 1024;
+  Side server(loop_), client(loop_, limits);
+  auto [c, s] = connectPair(server, client, loopback4(), Protocol::Tcp, Protocol::Tcp);
+  ASSERT_NE(s, 0U);
+  std::vector<Bytes> sent{frame(40, 1, 1), frame(60000, 2, 2), frame(24, 3, 3), frame(20000, 4, 4),
+                          frame(1000, 5, 5), frame(16 * 1024, 6, 6), frame(8, 7, 7)};
+  std::size_t queued = 0;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    queued += sent[i].size();
+    if (i % 2 == 0) {
+      ASSERT_TRUE(client->send(c, sent[i]));
+    } else {
+      Bytes owned = sent[i];
+      ASSERT_TRUE(client->send(c, std::move(owned)));
+    }
+    EXPECT_EQ(client->stats(c)->queued_out, queued);
+  }
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.messages[s].size() == sent.size(); }));
+  EXPECT_EQ(server.messages[s], sent);
+  const auto cs = *client->stats(c);
+  EXPECT_EQ(cs.messages_out, sent.size());
+  EXPECT_EQ(cs.queued_out, 0U);
+  // 40; 60000 owned; 24 (+ 20000 owned: the copied ones before it are a buffer of their own); 1000; 16 KiB
+  // owned; 8: five buffers, so at least five writes (a write may take less than a buffer).
+  EXPECT_GE(cs.writes, 5U);
+  // Over the outgoing limit: refused and closed, as by send().
+  Bytes too_big = frame(300 * 1024, 8);
+  EXPECT_FALSE(client->send(c, std::move(too_big)));
+  ASSERT_TRUE(runUntil(loop_, [&] { return client.closed.size() == 1; }));
+  EXPECT_EQ(client.closed[0].reason, CloseReason::TooMuchBuffered);
+  Bytes after = frame(20000, 9);
+  EXPECT_FALSE(client->send(c, std::move(after)));
+  Bytes unknown = frame(20000, 9);
+  EXPECT_FALSE(client->send(9999999, std::move(unknown)));
+}
+
 TEST_F(MessageTransportTest, OutgoingLimitClosesAPeerThatDoesNotRead) {
   Limits limits;
   limits.max_buffered_out = 64 * 1024;

@@ -212,6 +212,11 @@ class MessageTransport {
   /// would exceed Limits::max_buffered_out, returns false and closes the connection (TooMuchBuffered):
   /// a peer that does not read cannot make us hold more. The message is not checked or framed here.
   bool send(ConnId id, std::span<const std::byte> message);
+  /// Like send(), but takes the message's buffer: a large one (16 KiB and more) is written from it as it
+  /// is, after whatever was queued before, instead of being copied into the connection's write buffer.
+  /// For bulk senders (ENRP table pages): no copy, and the write buffer does not grow. Smaller ones are
+  /// copied as by send().
+  bool send(ConnId id, std::vector<std::byte>&& message);
 
   /// Like send(), but the message is written straight into the connection's write queue, without a copy:
   /// `encode(std::vector<std::byte>& out)` appends exactly one whole message (padding included) to `out` and
