@@ -193,6 +193,9 @@ class Handlespace {
   /// table page) hints a few entries ahead of the one it applies, so the misses into big indexes overlap
   /// instead of following one another.
   void prefetch(std::string_view pool, PeId pe) const;
+  /// A hint, no effect on contents: starts loading the entry's record, which view(ref) reads. A caller
+  /// walking many entries (a table page built from handleTable's refs) hints a few ahead.
+  void prefetch(PeRef ref) const;
   PeView view(PeRef ref) const;
   /// The PE parameter a handle resolution answer carries for `ref` (the entry without its ASAP transport,
   /// digest 6.6), encoded in `dialect`: built on first use and kept with the entry until the entry
