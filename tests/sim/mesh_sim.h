@@ -415,6 +415,9 @@ class Mesh {
           continue;
         }
         send(self, s->to, std::move(bytes).value());
+      } else if (auto* e = std::get_if<enrp::SendEncoded>(&a)) {
+        EXPECT_EQ(e->dialect, wire::Dialect::Ng);
+        send(self, e->to, std::move(e->bytes));
       } else if (const auto* c = std::get_if<enrp::Connect>(&a)) {
         std::optional<std::size_t> dest;
         for (std::size_t i = 0; i < prs_.size(); ++i)

@@ -34,21 +34,8 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-// One PE's encoded size in a Handle Table Response, as the codec writes it (Pool Element parameter with
-// IDs, life, transports and policy; ng adds 8 bytes for the 64-bit IDs), rounded up by a few bytes so that
-// it stays an upper bound; a page's estimate adds the Pool Handle parameters and the message header.
-// TableEstimate.* in tests/unit/enrp checks it against the codec.
-std::size_t transportBytes(const wire::Transport& t) {
-  std::size_t n = 8;
-  for (const auto& a : t.addresses) n += a.isV4() ? std::size_t{8} : std::size_t{20};
-  return n;
-}
-std::size_t poolElementBytes(const wire::PoolElement& pe, wire::Dialect dialect) {
-  std::size_t n = (dialect == wire::Dialect::Ng ? 32 : 24) + 4 * std::size_t{pe.policy.word_count} +
-                  transportBytes(pe.user_transport);
-  if (pe.asap_transport) n += transportBytes(*pe.asap_transport);
-  return n + 4;
-}
+// A page's size: its encoded PEs, a Pool Handle parameter per pool, and at most this much for the
+// message header and the two PR IDs.
 std::size_t poolHandleBytes(std::size_t handle_size) { return 4 + (handle_size + 3) / 4 * 4; }
 constexpr std::size_t kResponseHeaderBytes = 32;
 
@@ -431,11 +418,12 @@ void Engine::tableRequest(Peer& peer, const msg::HandleTableRequest& m, std::vec
     peer.serve_own_only = m.own_children_only;
     peer.serve_owed = 0;
     peer.serve_ahead = 0;
+    peer.serve_pages = 0;
+    peer.serve_ramp = peer.dialect == wire::Dialect::Ng && peer.pages_ahead && config_.ng_pages_ahead > 1;
   }
   if (!peer.conns.empty()) peer.serve_conn = peer.conns.front();
-  const bool ahead = peer.dialect == wire::Dialect::Ng && peer.pages_ahead && config_.ng_pages_ahead > 1;
-  sendTablePage(peer, out, !continuation && ahead ? config_.ng_first_page_entries : 0);
-  if (!continuation && ahead && peer.serve_cursor) peer.serve_ahead = config_.ng_pages_ahead - 1;
+  sendTablePage(peer, out);
+  if (!continuation && peer.serve_ramp && peer.serve_cursor) peer.serve_ahead = config_.ng_pages_ahead - 1;
 }
 
 void Engine::sendPagesAhead(std::vector<Action>& out) {
@@ -450,53 +438,76 @@ void Engine::sendPagesAhead(std::vector<Action>& out) {
   }
 }
 
-void Engine::sendTablePage(Peer& peer, std::vector<Action>& out, std::size_t limit) {
+void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   const std::optional<PrId> owner = peer.serve_own_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
-  const bool classic = peer.dialect == wire::Dialect::Classic;
-  std::size_t max = classic ? config_.classic_page_entries : config_.ng_page_entries;
-  if (limit > 0) max = std::min(max, limit);
+  const wire::Dialect dialect = peer.dialect;
+  std::size_t max = dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
+  // The ramp: first_page_entries, twice that, four times... (the shift stops once past any page size).
+  const std::size_t first = config_.ng_first_page_entries;
+  if (peer.serve_ramp && first > 0 && peer.serve_pages < 32 && (max >> peer.serve_pages) > first)
+    max = first << peer.serve_pages;
+  ++peer.serve_pages;
   max = std::max<std::size_t>(1, max);
-  msg::HandleTableResponse r;
-  r.ids = ids(peer.id);
-  // One Pool Handle parameter per pool in the page: the table is paged in join order, where pools
-  // interleave; the order inside a response does not matter to the receiver. Each PE goes straight into
-  // its pool's group (no sorting of whole PEs). The table is read in chunks, so that a page cut by the
-  // byte bound does not read far past it.
+  const std::size_t max_bytes = std::min<std::size_t>(config_.max_page_bytes, 65535);
+  // The page is encoded as the table is read: each PE straight from its record into page_.entries (no
+  // list of PoolElements, whose growth to hundreds of kilobytes a page was fresh memory, and page faults,
+  // on every page until the C library's thresholds adapted). Then one Pool Handle parameter per pool in
+  // the page, each followed by its PEs: the table is paged in join order, where pools interleave, and the
+  // order inside a response does not matter to the receiver. The table is read in chunks, so that a page
+  // cut by the byte bound does not read far past it.
   constexpr std::size_t kChunk = 256;
-  std::unordered_map<std::string_view, std::size_t> group;
+  PageScratch& pg = page_;
+  pg.entries.clear();
+  pg.refs.clear();
+  pg.pools.clear();
+  pg.pool_index.clear();
   // Runs of one pool are common (a table pages each owner's PEs in join order): the last pool's group is
   // kept, so most PEs need no map lookup.
   std::string_view last_pool;
-  std::size_t last_group = 0;
+  std::uint32_t last_group = 0;
   std::size_t bytes = kResponseHeaderBytes, taken = 0;
   std::optional<handlespace::TableCursor> next = *peer.serve_cursor;
   bool full = false;
   while (next && taken < max && !full) {
     handlespace::TablePage chunk = hs_.handleTable(owner, *next, std::min(kChunk, max - taken));
     std::size_t used = 0;
-    for (const auto& ref : chunk.entries) {
-      const auto view = hs_.view(ref);
+    // The records are hinted kRecordsAhead entries ahead: read one by one, a table that has gone cold
+    // costs a memory round trip or more per entry.
+    constexpr std::size_t kRecordsAhead = 8;
+    for (std::size_t i = 0; i < std::min(kRecordsAhead, chunk.entries.size()); ++i) hs_.prefetch(chunk.entries[i]);
+    for (std::size_t i = 0; i < chunk.entries.size(); ++i) {
+      if (i + kRecordsAhead < chunk.entries.size()) hs_.prefetch(chunk.entries[i + kRecordsAhead]);
+      const auto view = hs_.view(chunk.entries[i]);
       const std::string_view pool = view.pool();
-      wire::PoolElement pe = view.poolElement();
-      std::optional<std::size_t> index;
-      if (!r.pools.empty() && pool == last_pool) {
-        index = last_group;
-      } else if (auto it = group.find(pool); it != group.end()) {
-        index = it->second;
+      std::optional<std::uint32_t> group;
+      if (!pg.pools.empty() && pool == last_pool) {
+        group = last_group;
+      } else if (auto it = pg.pool_index.find(pool); it != pg.pool_index.end()) {
+        group = it->second;
       }
-      bytes += poolElementBytes(pe, peer.dialect) + (index ? 0 : poolHandleBytes(pool.size()));
-      if (bytes > config_.max_page_bytes && taken > 0) {
+      const std::size_t offset = pg.entries.size();
+      auto encoded = wire::appendPoolElementParameter(view.poolElement(), dialect, pg.entries);
+      if (!encoded.ok()) {
+        // Not representable in the peer's dialect (a 64-bit ID for a classic peer): left out, so that
+        // the rest of the table still goes.
+        ++stats_.table_entries_unsendable;
+        ++used;
+        continue;
+      }
+      bytes += encoded.value() + (group ? 0 : poolHandleBytes(pool.size()));
+      if (bytes > max_bytes && taken > 0) {
+        pg.entries.resize(offset);
         full = true;
         break;
       }
-      if (!index) {
-        index = r.pools.size();
-        group.emplace(pool, *index);
-        r.pools.push_back(msg::PoolEntries{wire::PoolHandle(pool), {}});
+      if (!group) {
+        group = static_cast<std::uint32_t>(pg.pools.size());
+        pg.pool_index.emplace(pool, *group);
+        pg.pools.push_back(pool);
       }
       last_pool = pool;
-      last_group = *index;
-      r.pools[*index].pes.push_back(std::move(pe));
+      last_group = *group;
+      pg.refs.push_back(PageEntry{*group, static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(encoded.value())});
       ++taken;
       ++used;
     }
@@ -505,7 +516,37 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out, std::size_t lim
     if (used < chunk.entries.size()) chunk = hs_.handleTable(owner, *next, used);
     next = chunk.next;
   }
-  r.more = next.has_value();
+  // The body: each pool's handle, then its PEs in table order (a counting sort of the entries by pool).
+  pg.body.clear();
+  if (pg.pools.size() == 1) {
+    wire::appendPoolHandleParameter(pg.pools.front(), pg.body);
+    pg.body.insert(pg.body.end(), pg.entries.begin(), pg.entries.end());
+  } else if (!pg.pools.empty()) {
+    // starts[g]: where group g's entries begin in `sorted`; each entry's index goes to its group's next
+    // place, so every group keeps table order.
+    pg.starts.assign(pg.pools.size() + 1, 0);
+    for (const PageEntry& e : pg.refs) ++pg.starts[e.group + 1];
+    for (std::size_t g = 1; g < pg.starts.size(); ++g) pg.starts[g] += pg.starts[g - 1];
+    pg.sorted.resize(pg.refs.size());
+    for (std::size_t k = 0; k < pg.refs.size(); ++k) pg.sorted[pg.starts[pg.refs[k].group]++] = static_cast<std::uint32_t>(k);
+    std::size_t at = 0;
+    for (std::uint32_t g = 0; g < pg.pools.size(); ++g) {
+      wire::appendPoolHandleParameter(pg.pools[g], pg.body);
+      for (; at < pg.sorted.size() && pg.refs[pg.sorted[at]].group == g; ++at) {
+        const PageEntry& e = pg.refs[pg.sorted[at]];
+        const auto from = pg.entries.begin() + static_cast<std::ptrdiff_t>(e.offset);
+        pg.body.insert(pg.body.end(), from, from + static_cast<std::ptrdiff_t>(e.size));
+      }
+    }
+  }
+  const bool more = next.has_value();
+  wire::Bytes message;
+  message.reserve(kResponseHeaderBytes + pg.body.size());
+  if (!wire::encodeHandleTableResponseTo(false, more, ids(peer.id), pg.body, dialect, message).ok()) {
+    // Cannot happen within max_bytes (at most 65535 with the header's bound); should it, the transfer
+    // stalls and its requester gives it up after transfer_timeout.
+    return;
+  }
   if (next) {
     peer.serve_cursor = *next;
     ++peer.serve_owed;
@@ -513,7 +554,7 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out, std::size_t lim
     peer.serve_cursor.reset();
   }
   ++stats_.table_pages_sent;
-  sendTo(peer, std::move(r), out);
+  if (!peer.conns.empty()) out.emplace_back(SendEncoded{peer.conns.front(), dialect, std::move(message)});
 }
 
 void Engine::learn(std::string_view pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,

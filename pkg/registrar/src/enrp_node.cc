@@ -164,6 +164,9 @@ EnrpNode::EnrpNode(boost::asio::io_context& loop, const EnrpOptions& options, wi
   const std::string pages_help = "Handle Table Response pages, by direction";
   m_.pages_sent = &metrics_.counter(pages, pages_help, {{"direction", "sent"}});
   m_.pages_received = &metrics_.counter(pages, pages_help, {{"direction", "received"}});
+  m_.entries_unsendable = &metrics_.counter(e + "table_entries_unsendable_total",
+                                            "PEs left out of Handle Table Responses: not encodable in the peer's "
+                                            "dialect (a 64-bit PE ID for a classic peer)");
   m_.takeovers_started = &metrics_.counter(e + "takeovers_started_total", "Takeovers of a dead peer this PR began");
   const std::string takeovers = e + "takeovers_total";
   const std::string takeovers_help = "Takeovers this PR began, by outcome";
@@ -290,6 +293,15 @@ void EnrpNode::run() {
               m_.bytes_sent->Increment(static_cast<double>(n.value()));
               return true;
             });
+          } else if constexpr (std::is_same_v<T, enrp::SendEncoded>) {
+            auto it = dialects_.find(a.to);
+            if (it == dialects_.end()) return;
+            if (it->second != a.dialect) {  // the engine encodes in the dialect the peer speaks here
+              log_.error("an ENRP message encoded in the wrong dialect was not sent", {{"conn", a.to}});
+              return;
+            }
+            const auto size = a.bytes.size();
+            if (transport_.send(a.to, std::move(a.bytes))) m_.bytes_sent->Increment(static_cast<double>(size));
           } else if constexpr (std::is_same_v<T, enrp::Connect>) {
             const auto& t = a.address;
             const bool reachable = t.kind == wire::TransportKind::Tcp || t.kind == wire::TransportKind::Mptcp ||
@@ -399,6 +411,7 @@ void EnrpNode::refreshMetrics() {
   sync(m_.resyncs, s.resyncs_completed, l.resyncs_completed);
   sync(m_.pages_sent, s.table_pages_sent, l.table_pages_sent);
   sync(m_.pages_received, s.table_pages_received, l.table_pages_received);
+  sync(m_.entries_unsendable, s.table_entries_unsendable, l.table_entries_unsendable);
   sync(m_.takeovers_started, s.takeovers_started, l.takeovers_started);
   sync(m_.takeovers_won, s.takeovers_won, l.takeovers_won);
   sync(m_.takeovers_lost, s.takeovers_lost, l.takeovers_lost);

@@ -91,7 +91,7 @@ class EnrpNode {
   } last_{};
   struct {
     prometheus::Counter *updates_sent, *updates_received, *presences_sent, *presences_received, *audits,
-        *audit_mismatches, *resyncs, *pages_sent, *pages_received, *takeovers_started, *takeovers_won,
+        *audit_mismatches, *resyncs, *pages_sent, *pages_received, *entries_unsendable, *takeovers_started, *takeovers_won,
         *takeovers_lost, *takeovers_abandoned, *orphans_adopted, *suggestions_sent, *suggestions_received,
         *peers_failed, *foreign_expired, *malformed, *bytes_sent, *bytes_received;
     prometheus::Gauge *startup_sync, *connections;

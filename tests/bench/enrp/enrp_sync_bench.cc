@@ -219,6 +219,11 @@ class Mesh {
         if (!n_bytes.ok()) throw std::runtime_error("encode: " + n_bytes.error().detail);
         bytes_sent += scratch_.size();
         queue_.push_back(Item{it->second.node, Received{it->second.peer, {}}, scratch_});
+      } else if (auto* e = std::get_if<SendEncoded>(&a)) {
+        auto it = conns_.find(e->to);
+        if (it == conns_.end()) continue;
+        bytes_sent += e->bytes.size();
+        queue_.push_back(Item{it->second.node, Received{it->second.peer, {}}, e->bytes});
       } else if (const auto* c = std::get_if<Connect>(&a)) {
         PrId dest = 0;
         for (const auto& [id, node] : nodes_)

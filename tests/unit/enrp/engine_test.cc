@@ -916,6 +916,9 @@ TEST(EngineRandomTest, RandomEventsNeverBreakTheEngine) {
       if (const auto* s = std::get_if<Send>(&a)) {
         ASSERT_TRUE(open.count(s->to)) << "step " << step << " msg " << s->message.index() << " to " << s->to << " conn " << conn << " sender " << sender;
       }
+      if (const auto* e = std::get_if<SendEncoded>(&a)) {
+        ASSERT_TRUE(open.count(e->to)) << "step " << step << " encoded page to " << e->to << " conn " << conn;
+      }
       if (const auto* c = std::get_if<Close>(&a)) open.erase(c->conn);
     }
   }

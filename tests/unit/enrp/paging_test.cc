@@ -159,11 +159,11 @@ TEST_F(PagingTest, NgPeerThatAnnouncedItGetsPagesAheadThenOnePerRequest) {
 
 // With pages ahead, a transfer's first page is small (the requester starts storing while the rest of a
 // cold table is read); the pages after it are full, and every PE still goes exactly once.
-TEST_F(PagingTest, FirstPageOfATransferWithPagesAheadIsSmall) {
-  config_.ng_page_entries = 10;
+TEST_F(PagingTest, PagesOfATransferWithPagesAheadGrowFromASmallFirstOne) {
+  config_.ng_page_entries = 40;
   config_.ng_pages_ahead = 3;
   config_.ng_first_page_entries = 4;
-  fill(95);  // a first page of 4, then 10 pages of at most 10
+  fill(200);  // 4, 8, 16, 32, then pages of at most 40
   peer(5, wire::Dialect::Ng, true);
   std::vector<std::size_t> sizes;
   Received got;
@@ -175,8 +175,13 @@ TEST_F(PagingTest, FirstPageOfATransferWithPagesAheadIsSmall) {
   count(pagesAhead());
   for (int i = 0; i < 20 && !got.complete(); ++i) count(request(5));
   EXPECT_TRUE(got.complete());
-  EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 10, 10, 10, 10, 10, 10, 10, 10, 10, 1}));
-  EXPECT_EQ(got.distinct(), 95u);
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{4, 8, 16, 32, 40, 40, 40, 20}));
+  EXPECT_EQ(got.distinct(), 200u);
+  // A new transfer (here one of its own PEs only, as an audit asks) starts small again.
+  sizes.clear();
+  got = Received{};
+  count(request(5, true));
+  EXPECT_EQ(sizes.at(0), 4u);
 }
 
 // A peer that did not announce pages ahead gets a full first page: it waits a round trip for each page,
@@ -248,6 +253,28 @@ TEST_F(PagingTest, ClassicPeersGetRsplibPagesOneRequestEach) {
   auto pages = request(5);  // a request after the last page starts from the beginning
   ASSERT_EQ(pages.size(), 1u);
   EXPECT_EQ(count(pages[0]), 128u);
+}
+
+// A PE that a classic peer cannot be told about (a 64-bit PE ID) is left out of its pages and counted;
+// the rest of the table still goes, and an ng peer gets every PE.
+TEST_F(PagingTest, EntriesTheDialectCannotCarryAreLeftOutAndCounted) {
+  for (PeId pe = 1; pe <= 300; ++pe) {
+    const PeId id = pe % 50 == 0 ? (PeId{1} << 40) + pe : pe;
+    ASSERT_TRUE(hs_.registerPe("pool", element(id, kSelf), {pe, handlespace::kNever}, clock_.now()).ok());
+  }
+  for (auto dialect : {wire::Dialect::Classic, wire::Dialect::Ng}) {
+    SCOPED_TRACE(dialect == wire::Dialect::Ng ? "ng" : "classic");
+    const auto before = engine().stats().table_entries_unsendable;
+    peer(5, dialect, false);
+    Received got;
+    for (int i = 0; i < 10 && !got.complete(); ++i) got.take(request(5));
+    EXPECT_TRUE(got.complete());
+    const bool classic = dialect == wire::Dialect::Classic;
+    EXPECT_EQ(got.distinct(), classic ? 294u : 300u);
+    EXPECT_EQ(got.pes.count((PeId{1} << 40) + 50), classic ? 0u : 1u);
+    EXPECT_EQ(engine().stats().table_entries_unsendable - before, classic ? 6u : 0u);
+    engine().handle(Disconnected{5});
+  }
 }
 
 TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {

@@ -54,6 +54,13 @@ inline wire::EnrpMessage throughWire(const wire::EnrpMessage& m, wire::Dialect d
   return back.ok() ? back.value() : m;
 }
 
+/// The message a SendEncoded carries, decoded as its receiver would.
+inline wire::EnrpMessage decoded(const SendEncoded& s) {
+  auto back = wire::decodeEnrp(s.bytes, s.dialect);
+  EXPECT_TRUE(back.ok()) << (back.ok() ? "" : back.error().detail);
+  return back.ok() ? std::move(back).value() : wire::EnrpMessage{};
+}
+
 template <typename T>
 std::vector<T> only(const std::vector<Action>& actions) {
   std::vector<T> out;
@@ -62,13 +69,18 @@ std::vector<T> only(const std::vector<Action>& actions) {
   return out;
 }
 
-/// The messages of type M sent, with their connection.
+/// The messages of type M sent (as messages or already encoded), with their connection.
 template <typename M>
 std::vector<std::pair<ConnId, M>> sent(const std::vector<Action>& actions) {
   std::vector<std::pair<ConnId, M>> out;
-  for (const auto& a : actions)
-    if (const auto* s = std::get_if<Send>(&a))
+  for (const auto& a : actions) {
+    if (const auto* s = std::get_if<Send>(&a)) {
       if (const auto* m = std::get_if<M>(&s->message)) out.emplace_back(s->to, *m);
+    } else if (const auto* e = std::get_if<SendEncoded>(&a)) {
+      const wire::EnrpMessage m = decoded(*e);
+      if (const auto* x = std::get_if<M>(&m)) out.emplace_back(e->to, *x);
+    }
+  }
   return out;
 }
 
@@ -251,6 +263,13 @@ class Network {
         ++messages;
         if (blocked(n.id, nodes_[it->second.node]->id)) continue;
         schedule(it->second.node, Received{it->second.peer, throughWire(s->message, dialect_)});
+      } else if (const auto* e = std::get_if<SendEncoded>(&a)) {
+        auto it = conns_.find(e->to);
+        if (it == conns_.end()) continue;
+        ++messages;
+        EXPECT_EQ(e->dialect, dialect_);
+        if (blocked(n.id, nodes_[it->second.node]->id)) continue;
+        schedule(it->second.node, Received{it->second.peer, decoded(*e)});
       } else if (const auto* c = std::get_if<Connect>(&a)) {
         std::optional<std::size_t> dest;
         for (std::size_t i = 0; i < nodes_.size(); ++i)

@@ -86,9 +86,10 @@ struct Config {
   /// "now"), so the requester starts on the first page while the rest are built. Classic peers always
   /// get one page per request (RSPLIB).
   std::size_t ng_pages_ahead = 8;
-  /// With pages ahead, the first page of a transfer holds at most this many PEs: the responder's table
-  /// is cold after a quiet spell (its first full page of 10^5 took 1.5 ms to build where later ones take
-  /// 0.1-0.6 ms), and the requester can store a small page while the responder builds the next ones.
+  /// With pages ahead, the first page of a transfer holds at most this many PEs and each next page at
+  /// most twice as many as the one before, up to the full page: the responder's table is cold after a
+  /// quiet spell (its first full page of 10^5 took 1.1-2.7 ms to build, the next three 0.25 ms each,
+  /// later ones 0.05 ms), and the requester stores each small page while the responder builds the next.
   /// 0: no cap (the first page is as large as the others).
   std::size_t ng_first_page_entries = 128;
   /// Takeover Suggestion (7.12): always on in ng; for classic peers it can be switched off.
@@ -168,6 +169,13 @@ struct Send {
   ConnId to = kNoConn;
   wire::EnrpMessage message{};
 };
+/// Send `bytes`, one message already encoded in `dialect` (the connection's): the Handle Table Responses,
+/// which the engine encodes entry by entry as it reads them from the handlespace.
+struct SendEncoded {
+  ConnId to = kNoConn;
+  wire::Dialect dialect = wire::Dialect::Ng;
+  wire::Bytes bytes{};
+};
 /// Open a connection to `address`; answer with Connected (info.request = request) or ConnectFailed.
 struct Connect {
   RequestId request = 0;
@@ -192,7 +200,7 @@ struct TakeOverPe {
 
 using Event = std::variant<PeerAddresses, Connected, ConnectFailed, Disconnected, Received, ReceivedTablePage,
                            Malformed, Expired>;
-using Action = std::variant<Send, Connect, Close, Arm, Disarm, TakeOverPe>;
+using Action = std::variant<Send, SendEncoded, Connect, Close, Arm, Disarm, TakeOverPe>;
 // Vectors of actions grow by moving: a takeover emits one action per orphan, and a copying growth
 // cost a fifth of it.
 static_assert(std::is_nothrow_move_constructible_v<Action>);
@@ -224,6 +232,7 @@ struct Stats {
   std::uint64_t resyncs_completed = 0;   // W=1 transfers finished (marked entries purged)
   std::uint64_t purged_by_resync = 0;
   std::uint64_t table_pages_sent = 0;
+  std::uint64_t table_entries_unsendable = 0;  // left out of pages: not encodable in the peer's dialect
   std::uint64_t table_pages_received = 0;
   std::uint64_t takeovers_started = 0;
   std::uint64_t takeovers_won = 0;
@@ -309,6 +318,8 @@ class Engine {
     bool serve_own_only = false;
     std::size_t serve_owed = 0;  // pages sent with M=1 whose follow-up request has not arrived yet
     std::size_t serve_ahead = 0;  // pages ahead still to send, one per timer turn (tick)
+    std::size_t serve_pages = 0;  // pages of this transfer sent so far (the ramp of ng_first_page_entries)
+    bool serve_ramp = false;      // this transfer's pages grow from ng_first_page_entries (pages ahead)
     ConnId serve_conn = kNoConn;  // where the pages go; its loss ends the transfer
     bool pages_ahead = false;    // its Presence announced kFeatureTablePagesAhead
     std::vector<wire::Transport> transports{};
@@ -348,8 +359,8 @@ class Engine {
 
   void presence(Link& link, const wire::enrp::Presence& m, std::vector<Action>& out);
   void tableRequest(Peer& peer, const wire::enrp::HandleTableRequest& m, std::vector<Action>& out);
-  /// The next page of the transfer; `limit` > 0 caps its PEs below the configured page size.
-  void sendTablePage(Peer& peer, std::vector<Action>& out, std::size_t limit = 0);
+  /// The next page of the transfer.
+  void sendTablePage(Peer& peer, std::vector<Action>& out);
   void sendPagesAhead(std::vector<Action>& out);
   bool mentorTransferRunning() const;
   void tableResponse(Peer& peer, const wire::enrp::HandleTableResponse& m, std::vector<Action>& out);
@@ -389,6 +400,23 @@ class Engine {
 
   Config config_;
   handlespace::Handlespace& hs_;
+  // Kept from page to page (a sync builds hundreds; fresh buffers each time cost page faults): the
+  // encoded PEs of the page being built, where each one is and which pool it is in, the pools.
+  struct PageEntry {
+    std::uint32_t group = 0;
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+  };
+  struct PageScratch {
+    wire::Bytes entries{};
+    std::vector<PageEntry> refs{};
+    std::vector<std::string_view> pools{};
+    std::unordered_map<std::string_view, std::uint32_t> pool_index{};
+    std::vector<std::uint32_t> starts{};  // grouping the entries by pool
+    std::vector<std::uint32_t> sorted{};
+    wire::Bytes body{};
+  };
+  PageScratch page_{};
   const Clock& clock_;
   handlespace::Random rng_;
   Stats stats_;
