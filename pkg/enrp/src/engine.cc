@@ -440,7 +440,11 @@ void Engine::sendPagesAhead(std::vector<Action>& out) {
 
 void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   const std::optional<PrId> owner = peer.serve_own_only ? std::optional<PrId>(config_.pr_id) : std::nullopt;
-  const wire::Dialect dialect = peer.dialect;
+  // Encoded in the dialect of the connection it goes on (the peer's newest, or its inbound one with
+  // prefer_inbound), as the registrar would encode a Send there.
+  const ConnId to = peer.conns.empty() ? kNoConn : peer.conns.front();
+  const auto link = links_.find(to);
+  const wire::Dialect dialect = link != links_.end() ? link->second.dialect : peer.dialect;
   std::size_t max = dialect == wire::Dialect::Classic ? config_.classic_page_entries : config_.ng_page_entries;
   // The ramp: first_page_entries, twice that, four times... (the shift stops once past any page size).
   const std::size_t first = config_.ng_first_page_entries;
@@ -554,7 +558,7 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
     peer.serve_cursor.reset();
   }
   ++stats_.table_pages_sent;
-  if (!peer.conns.empty()) out.emplace_back(SendEncoded{peer.conns.front(), dialect, std::move(message)});
+  if (to != kNoConn) out.emplace_back(SendEncoded{to, dialect, std::move(message)});
 }
 
 void Engine::learn(std::string_view pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,
