@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <deque>
 #include <exception>
 #include <string>
 #include <unordered_map>
@@ -308,13 +307,15 @@ class Connection final : public ConnectionBase {
       return false;
     }
     // Behind everything queued so far: what pending_ holds goes first, as a buffer of its own.
+    const std::size_t size = message.size();
     if (!pending_.empty()) {
-      ready_bytes_ += pending_.size();
-      ready_.push_back(std::move(pending_));
+      const std::size_t before = pending_.size();
+      ready_.push_back(std::move(pending_));  // counted once it is in (push_back may throw)
+      ready_bytes_ += before;
       pending_ = {};
     }
-    ready_bytes_ += message.size();
     ready_.push_back(std::move(message));
+    ready_bytes_ += size;
     queued();
     return true;
   }
@@ -373,7 +374,7 @@ class Connection final : public ConnectionBase {
         self->finish(CloseReason::LocalClose, std::make_error_code(std::errc::timed_out));
       }
     });
-    if (!write_in_flight_ && pending_.empty() && ready_.empty()) {
+    if (!write_in_flight_ && pending_.empty() && readyEmpty()) {
       beginLinger();
     } else {
       startWrite();
@@ -405,6 +406,7 @@ class Connection final : public ConnectionBase {
     closeSocket();
     std::vector<std::byte>().swap(pending_);  // writing_ stays until its (aborted) write completes
     ready_.clear();
+    ready_head_ = 0;
     ready_bytes_ = 0;
     host->gone(*this, reason, error, std::move(framing));
   }
@@ -511,10 +513,17 @@ class Connection final : public ConnectionBase {
 
   void startWrite() {
     if (write_in_flight_) return;
-    if (!ready_.empty()) {
-      writing_ = std::move(ready_.front());  // its buffer, written as it is: no copy, no growth
-      ready_.pop_front();
+    if (!readyEmpty()) {
+      writing_ = std::move(ready_[ready_head_++]);  // its buffer, written as it is: no copy, no growth
       ready_bytes_ -= writing_.size();
+      if (ready_head_ == ready_.size()) {
+        ready_.clear();
+        ready_head_ = 0;
+      } else if (ready_head_ >= 64 && 2 * ready_head_ >= ready_.size()) {
+        // A backlog that never drains: drop the written (moved-from) front now and then.
+        ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(ready_head_));
+        ready_head_ = 0;
+      }
     } else if (!pending_.empty()) {
       std::swap(pending_, writing_);  // writing_ is empty here: cleared when the last write completed
     } else {
@@ -536,7 +545,7 @@ class Connection final : public ConnectionBase {
       finish(state == ConnState::Open ? CloseReason::Reset : CloseReason::LocalClose, toStd(ec));
       return;
     }
-    if (!ready_.empty() || !pending_.empty()) {
+    if (!readyEmpty() || !pending_.empty()) {
       startWrite();
     } else if (state == ConnState::Draining) {
       beginLinger();
@@ -569,7 +578,10 @@ class Connection final : public ConnectionBase {
   // before pending_. Each is written from its own buffer: a bulk sender (a registrar paging its table,
   // 64 KB a message, several queued while a write is in flight) never makes pending_ grow, and growing
   // it meant fresh memory, a page fault per 4 KiB, on every such burst.
-  std::deque<std::vector<std::byte>> ready_;
+  // (A vector read from ready_head_, not a deque: an idle connection's empty vector holds no memory.)
+  bool readyEmpty() const { return ready_head_ == ready_.size(); }
+  std::vector<std::vector<std::byte>> ready_;
+  std::size_t ready_head_ = 0;
   std::size_t ready_bytes_ = 0;
   std::vector<std::byte> pending_;  // queued by send(), not yet handed to a write
   std::vector<std::byte> writing_;  // the bytes of the write in flight

@@ -321,9 +321,9 @@ TEST_F(MessageTransportTest, OwnedMessagesKeepTheirPlaceAmongCopiedOnes) {
   const auto cs = *client->stats(c);
   EXPECT_EQ(cs.messages_out, sent.size());
   EXPECT_EQ(cs.queued_out, 0U);
-  // 40; 60000 owned; 24 (+ 20000 owned: the copied ones before it are a buffer of their own); 1000; 16 KiB
-  // owned; 8: five buffers, so at least five writes (a write may take less than a buffer).
-  EXPECT_GE(cs.writes, 5U);
+  // Seven buffers: each owned message, and before each what was copied since the last one (40; 24; 1000),
+  // then the last copied one (8). All were queued before the loop ran: one write each.
+  EXPECT_EQ(cs.writes, 7U);
   // Over the outgoing limit: refused and closed, as by send().
   Bytes too_big = frame(300 * 1024, 8);
   EXPECT_FALSE(client->send(c, std::move(too_big)));
@@ -333,6 +333,23 @@ TEST_F(MessageTransportTest, OwnedMessagesKeepTheirPlaceAmongCopiedOnes) {
   EXPECT_FALSE(client->send(c, std::move(after)));
   Bytes unknown = frame(20000, 9);
   EXPECT_FALSE(client->send(9999999, std::move(unknown)));
+}
+
+// A graceful close with owned buffers still queued writes them all, in order, before the end of stream.
+TEST_F(MessageTransportTest, GracefulCloseFlushesOwnedBuffersFirst) {
+  Side server(loop_), client(loop_);
+  auto [c, s] = connectPair(server, client, loopback4(), Protocol::Tcp, Protocol::Tcp);
+  ASSERT_NE(s, 0U);
+  std::vector<Bytes> sent{frame(60000, 1, 1), frame(12, 2, 2), frame(50000, 3, 3), frame(40000, 4, 4)};
+  for (const Bytes& m : sent) {
+    Bytes owned = m;
+    ASSERT_TRUE(client->send(c, std::move(owned)));
+  }
+  client->close(c);
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.closed.size() == 1 && client.closed.size() == 1; }));
+  EXPECT_EQ(server.messages[s], sent);
+  EXPECT_EQ(server.closed[0].reason, CloseReason::PeerClosed);
+  EXPECT_EQ(client.closed[0].reason, CloseReason::LocalClose);
 }
 
 TEST_F(MessageTransportTest, OutgoingLimitClosesAPeerThatDoesNotRead) {
