@@ -469,11 +469,13 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   // kept, so most PEs need no map lookup.
   std::string_view last_pool;
   std::uint32_t last_group = 0;
-  std::size_t bytes = kResponseHeaderBytes, taken = 0;
+  std::size_t bytes = kResponseHeaderBytes, taken = 0, skipped = 0;
   std::optional<handlespace::TableCursor> next = *peer.serve_cursor;
   bool full = false;
-  while (next && taken < max && !full) {
-    handlespace::TablePage chunk = hs_.handleTable(owner, *next, std::min(kChunk, max - taken));
+  // Entries left out count against the page as well (`skipped`), so that a table the peer cannot be
+  // told much of is not read whole in one turn: such a page may come out small or empty, with M=1.
+  while (next && taken + skipped < max && !full) {
+    handlespace::TablePage chunk = hs_.handleTable(owner, *next, std::min(kChunk, max - taken - skipped));
     std::size_t used = 0;
     // The records are hinted kRecordsAhead entries ahead: read one by one, a table that has gone cold
     // costs a memory round trip or more per entry.
@@ -491,19 +493,22 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
       }
       const std::size_t offset = pg.entries.size();
       auto encoded = wire::appendPoolElementParameter(view.poolElement(), dialect, pg.entries);
-      if (!encoded.ok()) {
-        // Not representable in the peer's dialect (a 64-bit ID for a classic peer): left out, so that
-        // the rest of the table still goes.
-        ++stats_.table_entries_unsendable;
-        ++used;
-        continue;
-      }
-      bytes += encoded.value() + (group ? 0 : poolHandleBytes(pool.size()));
-      if (bytes > max_bytes && taken > 0) {
+      const std::size_t entry_bytes = encoded.ok() ? encoded.value() + (group ? 0 : poolHandleBytes(pool.size())) : 0;
+      if (encoded.ok() && bytes + entry_bytes > max_bytes && taken > 0) {
         pg.entries.resize(offset);
         full = true;
         break;
       }
+      if (!encoded.ok() || bytes + entry_bytes > max_bytes) {
+        // Not representable in the peer's dialect (a 64-bit ID for a classic peer), or alone larger than a
+        // page: left out, so that the rest of the table still goes.
+        pg.entries.resize(offset);
+        ++stats_.table_entries_unsendable;
+        ++skipped;
+        ++used;
+        continue;
+      }
+      bytes += entry_bytes;
       if (!group) {
         group = static_cast<std::uint32_t>(pg.pools.size());
         pg.pool_index.emplace(pool, *group);
@@ -547,8 +552,8 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   wire::Bytes message;
   message.reserve(kResponseHeaderBytes + pg.body.size());
   if (!wire::encodeHandleTableResponseTo(false, more, ids(peer.id), pg.body, dialect, message).ok()) {
-    // Cannot happen within max_bytes (at most 65535 with the header's bound); should it, the transfer
-    // stalls and its requester gives it up after transfer_timeout.
+    // Only if the PR IDs do not fit the dialect (a 64-bit PR ID toward a classic peer; the size is
+    // bounded above): no page can go, and the requester gives the transfer up after transfer_timeout.
     return;
   }
   if (next) {

@@ -222,6 +222,7 @@ class Mesh {
       } else if (auto* e = std::get_if<SendEncoded>(&a)) {
         auto it = conns_.find(e->to);
         if (it == conns_.end()) continue;
+        if (e->dialect != dialect_) throw std::runtime_error("a page encoded in the wrong dialect");
         bytes_sent += e->bytes.size();
         queue_.push_back(Item{it->second.node, Received{it->second.peer, {}}, e->bytes});
       } else if (const auto* c = std::get_if<Connect>(&a)) {

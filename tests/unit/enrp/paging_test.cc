@@ -271,10 +271,31 @@ TEST_F(PagingTest, EntriesTheDialectCannotCarryAreLeftOutAndCounted) {
     EXPECT_TRUE(got.complete());
     const bool classic = dialect == wire::Dialect::Classic;
     EXPECT_EQ(got.distinct(), classic ? 294u : 300u);
+    EXPECT_EQ(got.pes.size(), classic ? 294u : 300u);  // each once
     EXPECT_EQ(got.pes.count((PeId{1} << 40) + 50), classic ? 0u : 1u);
     EXPECT_EQ(engine().stats().table_entries_unsendable - before, classic ? 6u : 0u);
     engine().handle(Disconnected{5});
   }
+}
+
+// Entries left out count against a page: a table a classic peer can be told little of is not read whole
+// in one turn, its pages come out empty with M=1 until the entries it can take.
+TEST_F(PagingTest, EntriesLeftOutCountAgainstThePage) {
+  for (PeId pe = 1; pe <= 300; ++pe) {
+    const PeId id = pe <= 295 ? (PeId{1} << 40) + pe : pe;  // 295 it cannot take, then 5 it can
+    ASSERT_TRUE(hs_.registerPe("pool", element(id, kSelf), {pe, handlespace::kNever}, clock_.now()).ok());
+  }
+  peer(5, wire::Dialect::Classic, false);
+  std::vector<std::size_t> sizes;
+  Received got;
+  for (int i = 0; i < 10 && !got.complete(); ++i) {
+    auto pages = request(5);
+    ASSERT_EQ(pages.size(), 1u);
+    sizes.push_back(count(pages[0]));
+    got.take(pages);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{0, 0, 5}));  // 128 left out, 128, then 39 and the 5
+  EXPECT_EQ(engine().stats().table_entries_unsendable, 295u);
 }
 
 TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {
