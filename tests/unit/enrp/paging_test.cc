@@ -298,6 +298,29 @@ TEST_F(PagingTest, EntriesLeftOutCountAgainstThePage) {
   EXPECT_EQ(engine().stats().table_entries_unsendable, 295u);
 }
 
+// A page is encoded in the dialect of the connection it goes on. With prefer_inbound a peer's newer
+// outbound connection goes behind its inbound one, so the newest link (whose dialect the peer record
+// takes) is not the one the pages use.
+TEST_F(PagingTest, PagesAreEncodedInTheDialectOfTheirConnection) {
+  config_.prefer_inbound = true;
+  fill(300);
+  peer(5, wire::Dialect::Classic, false);  // inbound, classic
+  engine().handle(Connected{ConnectionInfo{6, wire::Dialect::Ng, false, 0}});  // outbound, ng, newer
+  msg::Presence p;
+  p.ids = {kPeer, kSelf};
+  p.server_info = wire::ServerInformation{kPeer, {test::tcpAt("10.0.0.32", 9901)}};
+  engine().handle(enrp::Received{6, test::throughWire(p, wire::Dialect::Ng)});
+  auto out = engine().handle(
+      enrp::Received{5, test::throughWire(msg::HandleTableRequest{false, {kPeer, kSelf}}, wire::Dialect::Classic)});
+  const auto pages = test::only<SendEncoded>(out);
+  ASSERT_EQ(pages.size(), 1u);
+  EXPECT_EQ(pages[0].to, 5u);
+  EXPECT_EQ(pages[0].dialect, wire::Dialect::Classic);
+  auto page = wire::decodeEnrp(pages[0].bytes, wire::Dialect::Classic);
+  ASSERT_TRUE(page.ok()) << page.error().detail;
+  EXPECT_EQ(count(std::get<msg::HandleTableResponse>(page.value())), 128u);  // a classic page
+}
+
 TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {
   config_.ng_page_entries = 10;
   config_.ng_pages_ahead = 2;
