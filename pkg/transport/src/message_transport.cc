@@ -174,6 +174,18 @@ class TransportCore {
     if (handlers_.message) guard(conn, [&] { handlers_.message(conn.info.id, message); });
   }
   void gone(ConnectionBase& conn, CloseReason reason, std::error_code error, std::optional<wire::Error> framing);
+  /// A written owned buffer: back to the user if it wants it (true), else the caller frees it.
+  bool giveBack(std::vector<std::byte>& buffer) {
+    if (!handlers_.written) return false;
+    buffer.clear();
+    try {
+      handlers_.written(std::move(buffer));
+    } catch (const std::exception&) {
+      // The buffer is lost to reuse, nothing else: a handler that cannot keep it need not.
+    }
+    buffer = {};
+    return true;
+  }
   void log(std::string_view line) {
     if (options_.log) {
       options_.log(line);
@@ -310,11 +322,11 @@ class Connection final : public ConnectionBase {
     const std::size_t size = message.size();
     if (!pending_.empty()) {
       const std::size_t before = pending_.size();
-      ready_.push_back(std::move(pending_));  // counted once it is in (push_back may throw)
+      ready_.push_back(Queued{std::move(pending_), false});  // counted once it is in (push_back may throw)
       ready_bytes_ += before;
       pending_ = {};
     }
-    ready_.push_back(std::move(message));
+    ready_.push_back(Queued{std::move(message), true});
     ready_bytes_ += size;
     queued();
     return true;
@@ -514,7 +526,9 @@ class Connection final : public ConnectionBase {
   void startWrite() {
     if (write_in_flight_) return;
     if (!readyEmpty()) {
-      writing_ = std::move(ready_[ready_head_++]);  // its buffer, written as it is: no copy, no growth
+      Queued& next = ready_[ready_head_++];
+      writing_ = std::move(next.bytes);  // its buffer, written as it is: no copy, no growth
+      writing_owned_ = next.given;
       ready_bytes_ -= writing_.size();
       if (ready_head_ == ready_.size()) {
         ready_.clear();
@@ -526,6 +540,7 @@ class Connection final : public ConnectionBase {
       }
     } else if (!pending_.empty()) {
       std::swap(pending_, writing_);  // writing_ is empty here: cleared when the last write completed
+      writing_owned_ = false;
     } else {
       return;
     }
@@ -539,8 +554,11 @@ class Connection final : public ConnectionBase {
     if (!host || state == ConnState::Closed) return;
     stats.bytes_out += n;
     ++stats.writes;
-    writing_.clear();
-    if (writing_.capacity() > kKeepCapacity) std::vector<std::byte>().swap(writing_);
+    if (!(writing_owned_ && host->giveBack(writing_))) {
+      writing_.clear();
+      if (writing_.capacity() > kKeepCapacity) std::vector<std::byte>().swap(writing_);
+    }
+    writing_owned_ = false;
     if (ec) {
       finish(state == ConnState::Open ? CloseReason::Reset : CloseReason::LocalClose, toStd(ec));
       return;
@@ -580,7 +598,12 @@ class Connection final : public ConnectionBase {
   // it meant fresh memory, a page fault per 4 KiB, on every such burst.
   // (A vector read from ready_head_, not a deque: an idle connection's empty vector holds no memory.)
   bool readyEmpty() const { return ready_head_ == ready_.size(); }
-  std::vector<std::vector<std::byte>> ready_;
+  bool writing_owned_ = false;  // writing_ is a buffer the user gave: handed back when written (Handlers::written)
+  struct Queued {
+    std::vector<std::byte> bytes;
+    bool given = false;  // the user's buffer (sendOwned), not pending_'s
+  };
+  std::vector<Queued> ready_;
   std::size_t ready_head_ = 0;
   std::size_t ready_bytes_ = 0;
   std::vector<std::byte> pending_;  // queued by send(), not yet handed to a write

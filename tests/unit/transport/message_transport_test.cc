@@ -34,10 +34,13 @@ struct Side {
   std::vector<Closed> closed;
   std::function<void(ConnId, std::span<const std::byte>)> on_message;  // extra behaviour (echo, close, throw)
   std::vector<std::string> log;
+  std::vector<Bytes> written;  // owned buffers handed back (take_written)
   std::unique_ptr<MessageTransport> transport;
 
-  Side(boost::asio::io_context& loop, Limits limits = {}, std::function<int(int, int, int)> opener = {}) {
+  Side(boost::asio::io_context& loop, Limits limits = {}, std::function<int(int, int, int)> opener = {},
+       bool take_written = false) {
     Handlers h;
+    if (take_written) h.written = [this](Bytes&& b) { written.push_back(std::move(b)); };
     h.accepted = [this](const ConnectionInfo& i) { accepted.push_back(i); };
     h.connected = [this](const ConnectionInfo& i) { connected.push_back(i); };
     h.message = [this](ConnId id, std::span<const std::byte> m) {
@@ -333,6 +336,33 @@ TEST_F(MessageTransportTest, OwnedMessagesKeepTheirPlaceAmongCopiedOnes) {
   EXPECT_FALSE(client->send(c, std::move(after)));
   Bytes unknown = frame(20000, 9);
   EXPECT_FALSE(client->send(9999999, std::move(unknown)));
+}
+
+// With Handlers::written, each owned buffer comes back once written: empty, its capacity kept, so that a
+// bulk sender can build its next message in it. Copied messages' buffers do not.
+TEST_F(MessageTransportTest, WrittenOwnedBuffersComeBackForReuse) {
+  Side server(loop_), client(loop_, {}, {}, true);
+  auto [c, s] = connectPair(server, client, loopback4(), Protocol::Tcp, Protocol::Tcp);
+  ASSERT_NE(s, 0U);
+  std::vector<Bytes> sent{frame(60000, 1, 1), frame(40, 2, 2), frame(30000, 3, 3), frame(20000, 4, 4)};
+  std::vector<const std::byte*> data;
+  for (const Bytes& m : sent) {
+    Bytes owned = m;
+    owned.reserve(64 * 1024);
+    data.push_back(owned.data());
+    ASSERT_TRUE(client->send(c, std::move(owned)));
+  }
+  ASSERT_TRUE(runUntil(loop_, [&] { return server.messages[s].size() == sent.size(); }));
+  ASSERT_TRUE(runUntil(loop_, [&] { return client.written.size() == 3; }, 2s)) << client.written.size();  // the 40 bytes were copied
+  for (std::size_t i = 0; i < client.written.size(); ++i) {
+    EXPECT_TRUE(client.written[i].empty());
+    EXPECT_GE(client.written[i].capacity(), 64u * 1024);
+  }
+  // The very buffers, in the order written.
+  EXPECT_EQ(client.written[0].data(), data[0]);
+  EXPECT_EQ(client.written[1].data(), data[2]);
+  EXPECT_EQ(client.written[2].data(), data[3]);
+  EXPECT_EQ(server.messages[s], sent);
 }
 
 // A graceful close with owned buffers still queued writes them all, in order, before the end of stream.

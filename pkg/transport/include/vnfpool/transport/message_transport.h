@@ -180,6 +180,10 @@ struct Handlers {
   /// `framing` is set for CloseReason::FramingError and points at the framer's Error (valid during the call).
   /// After this the ConnId is unknown to every member function.
   std::function<void(ConnId, CloseReason, std::error_code error, const wire::Error* framing)> closed{};
+  /// A buffer taken by send(id, Bytes&&) has been written: it comes back empty, its capacity kept, for the
+  /// next message (a bulk sender that reuses its buffers takes no fresh memory). Without this handler
+  /// written buffers are freed.
+  std::function<void(std::vector<std::byte>&&)> written{};
 };
 
 class MessageTransport {
