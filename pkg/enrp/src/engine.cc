@@ -550,6 +550,11 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   }
   const bool more = next.has_value();
   wire::Bytes message;
+  if (!pg.spare.empty()) {
+    message = std::move(pg.spare.back());
+    pg.spare.pop_back();
+    message.clear();
+  }
   message.reserve(kResponseHeaderBytes + pg.body.size());
   if (!wire::encodeHandleTableResponseTo(false, more, ids(peer.id), pg.body, dialect, message).ok()) {
     // Only if the PR IDs do not fit the dialect (a 64-bit PR ID toward a classic peer; the size is
@@ -564,6 +569,12 @@ void Engine::sendTablePage(Peer& peer, std::vector<Action>& out) {
   }
   ++stats_.table_pages_sent;
   if (to != kNoConn) out.emplace_back(SendEncoded{to, dialect, std::move(message)});
+}
+
+void Engine::recycle(wire::Bytes&& buffer) {
+  if (buffer.capacity() < 16 * 1024 || page_.spare.size() >= config_.ng_pages_ahead + 4) return;
+  buffer.clear();
+  page_.spare.push_back(std::move(buffer));
 }
 
 void Engine::learn(std::string_view pool, const wire::PoolElement& pe, bool snapshot, TimePoint now,

@@ -321,6 +321,32 @@ TEST_F(PagingTest, PagesAreEncodedInTheDialectOfTheirConnection) {
   EXPECT_EQ(count(std::get<msg::HandleTableResponse>(page.value())), 128u);  // a classic page
 }
 
+// A page is built in a buffer given back with recycle() (the transport's written pages, or memory written
+// at start-up), not in fresh memory; small buffers are not kept.
+TEST_F(PagingTest, PagesAreBuiltInRecycledBuffers) {
+  fill(300);
+  peer(5, wire::Dialect::Ng, false);
+  wire::Bytes small;
+  small.reserve(1024);
+  engine().recycle(std::move(small));
+  wire::Bytes big(64 * 1024);
+  const std::byte* memory = big.data();
+  engine().recycle(std::move(big));
+  auto out = engine().handle(
+      enrp::Received{5, test::throughWire(msg::HandleTableRequest{false, {kPeer, kSelf}}, wire::Dialect::Ng)});
+  const SendEncoded* page = nullptr;  // looked at in place: only<>() copies
+  for (const auto& a : out)
+    if (const auto* e = std::get_if<SendEncoded>(&a)) page = e;
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(page->bytes.data(), memory);
+  auto out2 = engine().handle(  // nothing kept any more: a new buffer
+      enrp::Received{5, test::throughWire(msg::HandleTableRequest{true, {kPeer, kSelf}}, wire::Dialect::Ng)});
+  const auto again = test::only<SendEncoded>(out2);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_GE(again[0].bytes.capacity(), again[0].bytes.size());
+  EXPECT_TRUE(wire::decodeEnrp(again[0].bytes, wire::Dialect::Ng).ok());
+}
+
 TEST_F(PagingTest, ARequestWithTheOtherWFlagStartsANewTransfer) {
   config_.ng_page_entries = 10;
   config_.ng_pages_ahead = 2;

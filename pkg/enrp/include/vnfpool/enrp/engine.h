@@ -286,6 +286,11 @@ class Engine {
   /// The same for changes the caller took from the journal itself (the registrar also hands them to
   /// its watchers, so it takes them once for both).
   void publishChanges(std::span<const handlespace::Change> changes, std::vector<Action>& out);
+
+  /// Gives a buffer back for the next table page (a SendEncoded's bytes once sent, or memory written
+  /// ahead at start-up): pages are built in it instead of fresh memory. Up to ng_pages_ahead + 4 buffers of
+  /// 16 KiB and more are kept; others are dropped.
+  void recycle(wire::Bytes&& buffer);
   /// Called with every batch the engine takes from the change journal itself (before a Presence, and in
   /// publishChanges(out)), so that other readers of the journal miss nothing. Loop thread.
   void setChangeObserver(std::function<void(std::span<const handlespace::Change>)> observer) {
@@ -415,6 +420,7 @@ class Engine {
     std::vector<std::uint32_t> starts{};  // grouping the entries by pool
     std::vector<std::uint32_t> sorted{};
     wire::Bytes body{};
+    std::vector<wire::Bytes> spare{};  // for the messages (recycle())
   };
   PageScratch page_{};
   const Clock& clock_;
