@@ -12,6 +12,14 @@ namespace {
 
 Bytes hex(std::string_view text) { return *fromHex(text); }
 
+/// A PR ID other than the receiver's that fits `d` (classic IDs are 32-bit), and a sample PE it is home of.
+PrId otherPr(Dialect d) { return d == Dialect::Ng ? 0x1122334455667788ull : 0x11223344u; }
+PoolElement foreignPe(Dialect d, PeId id, Policy policy, bool asap) {
+  PoolElement p = test::samplePoolElement(id, policy, asap);
+  p.home_pr = otherPr(d);
+  return p;
+}
+
 template <typename T>
 const T& as(const AsapMessage& m) {
   return std::get<T>(m);
@@ -348,12 +356,8 @@ TEST(InPlaceDecoding, TablePageReaderAgreesWithTheFullDecoderOnAnyBytes) {
     }
   };
   for (Dialect d : {Dialect::Classic, Dialect::Ng}) {
-    const PrId other = d == Dialect::Ng ? 0x1122334455667788ull : 0x11223344u;
-    auto pe = [&](PeId id, Policy policy, bool asap) {
-      PoolElement p = test::samplePoolElement(id, policy, asap);
-      p.home_pr = other;
-      return p;
-    };
+    const PrId other = otherPr(d);
+    auto pe = [&](PeId id, Policy policy, bool asap) { return foreignPe(d, id, policy, asap); };
     enrp::HandleTableResponse page;
     page.more = true;
     page.ids = {other, 7};
@@ -612,12 +616,8 @@ namespace {
 TEST(PiecewiseEncoding, TablePageIsTheSameBytesAsTheWholeMessage) {
   for (Dialect d : {Dialect::Classic, Dialect::Ng}) {
     SCOPED_TRACE(d == Dialect::Ng ? "ng" : "classic");
-    const PrId other = d == Dialect::Ng ? 0x1122334455667788ull : 0x11223344u;
-    auto pe = [&](PeId id, Policy policy, bool asap) {
-      PoolElement p = test::samplePoolElement(id, policy, asap);
-      p.home_pr = other;
-      return p;
-    };
+    const PrId other = otherPr(d);
+    auto pe = [&](PeId id, Policy policy, bool asap) { return foreignPe(d, id, policy, asap); };
     enrp::HandleTableResponse page;
     page.ids = {other, 7};
     page.pools.push_back({"EchoPool", {pe(1, Policy::make(PolicyType::WeightedRandom, {5}), true),
