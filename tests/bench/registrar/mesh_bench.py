@@ -121,12 +121,14 @@ class Watcher:
 
 
 class Registrar:
-    def __init__(self, tmp, index, asap_port, enrp_port, peers, extra=()):
+    def __init__(self, tmp, index, asap_port, enrp_port, peers, extra=(), log_level=None):
         self.ready = os.path.join(tmp, f"registrar-{index}.json")
-        self.log = open(os.path.join(tmp, f"registrar-{index}.log"), "ab")
+        self.log_path = os.path.join(tmp, f"registrar-{index}.log")
+        self.log = open(self.log_path, "ab")
+        level = log_level or os.environ.get("MESH_LOG_LEVEL", "warn")
         args = [ARGS.registrar, "--asap.listen", f"127.0.0.1:{asap_port}", "--asap.transport", ARGS.transport,
                 "--admin.listen", "127.0.0.1:0", "--http.listen", "127.0.0.1:0", "--ready-file", self.ready,
-                "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", os.environ.get("MESH_LOG_LEVEL", "warn"),
+                "--keepalive.interval", "1h", "--keepalive.timeout", "5s", "--log.level", level,
                 "--enrp.listen", f"127.0.0.1:{enrp_port}", "--enrp.transport", ARGS.transport, *ENRP_TIMERS]
         for p in peers:
             args += ["--enrp.peers", f"127.0.0.1:{p}"]
@@ -404,13 +406,20 @@ def sync(n):
             raise RuntimeError(f"hold registered {registered}")
         wait_for(lambda: mentor.gauges()["pes"] == n, what="the PEs at the mentor")
         reserve = ["--handlespace.reserve-pes", str(n)] if ARGS.sync_reserve else []
-        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]], reserve)
+        # The new registrar logs at info (its start-up logs a few lines) so that the end of its sync is
+        # seen in its log file: polling its /metrics instead put HTTP scrapes on the loop thread that
+        # stores the pages, in the middle of the sync being measured.
+        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]], reserve, log_level="info")
         prs.append(fresh)
 
-        def synced():
-            took = fresh.metric("vnfpool_registrar_enrp_startup_sync_seconds")
-            return took if took and fresh.gauges()["pes"] == n else None
-        took_ms = 1000 * wait_for(synced, timeout=120, what="the new registrar's start-up sync", poll=0.05)
+        def logged():
+            with open(fresh.log_path, "rb") as f:
+                return b"ENRP start-up complete" in f.read()
+        wait_for(logged, timeout=120, what="the new registrar's start-up sync", poll=0.005)
+        took = fresh.metric("vnfpool_registrar_enrp_startup_sync_seconds")
+        if not took or fresh.gauges()["pes"] != n:
+            raise RuntimeError(f"the new registrar logged its sync done with {fresh.gauges()['pes']} of {n} PEs")
+        took_ms = 1000 * took
         nbytes = int(fresh.metric("vnfpool_registrar_enrp_message_bytes_total", '{direction="received"}'))
         pages = fresh.metric("vnfpool_registrar_enrp_handle_table_pages_total", '{direction="received"}')
         grown = max(0, rss_anon_kib(fresh.proc.pid) - idle_rss_kib) * 1024
