@@ -22,9 +22,18 @@ void StreamFramer::compact() {
 }
 
 std::span<std::byte> StreamFramer::prepare(std::size_t n) {
+  if (begin_ == end_) begin_ = end_ = 0;  // all delivered: start over at the front, nothing to move
   if (buffer_.size() - end_ < n) {
     compact();
-    if (buffer_.size() - end_ < n) buffer_.resize(end_ + n);
+    if (buffer_.size() - end_ < n) {
+      // Reads of bulk size (a peer sending a stream of large messages, such as table pages) get room
+      // for several, so the incomplete message a read leaves behind is moved to the front once every
+      // few reads instead of after each one. Smaller reads keep the buffer tight: a registrar holds
+      // thousands of mostly idle connections.
+      std::size_t size = end_ + n;
+      if (n >= kBulkRead) size = std::max(size, kBulkReads * n);
+      buffer_.resize(size);
+    }
   }
   return std::span(buffer_).subspan(end_, n);
 }

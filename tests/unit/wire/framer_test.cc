@@ -116,5 +116,45 @@ TEST(StreamFramer, PartialHeaderWaits) {
   EXPECT_EQ(m->value().size(), 8u);
 }
 
+// Reads of bulk size (64 KiB, as the transport reads a connection that streams table pages) into a framer
+// that leaves the incomplete message of each read in place for several reads: every message comes out
+// whole and in order, whatever the reads return and wherever the messages are cut.
+TEST(StreamFramer, BulkReadsOfLargeMessagesKeepEveryByte) {
+  std::uint64_t seed = 0x5EED;
+  const auto random = [&seed](std::size_t bound) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>((seed >> 33) % bound);
+  };
+  std::vector<Bytes> sent;
+  Bytes all;
+  for (std::size_t i = 0; i < 200; ++i) {
+    // Mostly large messages (table pages), some small ones between them (Presences, requests).
+    const std::size_t length = i % 5 == 4 ? 20 : 4 * (1 + random(65532 / 4));
+    Bytes m(length);
+    m[0] = std::byte{0x03};
+    m[2] = static_cast<std::byte>(length >> 8);
+    m[3] = static_cast<std::byte>(length & 0xFF);
+    for (std::size_t k = 4; k < length; ++k) m[k] = static_cast<std::byte>((i * 131 + k * 7) & 0xFF);
+    all.insert(all.end(), m.begin(), m.end());
+    sent.push_back(std::move(m));
+  }
+  StreamFramer framer;
+  std::vector<Bytes> got;
+  for (std::size_t pos = 0; pos < all.size();) {
+    // A read of up to 64 KiB that returns what the socket has: the whole chunk or a part of it.
+    const std::size_t asked = 64 * 1024;
+    const std::size_t n = std::min({asked, all.size() - pos, random(3) == 0 ? 1 + random(asked) : asked});
+    auto space = framer.prepare(asked);
+    ASSERT_EQ(space.size(), asked);
+    std::copy_n(all.begin() + static_cast<long>(pos), n, space.begin());
+    framer.commit(n);
+    pos += n;
+    for (auto& m : drain(framer)) got.push_back(std::move(m));
+  }
+  EXPECT_EQ(framer.buffered(), 0u);
+  ASSERT_EQ(got.size(), sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(got[i], sent[i]) << "message " << i;
+}
+
 }  // namespace
 }  // namespace vnfpool::wire

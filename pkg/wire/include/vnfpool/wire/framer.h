@@ -42,6 +42,10 @@ class StreamFramer {
  private:
   void compact();
 
+  /// A prepare() of at least kBulkRead bytes grows the buffer to kBulkReads times that (see prepare()).
+  static constexpr std::size_t kBulkRead = 32 * 1024;
+  static constexpr std::size_t kBulkReads = 4;
+
   std::size_t max_message_;
   std::size_t max_buffered_;
   std::vector<std::byte> buffer_;
