@@ -10,7 +10,8 @@
   sync         a registrar holds N PEs (one `vnfpoolctl bench --mode hold` process) and a second one starts
                with it as its only peer -> the second one's start-up synchronisation, as it reports it
                (`vnfpool_registrar_enrp_startup_sync_seconds`: from its ENRP start to the mentor's last page
-               applied, so connecting and the first Presence exchange are in it). Baseline of the same
+               applied, so connecting and the first Presence exchange are in it), read once its log says
+               "ENRP start-up complete" (nothing scrapes the new registrar during its sync). Baseline of the same
                run: the same number of bytes (`_enrp_message_bytes_total` received by the new registrar)
                sent over a loopback TCP connection from another process, written in 64 KiB pieces and
                read into one buffer (no parsing, no inserting); and a new process writing as much fresh
@@ -21,6 +22,7 @@
                every byte of the handlespace it receives. With --sync-reserve the new registrar starts
                with `--handlespace.reserve-pes N`: it writes that memory before its ENRP starts, so the
                sync itself faults in no fresh memory for the records, the PE index and the expiry heap.
+               With --pin the mentor runs on CPU 0 and the new registrar on CPU 1, as on two nodes.
 
 For pr-crash and pr-silent a second, faster observer polls both survivors' /metrics
 (`complete_in_registrars_ms`): a survivor is done when it holds all N PEs, none orphaned
@@ -30,7 +32,7 @@ when the watcher line arrived here, so they include the gRPC stream and this scr
 
 usage: mesh_bench.py --registrar BIN --ctl BIN [--transport tcp|mptcp] [--pe-kills 40] [--orphans 10000]
                      [--runs 5] [--cases pe-crash,pr-crash,pr-silent,sync] [--sync-sizes 10000,100000]
-                     [--sync-reserve]
+                     [--sync-reserve] [--pin]
 """
 import argparse
 import json
@@ -121,7 +123,7 @@ class Watcher:
 
 
 class Registrar:
-    def __init__(self, tmp, index, asap_port, enrp_port, peers, extra=(), log_level=None):
+    def __init__(self, tmp, index, asap_port, enrp_port, peers, extra=(), log_level=None, cpu=None):
         self.ready = os.path.join(tmp, f"registrar-{index}.json")
         self.log_path = os.path.join(tmp, f"registrar-{index}.log")
         self.log = open(self.log_path, "ab")
@@ -133,6 +135,8 @@ class Registrar:
         for p in peers:
             args += ["--enrp.peers", f"127.0.0.1:{p}"]
         args += list(extra)
+        if cpu is not None:
+            args = ["taskset", "-c", str(cpu)] + args
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)
         info = wait_for(self._read_ready, what="a registrar's ready file")
         self.admin, self.pr_id, self.http = info["admin"], info["pr_id"], info["http_port"]
@@ -394,7 +398,7 @@ def sync(n):
     try:
         # ENRP runs only with peers configured: the mentor names the new registrar's port, which is not
         # served until that one starts (the mentor retries every reconnect_interval meanwhile).
-        mentor = Registrar(tmp, 0, ports[0], ports[2], [ports[3]])
+        mentor = Registrar(tmp, 0, ports[0], ports[2], [ports[3]], cpu=0 if ARGS.pin else None)
         prs.append(mentor)
         idle_rss_kib = rss_anon_kib(mentor.proc.pid)  # before it holds anything
         holder = subprocess.Popen([ARGS.ctl, "bench", "--mode", "hold", "-n", str(n), "-c", "4", "-t", mentor.asap,
@@ -409,7 +413,7 @@ def sync(n):
         # The new registrar logs at info (its start-up logs a few lines) so that the end of its sync is
         # seen in its log file: polling its /metrics instead put HTTP scrapes on the loop thread that
         # stores the pages, in the middle of the sync being measured.
-        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]], reserve, log_level="info")
+        fresh = Registrar(tmp, 1, ports[1], ports[3], [ports[2]], reserve, log_level="info", cpu=1 if ARGS.pin else None)
         prs.append(fresh)
 
         def logged():
@@ -446,6 +450,9 @@ def main():
     p.add_argument("--sync-sizes", default="10000,100000", help="sync: PE counts, comma-separated")
     p.add_argument("--sync-reserve", action="store_true",
                    help="sync: start the new registrar with handlespace.reserve_pes = the sync's size")
+    p.add_argument("--pin", action="store_true",
+                   help="sync: the mentor on CPU 0 and the new registrar on CPU 1, as registrars on separate nodes "
+                        "(the chart's podAntiAffinity); unpinned, the kernel at times runs both on one CPU")
     p.add_argument("--metrics-only", action="store_true",
                    help="pr-crash/pr-silent: no watch streams, only the /metrics observer (the registrars do not "
                         "stream 10^4 events per watcher while taking over)")
