@@ -3,17 +3,20 @@
 other as peers, PEs (vnfpoolctl register) spread over them, and the cases of issue 5: every PE known to
 every registrar, a PE killed leaves all three, a registrar killed with SIGKILL leaves its PEs served by the
 survivors, and a restarted registrar synchronises again; a PE removed behind ENRP's back at one registrar
-comes back with the audit. Bounded polling only, no fixed sleeps.
+comes back with the audit; a watcher of one registrar sees the PEs it learns from the others. Bounded
+polling only, no fixed sleeps.
 
 usage: mesh_test.py --registrar BIN --ctl BIN [--transport tcp|mptcp]
 """
 import argparse
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
@@ -168,6 +171,36 @@ class Mesh(unittest.TestCase):
         wait_for(lambda: self.converged(self.prs, ids), what="all three registrars to hold all six PEs")
         homes = self.prs[0].members()
         self.assertEqual(set(homes.values()), {p.pr_id for p in self.prs}, "PEs spread over all registrars")
+
+    def test_watcher_sees_pes_learned_from_peers(self):
+        # A registrar journals PEs learned from peers only while it has watchers: a watch of registrar 1
+        # still sees a PE that registers at registrar 0, then sees it go.
+        watch = subprocess.Popen([ARGS.ctl, "watch", "-a", self.prs[1].admin, "-o", "json", "--snapshot"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in watch.stdout], daemon=True).start()
+
+        def event():
+            try:
+                return json.loads(lines.get(timeout=15))
+            except queue.Empty:
+                raise AssertionError("no watch event within 15 s") from None
+        try:
+            self.assertEqual(event()["kind"], "SYNCED")  # nothing held yet
+            info = self.register(1)[0]  # PE 0 lists registrar 0 first
+            added = event()
+            self.assertEqual(added["kind"], "ADDED")
+            self.assertEqual(int(added["pool_element"]["pe_id"]), info["pe_id"])
+            self.assertEqual(int(added["pool_element"]["home_pr"]), self.prs[0].pr_id)
+            self.pes[0].kill()
+            self.pes[0].wait()
+            kinds = []
+            while not kinds or kinds[-1] == "UPDATED":  # re-registrations may come first
+                kinds.append(event()["kind"])
+            self.assertEqual(kinds[-1], "REMOVED")
+        finally:
+            watch.kill()
+            watch.wait()
 
     def test_killed_pe_leaves_every_registrar(self):
         infos = self.register(3)

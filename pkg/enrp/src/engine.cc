@@ -598,7 +598,8 @@ void Engine::learn(std::string_view pool, const wire::PoolElement& pe, bool snap
   }
   const Duration life = pe.registration_life_ms > 0 ? Duration(std::chrono::milliseconds(pe.registration_life_ms))
                                                      : config_.default_foreign_life;
-  (void)hs_.registerPe(pool, pe, handlespace::EntryContext{handlespace::kNoConnection, now + life}, now);
+  (void)hs_.registerPe(pool, pe, handlespace::EntryContext{handlespace::kNoConnection, now + life, record_foreign_adds_},
+                       now);
 }
 
 void Engine::onTablePage(const ReceivedTablePage& e, std::vector<Action>& out) {

@@ -238,7 +238,7 @@ Result<Registered> Impl::registerPe(std::string_view pool_handle, const wire::Po
     ++pool.size;
     ++pe_count_;
     setExpiry(slot, context.expires);
-    journal(Change::Kind::Added, pool.handle, pe.id, pe.home_pr, pe.home_pr);
+    if (context.record_added) journal(Change::Kind::Added, pool.handle, pe.id, pe.home_pr, pe.home_pr);
   } else {
     const PrId previous = r.home_pr;
     if (previous != pe.home_pr) {

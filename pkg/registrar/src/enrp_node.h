@@ -51,6 +51,9 @@ class EnrpNode {
 
   /// Hands the engine the handlespace changes of this loop turn (Handle Updates to every peer).
   void publish(std::span<const handlespace::Change> changes);
+  /// Whether PEs learned from peers are journaled as Added (enrp::Engine::recordForeignAdds): only while
+  /// the registrar has watchers.
+  void recordForeignAdds(bool on) { engine_.recordForeignAdds(on); }
 
   transport::Endpoint endpoint() const { return bound_; }
   std::vector<enrp::PeerInfo> peers() const { return engine_.peers(); }

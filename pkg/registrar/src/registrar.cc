@@ -117,6 +117,7 @@ class Registrar::Impl {
       hooks.handled = [this] { scheduleFlush(); };
       enrp_ = std::make_unique<EnrpNode>(loop_, *options_.enrp, id(), hs_, clock_, log_, metrics_, health_,
                                          std::move(hooks));
+      enrp_->recordForeignAdds(!watchers_.empty());
       if (auto failed = enrp_->start()) {
         stop();
         return failed;
@@ -224,9 +225,15 @@ class Registrar::Impl {
       watcher(HandlespaceEvent{HandlespaceEvent::Kind::Synced, {}, 0, 0, std::nullopt});
     }
     watchers_[id] = std::move(watcher);
+    // PEs learned from peers are journaled as Added only while someone watches (nothing else reads
+    // those changes); a start-up sync without watchers stores its entries without them.
+    if (enrp_) enrp_->recordForeignAdds(true);
     return id;
   }
-  void unwatch(std::uint64_t id) { watchers_.erase(id); }
+  void unwatch(std::uint64_t id) {
+    watchers_.erase(id);
+    if (enrp_ && watchers_.empty()) enrp_->recordForeignAdds(false);
+  }
 
   void refreshMetrics() {
     const auto& s = engine_.stats();

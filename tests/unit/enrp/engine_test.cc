@@ -194,6 +194,47 @@ TEST_F(EngineTest, TablePagesReadInPlaceAreStoredLikeDecodedOnes) {
   EXPECT_EQ(engine().stats().table_pages_received, 2u);
 }
 
+// PEs learned from peers are journaled as Added only when asked (the registrar asks while it has
+// watchers): the engine announces only its own PEs, and a sync without anyone watching stores its entries
+// without a change record each. Updates of entries it holds are journaled either way.
+TEST_F(EngineTest, PesLearnedFromPeersAreJournaledAsAddedOnlyWhenAsked) {
+  std::vector<handlespace::Change> journaled;
+  engine().setChangeObserver([&](std::span<const handlespace::Change> c) { journaled.insert(journaled.end(), c.begin(), c.end()); });
+  const auto taken = [&] {
+    auto all = std::move(journaled);
+    journaled.clear();
+    for (auto& c : hs_.takeChanges()) all.push_back(std::move(c));
+    return all;
+  };
+  engine().recordForeignAdds(false);
+  peer(5, 0x20);
+  msg::HandleTableResponse page;
+  page.ids = {0x20, kSelf};
+  page.more = false;
+  page.pools = {{"sip", {element(1, 0x20), element(2, 0x30)}}};
+  pageFrom(5, encoded(page));
+  ASSERT_FALSE(engine().inStartup());
+  EXPECT_EQ(hs_.size(), 2u);
+  EXPECT_TRUE(taken().empty());
+
+  msg::HandleUpdate add;
+  add.ids = {0x20, kSelf};
+  add.pool_handle = "sip";
+  add.pe = element(3, 0x20);
+  from(5, add);
+  EXPECT_TRUE(hs_.contains("sip", 3));
+  EXPECT_TRUE(taken().empty());
+  add.pe = element(1, 0x20);  // an entry it holds: an update, journaled
+  from(5, add);
+  using K = handlespace::Change::Kind;
+  EXPECT_EQ(taken(), (std::vector<handlespace::Change>{{K::Updated, "sip", 1, 0x20, 0x20}}));
+
+  engine().recordForeignAdds(true);
+  add.pe = element(4, 0x20);
+  from(5, add);
+  EXPECT_EQ(taken(), (std::vector<handlespace::Change>{{K::Added, "sip", 4, 0x20, 0x20}}));
+}
+
 TEST_F(EngineTest, APageMalformedAfterSomeEntriesKeepsThemAnswersAnErrorAndAsksForNoMore) {
   peer(5, 0x20);
   msg::HandleTableResponse page;

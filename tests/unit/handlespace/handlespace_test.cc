@@ -604,6 +604,29 @@ TEST(HandlespaceTest, ChangesAreRecordedForHandleUpdates) {
   EXPECT_TRUE(quiet.takeChanges().empty());
 }
 
+TEST(HandlespaceTest, AnAddLeftOutOfTheJournalLeavesOutOnlyTheAdd) {
+  Config config;
+  config.record_changes = true;
+  Handlespace hs(config);
+  EntryContext unrecorded{};
+  unrecorded.record_added = false;
+  ASSERT_TRUE(hs.registerPe("p", pe(1, kRr, 5), unrecorded, {}).value().added);
+  ASSERT_TRUE(hs.registerPe("p", pe(2, kRr, 5), EntryContext{}, {}).value().added);
+  EXPECT_TRUE(hs.contains("p", 1));
+  EXPECT_EQ(hs.ownerSize(5), 2u);
+  // Only the add itself: an update of an existing entry is recorded even when asked not to record adds,
+  // and so are the entry's later changes.
+  ASSERT_FALSE(hs.registerPe("p", pe(2, kRr, 5), unrecorded, {}).value().added);
+  hs.rehomeOwner(5, 6);
+  ASSERT_TRUE(hs.deregisterPe("p", 1));
+  using K = Change::Kind;
+  const std::vector<Change> expected = {
+      {K::Added, "p", 2, 5, 5},   {K::Updated, "p", 2, 5, 5}, {K::Rehomed, "p", 1, 6, 5},
+      {K::Rehomed, "p", 2, 6, 5}, {K::Removed, "p", 1, 6, 6, std::make_shared<const wire::PoolElement>(pe(1, kRr, 6))},
+  };
+  EXPECT_EQ(hs.takeChanges(), expected);
+}
+
 TEST(HandlespaceTest, ChangesTakenIntoAKeptBufferTradeBuffersWithTheJournal) {
   Config config;
   config.record_changes = true;

@@ -291,6 +291,13 @@ class Engine {
   /// ahead at start-up): pages are built in it instead of fresh memory. Up to ng_pages_ahead + 4 buffers of
   /// 16 KiB and more are kept; others are dropped.
   void recycle(wire::Bytes&& buffer);
+  /// Whether a PE learned from a peer (table page or Handle Update) that is new to the handlespace is
+  /// recorded as an Added change in its journal (with Config::record_changes). On by default. The engine
+  /// announces only this PR's own PEs, so such changes matter only to other readers of the journal that
+  /// want every change (the registrar's watch streams); without them a sync stores its entries without
+  /// a change record each (about a tenth of storing one). Updates, removals and rehomings of such PEs
+  /// are recorded as always.
+  void recordForeignAdds(bool on) { record_foreign_adds_ = on; }
   /// Called with every batch the engine takes from the change journal itself (before a Presence, and in
   /// publishChanges(out)), so that other readers of the journal miss nothing. Loop thread.
   void setChangeObserver(std::function<void(std::span<const handlespace::Change>)> observer) {
@@ -442,6 +449,7 @@ class Engine {
   std::optional<TimePoint> armed_{};
   std::function<void(std::span<const handlespace::Change>)> observer_{};
   std::vector<handlespace::Change> taken_{};  // the journal's previous buffer, reused (publishChanges)
+  bool record_foreign_adds_ = true;
 };
 
 /// The score of `pr` for `pe` under `metric`: the suggestion goes to the PR with the largest score.

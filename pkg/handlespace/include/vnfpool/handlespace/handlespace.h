@@ -72,6 +72,10 @@ struct PeRef {
 struct EntryContext {
   ConnectionId connection = kNoConnection;  // the PE's registration association (own PEs)
   TimePoint expires = kNever;               // deadline for expire(): foreign PEs now + life, or a keep-alive
+  /// With Config::record_changes: false leaves out the Added change of a PE this call adds (a PE learned
+  /// from a peer while nobody reads such changes). An update of an existing entry is recorded as always,
+  /// and so are the entry's later changes.
+  bool record_added = true;
 };
 
 struct Registered {
