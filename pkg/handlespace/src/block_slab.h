@@ -2,9 +2,10 @@
 // instead of one heap allocation per node.
 //
 // Why: a handlespace that grows writes fresh memory, and on the virtual machines we measure on the first
-// write to each fresh 4 KiB page is dear (backed_memory.h). Until a slab holds 8 MiB its regions are
-// 64 KiB from the general heap: a small handlespace holds little, and memory a handlespace gave back is
-// reused without faults (larger heap blocks are mapped and unmapped by the C library each time, and each
+// write to each fresh 4 KiB page is dear (backed_memory.h). Until a slab holds 8 MiB its regions come
+// from the general heap, 8 KiB at first and twice the last up to 64 KiB: a small handlespace holds
+// little (a tree of a few hundred nodes wastes no more than its last region), and memory a handlespace
+// gave back is reused without faults (larger heap blocks are mapped and unmapped by the C library each time, and each
 // mapping is fresh memory again: regions that doubled up to 1 MiB made a registration into a rebuilt
 // handlespace of 10^5 PEs 1.4-2x slower). Past that, regions of 10 MiB come from backed_memory.h,
 // advised for huge pages (at most one 2 MiB page of the last one resident ahead of use). reserve() writes
@@ -52,7 +53,8 @@ class BlockSlab {
     if (next_ == end_) {
       const std::size_t cut = cut_ * block_;
       if (cut < kHeapUpTo) {
-        addRegion(kHeapRegion / block_, false);
+        addRegion(std::min(kHeapRegion, kFirstHeapRegion << std::min<std::size_t>(heap_regions_, 3)) / block_, false);
+        ++heap_regions_;
       } else {
         addRegion(kLargeRegion / block_, true);
       }
@@ -90,14 +92,25 @@ class BlockSlab {
     written_ = true;
   }
 
-  /// Memory in use: the blocks cut so far (in use or free), the rest of a region reserve() wrote, and the
-  /// bookkeeping. The uncut rest of any other region is address space only.
+  /// Memory in use: the heap regions whole (the C library counts them as in use, cut or not), of the
+  /// other regions the blocks cut so far (in use or free) and the rest of a region reserve() wrote, and
+  /// the bookkeeping. The uncut rest of a mapped region is address space only.
   std::size_t memoryBytes() const {
-    const std::size_t written_ahead = written_ ? static_cast<std::size_t>(end_ - next_) : 0;
-    return cut_ * block_ + written_ahead + regions_.capacity() * sizeof(Region);
+    std::size_t bytes = regions_.capacity() * sizeof(Region);
+    for (const Region& r : regions_) {
+      if (!r.backed) {
+        bytes += r.bytes;
+      } else if (r.memory == regions_.back().memory && !written_) {
+        bytes += static_cast<std::size_t>(next_ - static_cast<std::byte*>(r.memory));
+      } else {
+        bytes += r.bytes;  // cut whole, or written by reserve()
+      }
+    }
+    return bytes;
   }
 
  private:
+  static constexpr std::size_t kFirstHeapRegion = std::size_t{8} << 10;
   static constexpr std::size_t kHeapRegion = std::size_t{64} << 10;  // below the C library's mapping threshold
   static constexpr std::size_t kHeapUpTo = std::size_t{8} << 20;
   static constexpr std::size_t kLargeRegion = std::size_t{10} << 20;
@@ -125,6 +138,7 @@ class BlockSlab {
   void* free_ = nullptr;  // released blocks, each holding the next one's address in its first bytes
   std::size_t free_count_ = 0;
   std::size_t cut_ = 0;  // blocks cut from regions
+  std::size_t heap_regions_ = 0;  // regions taken from the general heap so far (their size grows to 64 KiB)
   bool written_ = false;  // the current region was written by reserve()
 };
 
