@@ -97,6 +97,8 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
         self.assertEqual(anti["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname")
         self.assertEqual(pod["topologySpreadConstraints"][0]["topologyKey"], "topology.kubernetes.io/zone")
         c = pod["containers"][0]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        self.assertEqual(env.get("GLIBC_TUNABLES"), "glibc.malloc.hugetlb=1", "registrar.hugePageHeap defaults on")
         self.assertEqual(c["livenessProbe"]["httpGet"]["path"], "/healthz", "liveness never depends on peers")
         self.assertEqual(c["readinessProbe"]["httpGet"]["path"], "/readyz")
         self.assertIn("startupProbe", c)
@@ -222,6 +224,8 @@ class ChartRenderTest(HelmMixin, unittest.TestCase):
         self.assertEqual(env["VNFPOOL_REGISTRAR_RESOLUTION_DEFAULT_ITEMS"], "5")
         self.assertEqual(env["VNFPOOL_REGISTRAR_KEEPALIVE_INTERVAL"], "1s")
         self.assertEqual(env["VNFPOOL_REGISTRAR_ASAP_TRANSPORT"], "tcp")
+        self.assertNotIn("GLIBC_TUNABLES", env, "registrar.hugePageHeap: false")
+        self.assertEqual(env["EXTRA"], "1")
         self.assertEqual(pod["containers"][0]["image"], "registry.example/vnfpool:1.2.3")
         self.assertEqual(pod["imagePullSecrets"], [{"name": "pull-secret"}])
         self.assertEqual(pod["priorityClassName"], "system-cluster-critical")
