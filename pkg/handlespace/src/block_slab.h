@@ -5,12 +5,12 @@
 // write to each fresh 4 KiB page is dear (backed_memory.h). Until a slab holds 8 MiB its regions come
 // from the general heap, 8 KiB at first and twice the last up to 64 KiB: a small handlespace holds
 // little (a tree of a few hundred nodes wastes no more than its last region), and memory a handlespace
-// gave back is reused without faults (larger heap blocks are mapped and unmapped by the C library each time, and each
-// mapping is fresh memory again: regions that doubled up to 1 MiB made a registration into a rebuilt
-// handlespace of 10^5 PEs 1.4-2x slower). Past that, regions of 10 MiB come from backed_memory.h,
-// advised for huge pages (at most one 2 MiB page of the last one resident ahead of use). reserve() writes
-// one region for the blocks a large handlespace will need before they are needed (the registrar's
-// handlespace.reserve_pes), from backed_memory.h as well.
+// gave back is reused without faults (larger heap blocks are mapped and unmapped by the C library each
+// time, and each mapping is fresh memory again: regions that doubled up to 1 MiB made a registration
+// into a rebuilt handlespace of 10^5 PEs 1.4-2x slower). Past that, regions of 10 MiB come from
+// backed_memory.h, advised for huge pages (at most one 2 MiB page of the last one resident ahead of
+// use). reserve() writes one region for the blocks a large handlespace will need before they are needed
+// (the registrar's handlespace.reserve_pes), from backed_memory.h as well.
 #pragma once
 
 #include <algorithm>
