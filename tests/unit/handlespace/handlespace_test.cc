@@ -522,6 +522,15 @@ TEST(HandlespaceTest, LargeArraysLiveInMappedBlocksAndAreReturned) {
   setHugePages(true);
 }
 
+// A second user address for PE `id`: IPv6 2001:db8::<id>, so memory tests count both address families.
+void addDocumentationV6(wire::PoolElement& e, PeId id) {
+  wire::IpAddress v6;
+  v6.family = wire::IpAddress::Family::V6;
+  v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(id >> 8),
+              static_cast<std::uint8_t>(id)};
+  e.user_transport.addresses.push_back(v6);
+}
+
 // The record arena holds what it uses: 17,000 PEs (17 chunks of records, past the 2 MiB switch to large
 // regions) with an IPv4 and an IPv6 address account for at most 256 bytes each (issue 3's budget). When
 // regions doubled from one chunk, 17 chunks reserved 31 and this was about 380. The mapped blocks'
@@ -532,11 +541,7 @@ TEST(HandlespaceTest, MemoryGrowsWithUseNotAhead) {
   constexpr PeId kCount = 17000;
   for (PeId id = 1; id <= kCount; ++id) {
     auto e = pe(id, kRr);
-    wire::IpAddress v6;
-    v6.family = wire::IpAddress::Family::V6;
-    v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(id >> 8),
-                static_cast<std::uint8_t>(id)};
-    e.user_transport.addresses.push_back(v6);
+    addDocumentationV6(e, id);
     ASSERT_TRUE(hs.registerPe("pool", e, EntryContext{id, at(int(id % 97))}, {}).ok());
   }
   EXPECT_LE(hs.memoryBytes(), 256 * kCount);
@@ -556,11 +561,7 @@ TEST(HandlespaceTest, SmallOrderedPoolStaysWithinTheMemoryBudget) {
   Handlespace hs;
   for (const PeId id : order) {
     auto e = pe(id, wire::Policy::make(PolicyType::LeastUsed, {static_cast<std::uint32_t>(shuffle())}), 1 + id % 3);
-    wire::IpAddress v6;
-    v6.family = wire::IpAddress::Family::V6;
-    v6.bytes = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(id >> 8),
-                static_cast<std::uint8_t>(id)};
-    e.user_transport.addresses.push_back(v6);
+    addDocumentationV6(e, id);
     ASSERT_TRUE(hs.registerPe("pool", e, EntryContext{id, at(int(id % 97))}, {}).ok());
   }
   EXPECT_LE(hs.memoryBytes(), 256 * kCount) << hs.memoryBytes() / kCount << " bytes per PE";
