@@ -81,7 +81,7 @@ class AddressPack {
 struct alignas(32) PeRecord {
   // Hot part.
   PeId id = 0;
-  std::uint64_t seq = 0;              // selection sequence number (lower = less recently selected)
+  std::uint32_t seq = 0;              // selection sequence number (lower = less recently selected)
   std::uint32_t key = 0;              // Ordered: sort key (WRR: round); Weighted: weight
   std::uint32_t pool = kNoSlot;       // pool slot; kNoSlot: this record is free
   std::uint32_t slot = kNoSlot;       // this record's own slot
@@ -125,6 +125,9 @@ struct SmallEntry {
   std::uint32_t key = 0;  // Ordered: sort key (WRR: round); Weighted: weight
   std::uint32_t seq = 0;  // Ordered: sequence number, renumbered before it wraps
 };
+
+/// Sequence numbers are renumbered before a pool's counter passes this (they are kept in 32 bits).
+inline constexpr std::uint64_t kSeqLimit = 0xFFFFFFF0u;
 
 /// Pools with up to this many PEs keep their selection order inline in the pool record.
 inline constexpr std::uint32_t kSmallPool = 12;
@@ -264,7 +267,8 @@ class Impl {
   std::uint32_t currentRound(const PoolRecord& pool) const;
   void renumberRounds(PoolRecord& pool);
   void setWeight(PoolRecord& pool, PeRecord& r, std::uint32_t weight);
-  std::uint64_t nextSeq(PoolRecord& pool);
+  std::uint32_t nextSeq(PoolRecord& pool);
+  void renumberSeqs(PoolRecord& pool);
   void toLarge(PoolRecord& pool);
   void toSmall(PoolRecord& pool);
   std::size_t selectOrdered(PoolRecord& pool, std::size_t n, std::vector<PeRef>& out);

@@ -14,7 +14,7 @@
 namespace vnfpool::handlespace::detail {
 namespace {
 
-OrderItem itemOf(const PeRecord& r) { return OrderItem{r.key, r.slot, r.seq}; }
+OrderItem itemOf(const PeRecord& r) { return OrderItem{r.key, r.seq, r.slot}; }
 
 bool smallLess(const SmallEntry& a, const SmallEntry& b) { return a.key != b.key ? a.key < b.key : a.seq < b.seq; }
 
@@ -44,24 +44,43 @@ void smallInsertSorted(PoolRecord& pool, const SmallEntry& e) {
 
 }  // namespace
 
-std::uint64_t Impl::nextSeq(PoolRecord& pool) {
-  if (!pool.large && pool.seq >= 0xFFFFFFF0u) {
-    // Inline entries hold 32-bit sequence numbers: renumber them 1..k in their current order, which
-    // keeps every tie-break as it was.
+std::uint32_t Impl::nextSeq(PoolRecord& pool) {
+  if (pool.seq >= kSeqLimit) renumberSeqs(pool);
+  return static_cast<std::uint32_t>(++pool.seq);
+}
+
+void Impl::renumberSeqs(PoolRecord& pool) {
+  // Sequence numbers are 32 bits (inline entries, and the low half of an order-tree place): renumber
+  // them 1..k in the order of the old ones, which keeps every tie-break as it was.
+  if (!pool.large) {
     std::array<SmallEntry*, kSmallPool> order{};
     for (std::uint32_t i = 0; i < pool.small_count; ++i) order[i] = &pool.small[i];
     std::sort(order.begin(), order.begin() + pool.small_count,
               [](const SmallEntry* a, const SmallEntry* b) { return a->seq < b->seq; });
     for (std::uint32_t i = 0; i < pool.small_count; ++i) order[i]->seq = i + 1;
     pool.seq = pool.small_count;
+    return;
   }
-  return ++pool.seq;
+  // A large pool: once per four billion selections, so a rebuild of the tree is cheap enough. The
+  // new numbers keep the items' order, and appending in that order builds the tree from full leaves.
+  const std::vector<std::uint32_t> in_order = memberSlots(pool);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> by_seq;  // (old seq, slot)
+  by_seq.reserve(in_order.size());
+  for (std::uint32_t slot : in_order) by_seq.emplace_back(record(slot).seq, slot);
+  std::sort(by_seq.begin(), by_seq.end());
+  for (std::size_t rank = 0; rank < by_seq.size(); ++rank)
+    record(by_seq[rank].second).seq = static_cast<std::uint32_t>(rank + 1);
+  if (pool.traits->cls == PolicyClass::Ordered) {
+    pool.large->ordered.clear();
+    for (std::uint32_t slot : in_order) pool.large->ordered.insert(itemOf(record(slot)));
+  }
+  pool.seq = by_seq.size();
 }
 
 std::uint32_t Impl::currentRound(const PoolRecord& pool) const {
   if (pool.large) {
-    const OrderItem* first = pool.large->ordered.first();
-    if (first != nullptr && first->key != kNeverKey) return first->key;
+    const std::optional<OrderItem> first = pool.large->ordered.first();
+    if (first && first->key != kNeverKey) return first->key;
   } else if (pool.small_count > 0 && pool.small[0].key != kNeverKey) {
     return pool.small[0].key;
   }
@@ -72,9 +91,7 @@ void Impl::renumberRounds(PoolRecord& pool) {
   // Subtracting the lowest round from every key keeps their order, so the structures stay valid as is.
   const std::uint32_t base = currentRound(pool);
   if (pool.large) {
-    pool.large->ordered.rewriteKeys([&](OrderItem& item) {
-      if (item.key != kNeverKey) item.key -= base;
-    });
+    pool.large->ordered.mapKeys([&](std::uint32_t key) { return key != kNeverKey ? key - base : key; });
     // Separators were shifted too; only the items name live records, whose keys follow.
     pool.large->ordered.forEach([&](const OrderItem& item) {
       record(item.slot).key = item.key;
@@ -111,7 +128,7 @@ void Impl::toSmall(PoolRecord& pool) {
   if (pool.traits->cls == PolicyClass::Ordered) {
     // Inline entries take 32-bit sequence numbers: renumber 1..n in the order of the old ones, so every
     // later tie-break (also after a key change) comes out as before.
-    std::array<std::pair<std::uint64_t, std::uint32_t>, kSmallPool> by_seq{};
+    std::array<std::pair<std::uint32_t, std::uint32_t>, kSmallPool> by_seq{};
     large.ordered.forEach([&](const OrderItem& item) {
       by_seq[n] = {item.seq, n};
       pool.small[n] = SmallEntry{item.slot, item.key, 0};
@@ -158,7 +175,7 @@ void Impl::insertIntoPool(PoolRecord& pool, std::uint32_t slot) {
     if (pool.large)
       pool.large->ordered.insert(itemOf(r), true);
     else
-      smallInsertSorted(pool, SmallEntry{slot, r.key, static_cast<std::uint32_t>(r.seq)});
+      smallInsertSorted(pool, SmallEntry{slot, r.key, r.seq});
     return;
   }
   r.key = selectionWeight(traits, r.policyWords(), r.degradation);
@@ -274,13 +291,13 @@ void Impl::advance(PoolRecord& pool, std::uint32_t slot) {
     }
     r.key = key;
   }
-  const std::uint64_t seq = nextSeq(pool);
+  const std::uint32_t seq = nextSeq(pool);
   if (pool.large) {
     PeRecord& r = record(slot);
     r.seq = seq;
     pool.large->ordered.insert(itemOf(r));
   } else {
-    smallInsertSorted(pool, SmallEntry{slot, key, static_cast<std::uint32_t>(seq)});
+    smallInsertSorted(pool, SmallEntry{slot, key, seq});
   }
   if (renumber) renumberRounds(pool);
 }

@@ -1,0 +1,161 @@
+// Tests of the handlespace's private structures (pkg/handlespace/src): the order tree against std::set,
+// and the renumbering of sequence numbers before their 32 bits run out.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "impl.h"
+#include "order_tree.h"
+#include "test_util.h"
+
+namespace vnfpool::handlespace {
+namespace {
+
+using detail::OrderItem;
+using detail::OrderTree;
+
+std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> contents(const OrderTree& tree) {
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> out;
+  tree.forEach([&](const OrderItem& item) {
+    out.emplace_back(item.key, item.seq, item.slot);
+    return true;
+  });
+  return out;
+}
+
+// The node search's count, with and without AVX2, against counting one by one: every length a node can
+// have, places on both sides of the top bit (AVX2 compares signed lanes), x equal to a place.
+TEST(OrderTreeTest, CountingPlacesBelowMatchesAPlainCount) {
+  Random rng(5);
+  std::uint64_t places[40];
+  for (int round = 0; round < 2000; ++round) {
+    const int n = static_cast<int>(rng.below(41));
+    for (int i = 0; i < n; ++i) {
+      const std::uint64_t top = rng.below(2) << 63;
+      places[i] = top | rng.below(64);
+    }
+    std::uint64_t x = (rng.below(2) << 63) | rng.below(64);
+    if (n > 0 && rng.below(2) == 0) x = places[rng.below(static_cast<std::uint64_t>(n))];
+    const auto expected = static_cast<int>(std::count_if(places, places + n, [&](std::uint64_t p) { return p < x; }));
+    ASSERT_EQ(detail::countPlacesBelow(places, n, x), expected) << "n " << n;
+    ASSERT_EQ(detail::countPlacesBelowPortable(places, n, x), expected) << "n " << n;
+  }
+}
+
+// Random insertions and removals (few keys, so many ties broken by seq; removals of absent items too)
+// against a std::set, checking the tree's invariants and contents as it grows to several levels and
+// shrinks back to nothing.
+TEST(OrderTreeTest, AgreesWithAnOrderedSetThroughGrowthAndShrinkage) {
+  OrderTree::Slabs slabs;
+  OrderTree tree(slabs);
+  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> model;  // (key, seq, slot)
+  Random rng(7);
+  std::uint32_t next_seq = 1;
+  auto check = [&] {
+    ASSERT_TRUE(tree.valid());
+    ASSERT_EQ(tree.size(), model.size());
+    ASSERT_EQ(contents(tree), std::vector(model.begin(), model.end()));
+  };
+  for (int phase = 0; phase < 2; ++phase) {
+    const bool growing = phase == 0;
+    for (int op = 0; op < 40000; ++op) {
+      const bool add = growing ? rng.below(10) < 7 : rng.below(10) < 3;
+      if (add || model.empty()) {
+        const auto key = static_cast<std::uint32_t>(rng.below(16));
+        const OrderItem item{key, next_seq++, static_cast<std::uint32_t>(rng.below(1u << 20))};
+        tree.insert(item, rng.below(2) == 0);
+        model.emplace(item.key, item.seq, item.slot);
+      } else if (rng.below(8) == 0) {
+        // Absent: a seq never handed out.
+        EXPECT_FALSE(tree.erase(OrderItem{static_cast<std::uint32_t>(rng.below(16)), next_seq + 1, 0}));
+      } else {
+        auto it = model.begin();
+        std::advance(it, rng.below(model.size()));
+        EXPECT_TRUE(tree.erase(OrderItem{std::get<0>(*it), std::get<1>(*it), std::get<2>(*it)}));
+        model.erase(it);
+      }
+      if (op % 997 == 0) check();
+    }
+    check();
+  }
+  while (!model.empty()) {
+    auto it = model.begin();
+    EXPECT_TRUE(tree.erase(OrderItem{std::get<0>(*it), std::get<1>(*it), std::get<2>(*it)}));
+    model.erase(it);
+  }
+  check();
+  EXPECT_FALSE(tree.first().has_value());
+}
+
+TEST(OrderTreeTest, MapKeysKeepsTheTreeValid) {
+  OrderTree::Slabs slabs;
+  OrderTree tree(slabs);
+  for (std::uint32_t i = 0; i < 5000; ++i) tree.insert(OrderItem{1000 + i / 7, i + 1, i}, true);
+  tree.mapKeys([](std::uint32_t key) { return key - 1000; });
+  ASSERT_TRUE(tree.valid());
+  EXPECT_EQ(tree.first()->key, 0u);
+  // Searches still find every item by its new key.
+  for (std::uint32_t i = 0; i < 5000; i += 3) EXPECT_TRUE(tree.erase(OrderItem{i / 7, i + 1, i}));
+  EXPECT_TRUE(tree.valid());
+}
+
+// A pool whose sequence counter is about to pass 32 bits renumbers, and selects exactly as a pool that
+// has a long way to go: same PEs, same updates, same resolutions. Pools of 8 (inline) and 300 PEs (order
+// tree); round robin (order by seq alone), weighted round robin, Least Used (ties broken by seq) and
+// Least Used with Degradation.
+class SequenceWrapTest : public ::testing::TestWithParam<std::tuple<std::size_t, wire::PolicyType>> {};
+
+TEST_P(SequenceWrapTest, RenumberingKeepsEverySelection) {
+  const auto [pes, type] = GetParam();
+  detail::Impl near_wrap(Config{});
+  detail::Impl far_from_it(Config{});
+  Random updates(11);
+  auto registerAll = [&](detail::Impl& hs, PeId id, std::uint32_t value) {
+    // value 0-3: a load of 0-75 % (LU, LUD with a 1 % step), a weight of 1-4 (WRR); RR takes none.
+    wire::Policy policy = test::policy(type);
+    if (type == wire::PolicyType::LeastUsed) policy = test::policy(type, {test::load(25.0 * value)});
+    if (type == wire::PolicyType::LeastUsedDegradation)
+      policy = test::policy(type, {test::load(25.0 * value), test::load(1)});
+    if (type == wire::PolicyType::WeightedRoundRobin) policy = test::policy(type, {value + 1});
+    auto r = hs.registerPe("p", test::pe(id, policy), {}, TimePoint{});
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+  };
+  for (PeId id = 1; id <= pes; ++id) {
+    registerAll(near_wrap, id, 0);
+    registerAll(far_from_it, id, 0);
+  }
+  // Only a few selections before the counter passes the limit, then many after.
+  near_wrap.pools_[near_wrap.findPool("p")].seq = detail::kSeqLimit - 40;
+  Random rng_a(3), rng_b(3);
+  std::vector<PeRef> a, b;
+  for (int round = 0; round < 3000; ++round) {
+    if (round % 5 == 0) {
+      const PeId id = 1 + updates.below(pes);
+      const auto load = static_cast<std::uint32_t>(updates.below(4));
+      registerAll(near_wrap, id, load);
+      registerAll(far_from_it, id, load);
+    }
+    a.clear();
+    b.clear();
+    ASSERT_TRUE(near_wrap.select("p", 3, rng_a, a).ok());
+    ASSERT_TRUE(far_from_it.select("p", 3, rng_b, b).ok());
+    std::vector<PeId> ids_a, ids_b;
+    for (PeRef r : a) ids_a.push_back(near_wrap.view(r.slot).id());
+    for (PeRef r : b) ids_b.push_back(far_from_it.view(r.slot).id());
+    ASSERT_EQ(ids_a, ids_b) << "round " << round;
+  }
+  EXPECT_LT(near_wrap.pools_[near_wrap.findPool("p")].seq, 100000u);  // it did renumber
+}
+
+INSTANTIATE_TEST_SUITE_P(Pools, SequenceWrapTest,
+                         ::testing::Combine(::testing::Values(std::size_t{8}, std::size_t{300}),
+                                            ::testing::Values(wire::PolicyType::RoundRobin,
+                                                              wire::PolicyType::WeightedRoundRobin,
+                                                              wire::PolicyType::LeastUsed,
+                                                              wire::PolicyType::LeastUsedDegradation)));
+
+}  // namespace
+}  // namespace vnfpool::handlespace
