@@ -80,6 +80,8 @@ class Arena {
       region_used_ = 0;
     }
     T* chunk = regions_.back().memory + region_used_ * kChunk;
+    // Written whole just below. Heap memory only: a mapped region faults in 2 MiB pieces already.
+    if (kLargeRegions && regions_.back().chunks == 1 && kChunkBytes < kHugePage) prefault(chunk, kChunkBytes);
     std::uninitialized_value_construct_n(chunk, kChunk);
     ++region_used_;
     chunks_.push_back(chunk);

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -77,6 +79,23 @@ void* allocateBacked(std::size_t bytes) {
     throw;
   }
   return block;
+}
+
+void prefault(void* p, std::size_t bytes) noexcept {
+#ifdef MADV_POPULATE_WRITE
+  static std::atomic<bool> refused{false};
+  if (bytes < (std::size_t{16} << 10) || refused.load(std::memory_order_relaxed)) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t begin = roundUp(reinterpret_cast<std::uintptr_t>(p), page);
+  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / page * page;
+  if (end <= begin) return;
+  // Advice only: if the kernel does not know it (EINVAL), the writes that follow fault page by page.
+  if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+    refused.store(true, std::memory_order_relaxed);
+#else
+  (void)p;
+  (void)bytes;
+#endif
 }
 
 void releaseBacked(void* block, std::size_t bytes) noexcept {

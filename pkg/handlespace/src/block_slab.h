@@ -125,6 +125,7 @@ class BlockSlab {
     const std::size_t bytes = blocks * block_;
     if (regions_.size() == regions_.capacity()) regions_.reserve(std::max<std::size_t>(8, 2 * regions_.size()));
     void* memory = backed ? allocateBacked(bytes) : ::operator new(bytes, std::align_val_t{kBackedAlign});
+    if (!backed) prefault(memory, bytes);  // a heap region counts as in use whole; its blocks are written soon
     regions_.push_back(Region{memory, bytes, backed});
     written_ = false;
     next_ = static_cast<std::byte*>(memory);

@@ -152,6 +152,9 @@ class SlotTable {
   void rehash(std::size_t capacity) {
     std::vector<Entry, BackedAllocator<Entry>> old;
     old.swap(entries_);
+    entries_.reserve(capacity);
+    // Written whole just below. Heap memory only: a mapped table faults in 2 MiB pieces already.
+    if (capacity * sizeof(Entry) < kHugePage) prefault(entries_.data(), capacity * sizeof(Entry));
     entries_.assign(capacity, Entry{});
     mask_ = entries_.size() - 1;
     for (const Entry& e : old)
