@@ -7,6 +7,10 @@
 #include <tuple>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "backed_memory.h"
 #include "impl.h"
 #include "order_tree.h"
 #include "test_util.h"
@@ -100,6 +104,31 @@ TEST(OrderTreeTest, MapKeysKeepsTheTreeValid) {
   // Searches still find every item by its new key.
   for (std::uint32_t i = 0; i < 5000; i += 3) EXPECT_TRUE(tree.erase(OrderItem{i / 7, i + 1, i}));
   EXPECT_TRUE(tree.valid());
+}
+
+// prefault() makes the whole pages of a range resident before anything writes them; short ranges are
+// left alone.
+TEST(PrefaultTest, FaultsInTheWholePagesOfARange) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t length = 64 * page;
+  void* raw = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(raw, MAP_FAILED);
+  auto resident = [&] {
+    std::vector<unsigned char> pages(length / page);
+    EXPECT_EQ(::mincore(raw, length, pages.data()), 0);
+    return static_cast<std::size_t>(std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
+  };
+  ASSERT_EQ(resident(), 0u);
+  detail::prefault(raw, page);  // under 16 KiB: nothing
+  EXPECT_EQ(resident(), 0u);
+  // From the middle of page 1 to the middle of page 40: pages 2-39 are whole.
+  detail::prefault(static_cast<char*>(raw) + page + page / 2, 39 * page);
+  const std::size_t after = resident();
+  // Whether this kernel populates on request at all (Linux 5.14): ask it directly for the last page.
+  const bool kernel_can = ::madvise(static_cast<char*>(raw) + length - page, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+  ::munmap(raw, length);
+  if (!kernel_can) GTEST_SKIP() << "this kernel does not populate on request (MADV_POPULATE_WRITE)";
+  EXPECT_EQ(after, 38u);
 }
 
 // A pool whose sequence counter is about to pass 32 bits renumbers, and selects exactly as a pool that
