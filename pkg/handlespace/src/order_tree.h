@@ -5,9 +5,11 @@
 // through the records walks.
 //
 // An item's place is one 64-bit integer, key in the high half and sequence number in the low (callers
-// keep sequence numbers below 2^32), held apart from the slots: a node is searched by counting the
-// places below the one sought, a loop without branches over a few cache lines, instead of a binary
-// search whose every step is a coin toss for the branch predictor. Leaves are 400 bytes, inner nodes 512.
+// keep sequence numbers below 2^32), held apart from the slots. A search that lands anywhere (a
+// registration, a load change, a removal) counts the places below the one sought, a loop without
+// branches over a few cache lines, where a binary search's every step would be a coin toss for the
+// branch predictor; a selection's searches near the front repeat, and keep the binary search.
+// Leaves are 400 bytes, inner nodes 512.
 //
 // Removal frees a leaf when it empties (and an inner node when it has no children left) but does not
 // merge half-empty nodes; under random insertions and removals B+ trees settle near 70 % occupancy.
@@ -61,8 +63,9 @@ class OrderTree {
   bool empty() const { return size_ == 0; }
 
   /// Adds an item; (key, seq) must not be present yet. `far`: the item's place is likely anywhere in the
-  /// tree (a registration, a changed load), so the descent requests each node's lines as it reaches it;
-  /// not for a selection's re-insertion near the front, whose path is in cache.
+  /// tree (a registration, a changed load), so the descent requests each node's lines as it reaches it
+  /// and searches them by counting; not for a selection's re-insertion near the front, whose path is in
+  /// cache and whose searches repeat.
   void insert(const OrderItem& item, bool far = false) {
     const std::uint64_t place = placeOf(item);
     if (last_ != nullptr && last_->count > 0 && last_->count < kLeafCap &&
@@ -182,8 +185,9 @@ class OrderTree {
   bool valid() const {
     std::size_t items = 0;
     const Leaf* expected_next = first_;
-    if (root_ != nullptr && !validNode(root_, 0, ~std::uint64_t{0}, false, items, expected_next)) return false;
-    return expected_next == nullptr && items == size_ && (root_ != nullptr || (first_ == nullptr && last_ == nullptr));
+    if (root_ == nullptr) return first_ == nullptr && last_ == nullptr && size_ == 0;
+    if (!validNode(root_, 0, ~std::uint64_t{0}, false, items, expected_next)) return false;
+    return expected_next == nullptr && items == size_;
   }
 
  private:
@@ -199,7 +203,8 @@ class OrderTree {
     std::uint64_t place[kLeafCap];
     std::uint32_t slot[kLeafCap];
     OrderItem item(int i) const {
-      return OrderItem{static_cast<std::uint32_t>(place[i] >> 32), static_cast<std::uint32_t>(place[i]), slot[i]};
+      const auto key = static_cast<std::uint32_t>(place[i] >> 32);
+      return OrderItem{key, static_cast<std::uint32_t>(place[i]), slot[i]};
     }
   };
   struct Inner : Node {
@@ -374,7 +379,8 @@ class OrderTree {
     for (int i = 0; i < inner->count; ++i) mapKeys(inner->child[i], f);
   }
 
-  /// Every place under `node` is in [low, high) (`closed`: [low, high]); leaves are met in chain order.
+  /// Every place under `node` is in [low, high) (no lower bound without `has_low`, none above when `high`
+  /// is all ones), in order, and the leaves are met in chain order.
   bool validNode(const Node* node, std::uint64_t low, std::uint64_t high, bool has_low, std::size_t& items,
                  const Leaf*& expected_next) const {
     if (node->count == 0) return false;

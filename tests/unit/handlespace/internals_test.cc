@@ -43,7 +43,8 @@ TEST(OrderTreeTest, CountingPlacesBelowMatchesAPlainCount) {
     }
     std::uint64_t x = (rng.below(2) << 63) | rng.below(64);
     if (n > 0 && rng.below(2) == 0) x = places[rng.below(static_cast<std::uint64_t>(n))];
-    const auto expected = static_cast<int>(std::count_if(places, places + n, [&](std::uint64_t p) { return p < x; }));
+    const auto expected =
+        static_cast<int>(std::count_if(places, places + n, [&](std::uint64_t p) { return p < x; }));
     ASSERT_EQ(detail::countPlacesBelow(places, n, x), expected) << "n " << n;
     ASSERT_EQ(detail::countPlacesBelowPortable(places, n, x), expected) << "n " << n;
   }
@@ -116,7 +117,8 @@ TEST(PrefaultTest, FaultsInTheWholePagesOfARange) {
   auto resident = [&] {
     std::vector<unsigned char> pages(length / page);
     EXPECT_EQ(::mincore(raw, length, pages.data()), 0);
-    return static_cast<std::size_t>(std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
+    return static_cast<std::size_t>(
+        std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
   };
   ASSERT_EQ(resident(), 0u);
   detail::prefault(raw, page);  // under 16 KiB: nothing
@@ -125,7 +127,8 @@ TEST(PrefaultTest, FaultsInTheWholePagesOfARange) {
   detail::prefault(static_cast<char*>(raw) + page + page / 2, 39 * page);
   const std::size_t after = resident();
   // Whether this kernel populates on request at all (Linux 5.14): ask it directly for the last page.
-  const bool kernel_can = ::madvise(static_cast<char*>(raw) + length - page, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, which older C library headers lack
+  const bool kernel_can = ::madvise(static_cast<char*>(raw) + length - page, page, kPopulateWrite) == 0;
   ::munmap(raw, length);
   if (!kernel_can) GTEST_SKIP() << "this kernel does not populate on request (MADV_POPULATE_WRITE)";
   EXPECT_EQ(after, 38u);
