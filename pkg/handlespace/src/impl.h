@@ -127,7 +127,7 @@ struct SmallEntry {
 };
 
 /// Sequence numbers are renumbered before a pool's counter passes this (they are kept in 32 bits).
-inline constexpr std::uint64_t kSeqLimit = 0xFFFFFFF0u;
+inline constexpr std::uint64_t kSeqLimit = OrderTree::kMaxSeq;
 
 /// Pools with up to this many PEs keep their selection order inline in the pool record.
 inline constexpr std::uint32_t kSmallPool = 12;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <new>
 #include <optional>
@@ -49,6 +50,9 @@ int countPlacesBelowPortable(const std::uint64_t* places, int n, std::uint64_t x
 
 class OrderTree {
  public:
+  /// The largest sequence number an item may have (callers renumber before they reach it); the
+  /// searches rely on a place + 1 not wrapping.
+  static constexpr std::uint32_t kMaxSeq = 0xFFFFFFF0u;
   static constexpr int kLeafCap = 31;
   static constexpr int kInnerCap = 32;  // children
 
@@ -67,6 +71,7 @@ class OrderTree {
   /// and searches them by counting; not for a selection's re-insertion near the front, whose path is in
   /// cache and whose searches repeat.
   void insert(const OrderItem& item, bool far = false) {
+    assert(item.seq <= kMaxSeq);
     const std::uint64_t place = placeOf(item);
     if (last_ != nullptr && last_->count > 0 && last_->count < kLeafCap &&
         place > last_->place[last_->count - 1]) {
@@ -157,6 +162,7 @@ class OrderTree {
 
   /// Removes the item with this (key, seq); returns false if there is none.
   bool erase(const OrderItem& item) {
+    assert(item.seq <= kMaxSeq);
     if (root_ == nullptr) return false;
     const std::uint64_t place = placeOf(item);
     if (first_->count > 1 && place <= first_->place[first_->count - 1]) {
@@ -222,7 +228,7 @@ class OrderTree {
   /// branch predictor learns the binary search and it beats the count (no call, fewer compares).
   template <bool or_equal>
   static int countBelow(const std::uint64_t* places, int n, std::uint64_t x, bool far) {
-    // At or below x is below x + 1, which cannot wrap: places stay below 2^64 - 16 (sequence limit).
+    // At or below x is below x + 1, which cannot wrap: places are at most 2^64 - 16 (sequence limit).
     const std::uint64_t bound = or_equal ? x + 1 : x;
     if (far) return countPlacesBelow(places, n, bound);
     return static_cast<int>(std::lower_bound(places, places + n, bound) - places);

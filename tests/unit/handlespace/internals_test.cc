@@ -110,6 +110,9 @@ TEST(OrderTreeTest, MapKeysKeepsTheTreeValid) {
 // prefault() makes the whole pages of a range resident before anything writes them; short ranges are
 // left alone.
 TEST(PrefaultTest, FaultsInTheWholePagesOfARange) {
+#ifndef MADV_POPULATE_WRITE
+  GTEST_SKIP() << "built against C library headers without MADV_POPULATE_WRITE: prefault does nothing";
+#else
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   const std::size_t length = 64 * page;
   void* raw = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -121,27 +124,29 @@ TEST(PrefaultTest, FaultsInTheWholePagesOfARange) {
         std::count_if(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; }));
   };
   ASSERT_EQ(resident(), 0u);
-  detail::prefault(raw, page);  // under 16 KiB: nothing
+  detail::prefault(raw, std::size_t{8} << 10);  // under 16 KiB: nothing
   EXPECT_EQ(resident(), 0u);
   // From the middle of page 1 to the middle of page 40: pages 2-39 are whole.
   detail::prefault(static_cast<char*>(raw) + page + page / 2, 39 * page);
   const std::size_t after = resident();
   // Whether this kernel populates on request at all (Linux 5.14): ask it directly for the last page.
-  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, which older C library headers lack
-  const bool kernel_can = ::madvise(static_cast<char*>(raw) + length - page, page, kPopulateWrite) == 0;
+  const bool kernel_can = ::madvise(static_cast<char*>(raw) + length - page, page, MADV_POPULATE_WRITE) == 0;
   ::munmap(raw, length);
   if (!kernel_can) GTEST_SKIP() << "this kernel does not populate on request (MADV_POPULATE_WRITE)";
   EXPECT_EQ(after, 38u);
+#endif
 }
 
 // A pool whose sequence counter is about to pass 32 bits renumbers, and selects exactly as a pool that
 // has a long way to go: same PEs, same updates, same resolutions. Pools of 8 (inline) and 300 PEs (order
 // tree); round robin (order by seq alone), weighted round robin, Least Used (ties broken by seq) and
-// Least Used with Degradation.
-class SequenceWrapTest : public ::testing::TestWithParam<std::tuple<std::size_t, wire::PolicyType>> {};
+// Least Used with Degradation. The counter starts 40 before the limit (a selection passes it) or at it
+// (the registration that comes first passes it).
+class SequenceWrapTest
+    : public ::testing::TestWithParam<std::tuple<std::size_t, wire::PolicyType, std::uint64_t>> {};
 
 TEST_P(SequenceWrapTest, RenumberingKeepsEverySelection) {
-  const auto [pes, type] = GetParam();
+  const auto [pes, type, gap] = GetParam();
   detail::Impl near_wrap(Config{});
   detail::Impl far_from_it(Config{});
   Random updates(11);
@@ -159,11 +164,18 @@ TEST_P(SequenceWrapTest, RenumberingKeepsEverySelection) {
     registerAll(near_wrap, id, 0);
     registerAll(far_from_it, id, 0);
   }
-  // Only a few selections before the counter passes the limit, then many after.
-  near_wrap.pools_[near_wrap.findPool("p")].seq = detail::kSeqLimit - 40;
+  // Few operations before the counter passes the limit, then many after.
+  near_wrap.pools_[near_wrap.findPool("p")].seq = detail::kSeqLimit - gap;
   Random rng_a(3), rng_b(3);
   std::vector<PeRef> a, b;
   for (int round = 0; round < 3000; ++round) {
+    if (round % 7 == 0) {  // a PE leaves and comes back: a new entry, with a new sequence number
+      const PeId id = 1 + updates.below(pes);
+      ASSERT_TRUE(near_wrap.deregister("p", id));
+      ASSERT_TRUE(far_from_it.deregister("p", id));
+      registerAll(near_wrap, id, 1);
+      registerAll(far_from_it, id, 1);
+    }
     if (round % 5 == 0) {
       const PeId id = 1 + updates.below(pes);
       const auto load = static_cast<std::uint32_t>(updates.below(4));
@@ -187,7 +199,8 @@ INSTANTIATE_TEST_SUITE_P(Pools, SequenceWrapTest,
                                             ::testing::Values(wire::PolicyType::RoundRobin,
                                                               wire::PolicyType::WeightedRoundRobin,
                                                               wire::PolicyType::LeastUsed,
-                                                              wire::PolicyType::LeastUsedDegradation)));
+                                                              wire::PolicyType::LeastUsedDegradation),
+                                            ::testing::Values(std::uint64_t{40}, std::uint64_t{0})));
 
 }  // namespace
 }  // namespace vnfpool::handlespace
