@@ -552,7 +552,8 @@ TEST(HandlespaceTest, MemoryGrowsWithUseNotAhead) {
 TEST(HandlespaceTest, SmallOrderedPoolStaysWithinTheMemoryBudget) {
   // 10,000 PEs in one Least Used pool, random loads in random order (order-tree leaves about 70 % full),
   // three owners, an IPv4 and an IPv6 address each: every index and both node slabs are in use. The
-  // slabs' heap regions count whole; when they started at 64 KiB this came to 257 bytes per PE (251 now).
+  // slabs' heap regions count whole; when they started at 64 KiB this came to 257 bytes per PE (251 with
+  // 8 KiB first regions, both with the 520-byte leaves of before 2026-12-07's counting search; less now).
   constexpr PeId kCount = 10000;
   std::vector<PeId> order(kCount);
   for (PeId i = 0; i < kCount; ++i) order[i] = i + 1;
